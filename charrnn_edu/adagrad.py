@@ -1,0 +1,78 @@
+r"""Chapter 6 — Updating the parameters: gradient clipping and AdaGrad.
+
+**Clipping.** In a long recurrence a gradient can explode: (4.4) multiplies by W^T once per
+step. The report clips every gradient element to [-5, 5] before the update::
+
+    (6.1)  g <- min(max(g, -bound), bound)
+
+**AdaGrad** gives every parameter element its own learning rate, smaller for elements that
+have had large gradients. For each parameter θ (b, c, U, W, V) with gradient g::
+
+    (6.2)  m_θ <- m_θ + g^2
+    (6.3)  θ   <- θ - eta * g / sqrt(m_θ + eps)
+
+eps sits *inside* the square root here, as in the report and in min-char-rnn, the code it
+follows. Many libraries put it outside, eta * g / (sqrt(m_θ) + eps); with eps = 1e-8 the
+two differ only while m_θ is tiny. On the first step m_θ = g^2, so every element moves by
+eta * |g| / sqrt(g^2 + eps) < eta: never more than eta.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from charrnn_edu.forward import RNN
+
+__all__ = ["clip", "AdaGrad"]
+
+
+def clip(grads: RNN, bound: float = 5.0) -> RNN:
+    """Clip every gradient element to [-bound, bound], equation (6.1).
+
+    Returns
+    -------
+    RNN
+        New arrays; ``grads`` is left unchanged.
+    """
+    if not bound > 0:
+        raise ValueError(f"the clipping bound must be positive, got {bound}")
+    return grads.map(lambda g: np.clip(g, -bound, bound))
+
+
+@dataclass
+class AdaGrad:
+    """The AdaGrad optimiser, equations (6.2)–(6.3).
+
+    Parameters
+    ----------
+    eta : float
+        Learning rate; the report uses 0.1.
+    eps : float
+        Added inside the square root, so the first step never divides by zero.
+
+    Attributes
+    ----------
+    memory : RNN or None
+        The accumulators m_θ, one array per parameter with its shape; zeros until the
+        first :meth:`step`.
+    """
+
+    eta: float = 0.1
+    eps: float = 1e-8
+    memory: RNN | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if not self.eta > 0:
+            raise ValueError(f"the learning rate eta must be positive, got {self.eta}")
+        if not self.eps > 0:
+            raise ValueError(f"eps must be positive, got {self.eps}")
+
+    def step(self, rnn: RNN, grads: RNN) -> None:
+        """Update ``rnn`` in place with one AdaGrad step, equations (6.2)–(6.3)."""
+        if self.memory is None:
+            self.memory = rnn.map(np.zeros_like)
+        for theta, g, m_theta in zip(rnn, grads, self.memory, strict=True):
+            m_theta += g * g                                      # (6.2)
+            theta -= self.eta * g / np.sqrt(m_theta + self.eps)   # (6.3)

@@ -1,0 +1,166 @@
+r"""Chapter 7 — Synthesising text.
+
+A trained network turns into a text generator by feeding it its own output. From a hidden
+state h and a character x, one step of (2.1)–(2.4) gives the distribution p of the next
+character; we draw one character from p, and it becomes the next input::
+
+    (7.1)  h <- tanh(W h + U x + b),   p = softmax((V h + c) / T),   x ~ p
+
+**Drawing from p**, the report's way: with the cumulative sums c_k = p_1 + ... + p_k and one
+uniform number u in [0, 1), pick the first k with c_k > u. Each k is chosen with probability
+c_k - c_{k-1} = p_k.
+
+**Temperature** T rescales the logits before the softmax: T < 1 sharpens p towards the most
+likely character (T -> 0 is greedy decoding, always the argmax), T > 1 flattens it towards
+uniform. **Nucleus (top-p) sampling** keeps only the smallest set of most likely characters
+whose probability reaches top_p, renormalised, so rare junk characters are never drawn.
+
+**Priming** runs a given prefix through the network first (chapter 2's forward pass), so the
+generated text continues that prefix from the state it leaves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from charrnn_edu.encoding import Vocabulary
+from charrnn_edu.forward import RNN, forward, softmax
+
+__all__ = ["next_distribution", "nucleus", "draw", "sample", "greedy", "prime", "generate"]
+
+
+def next_distribution(rnn: RNN, h: np.ndarray, x: int,
+                      temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """One step of (7.1): the new hidden state and the distribution of the next character.
+
+    Parameters
+    ----------
+    h : ndarray of shape (m, 1)
+    x : int
+        Id of the current character.
+
+    Returns
+    -------
+    h : ndarray of shape (m, 1)
+    p : ndarray of shape (K,)
+    """
+    # Column x of U is U x for the one-hot x.
+    h = np.tanh(np.dot(rnn.W, h) + rnn.U[:, x:x + 1] + rnn.b)   # (m, 1)
+    o = np.dot(rnn.V, h) + rnn.c                                 # (K, 1)
+    return h, softmax(o / temperature)[:, 0]
+
+
+def nucleus(p: np.ndarray, top_p: float) -> np.ndarray:
+    """Keep the smallest set of most likely characters whose probability reaches ``top_p``.
+
+    Parameters
+    ----------
+    p : ndarray of shape (K,)
+    top_p : float in (0, 1]
+
+    Returns
+    -------
+    ndarray of shape (K,)
+        p with every other character set to 0, renormalised to sum to 1.
+    """
+    order = np.argsort(-p, kind="stable")                     # most likely first
+    mass_before = np.cumsum(p[order]) - p[order]
+    kept = order[mass_before < top_p]                         # always keeps the argmax
+    q = np.zeros_like(p)
+    q[kept] = p[kept]
+    return q / q.sum()
+
+
+def draw(p: np.ndarray, rng: np.random.Generator) -> int:
+    """Draw an id from ``p`` with one uniform number and the cumulative sums (the report's way).
+
+    Scaling u by the total keeps rounding (cumsum ending at 0.9999999) from running off the end.
+    """
+    cumulative = np.cumsum(p)
+    u = rng.uniform() * cumulative[-1]
+    return int(np.searchsorted(cumulative, u, side="right"))
+
+
+def _check_options(n: int, temperature: float, top_p: float) -> None:
+    if n < 0:
+        raise ValueError(f"the number of characters to sample must be at least 0, got {n}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature} "
+                         "(for temperature 0 use greedy decoding)")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
+
+
+def sample(rnn: RNN, h0: np.ndarray, x0: int, n: int, rng: np.random.Generator,
+           temperature: float = 1.0, top_p: float = 1.0) -> np.ndarray:
+    """Synthesise ``n`` characters, equation (7.1), drawing each from p.
+
+    Parameters
+    ----------
+    rnn : RNN
+    h0 : ndarray of shape (m, 1)
+        Hidden state before the first step.
+    x0 : int
+        Id of the first input character (not part of the output).
+    n : int
+        Number of characters to generate.
+    rng : numpy.random.Generator
+        The only source of randomness: one uniform draw per character.
+    temperature : float
+        T > 0 in (7.1).
+    top_p : float in (0, 1]
+        Nucleus sampling; 1 keeps every character.
+
+    Returns
+    -------
+    ids : ndarray of shape (n,), dtype int64
+    """
+    _check_options(n, temperature, top_p)
+    ids = np.empty(n, dtype=np.int64)
+    h, x = h0, x0
+    for t in range(n):
+        h, p = next_distribution(rnn, h, x, temperature)
+        if top_p < 1:
+            p = nucleus(p, top_p)
+        x = ids[t] = draw(p, rng)
+    return ids
+
+
+def greedy(rnn: RNN, h0: np.ndarray, x0: int, n: int) -> np.ndarray:
+    """Like :func:`sample`, but always take the most likely character (no randomness)."""
+    _check_options(n, 1.0, 1.0)
+    ids = np.empty(n, dtype=np.int64)
+    h, x = h0, x0
+    for t in range(n):
+        h, p = next_distribution(rnn, h, x)
+        x = ids[t] = int(np.argmax(p))
+    return ids
+
+
+def prime(rnn: RNN, h0: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The hidden state after reading ``ids``, shape (m, 1): chapter 2's forward pass."""
+    return forward(rnn, np.asarray(ids, dtype=np.int64), h0).h
+
+
+def generate(rnn: RNN, vocab: Vocabulary, n: int, rng: np.random.Generator, *,
+             prefix: str = "", temperature: float = 1.0, top_p: float = 1.0,
+             h0: np.ndarray | None = None) -> str:
+    """Text continuing ``prefix``: the prefix itself followed by ``n`` sampled characters.
+
+    The prefix's last character is the first input; the ones before it are read by
+    :func:`prime`. With no prefix, generation starts from a newline (the start of a line) if
+    the vocabulary has one, else from its first character.
+
+    Raises
+    ------
+    ValueError
+        If a prefix character is not in the vocabulary (the message names it).
+    """
+    if len(vocab) != rnn.K:
+        raise ValueError(f"the vocabulary has {len(vocab)} characters but the model has "
+                         f"K = {rnn.K}: use the vocabulary the model was trained with")
+    h = np.zeros((rnn.m, 1)) if h0 is None else h0
+    start = prefix or ("\n" if "\n" in vocab else vocab.chars[0])
+    ids = vocab.encode(start)
+    h = prime(rnn, h, ids[:-1])
+    return prefix + vocab.decode(sample(rnn, h, int(ids[-1]), n, rng, temperature, top_p))

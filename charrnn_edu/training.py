@@ -1,0 +1,243 @@
+r"""Training: the report's loop, built from chapters 1–7.
+
+The text is read in consecutive pieces of tau = seq_length characters. A position pointer e
+walks the text; at every iteration::
+
+    X = text[e : e + tau]            the inputs
+    Y = text[e + 1 : e + tau + 1]    the targets: the same text one character later
+
+    loss, grads, h = gradients(rnn, X, Y, h)     (chapter 4), h carried over
+    rnn <- AdaGrad step with clip(grads)         (chapter 6)
+    e <- e + tau
+
+Carrying h from one piece to the next lets the network remember across piece boundaries,
+although BPTT only reaches back tau steps (truncated BPTT). When fewer than tau + 1
+characters remain, an epoch is over: e goes back to 0 and h to zero.
+
+The raw loss jumps with the difficulty of each piece, so progress is read from the smooth loss::
+
+    (8.1)  smooth_1 = loss_1,   smooth_i = 0.999 smooth_{i-1} + 0.001 loss_i
+
+Every ``sample_every`` iterations (and at iteration 1) the trainer writes ``sample_length``
+characters (chapter 7), starting from the hidden state of the current piece and its first
+character, and it keeps a copy of the parameters with the lowest smooth loss so far.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from charrnn_edu.adagrad import AdaGrad, clip
+from charrnn_edu.bptt import gradients
+from charrnn_edu.encoding import Vocabulary
+from charrnn_edu.forward import RNN
+from charrnn_edu.sampling import sample
+
+__all__ = ["Settings", "Sample", "TrainingDiverged", "Trainer", "iterations_per_epoch"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Hyper-parameters of a training run; the defaults are the report's.
+
+    Attributes
+    ----------
+    hidden : int
+        m, the hidden size.
+    seq_length : int
+        tau, the characters per piece of text.
+    eta : float
+        AdaGrad's learning rate.
+    sigma : float
+        Standard deviation of the initial weights.
+    clip : float
+        Gradients are clipped to [-clip, clip].
+    seed : int
+        Seeds the one random generator (initial weights, then every sample).
+    sample_every : int
+        Synthesise text every this many iterations.
+    sample_length : int
+        Characters per synthesised sample.
+    """
+
+    hidden: int = 100
+    seq_length: int = 25
+    eta: float = 0.1
+    sigma: float = 0.01
+    clip: float = 5.0
+    seed: int = 0
+    sample_every: int = 10_000
+    sample_length: int = 200
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "seq_length", "eta", "clip", "sample_every"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("sigma", "sample_length"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, int | float]:
+        """The settings as a plain dict (for JSON)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Text synthesised during training, with when it was written."""
+
+    iteration: int
+    smooth_loss: float
+    text: str
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the parameters are those of the last good iteration."""
+
+
+def iterations_per_epoch(n_chars: int, seq_length: int) -> int:
+    """Pieces of tau characters (plus one target) that fit in the text: one epoch."""
+    return (n_chars - 1) // seq_length
+
+
+@dataclass
+class Trainer:
+    """The state of a training run and the loop that advances it.
+
+    Create one with :meth:`start`; advance it with :meth:`step` or :meth:`run`. Everything
+    a bit-exact resume needs is an attribute here (see ``charrnn_edu.checkpoint``).
+
+    Attributes
+    ----------
+    data : ndarray of shape (n,)
+        The corpus as character ids.
+    vocab : Vocabulary
+    settings : Settings
+    rnn : RNN
+        The current parameters, updated in place.
+    optimizer : AdaGrad
+    rng : numpy.random.Generator
+    h : ndarray of shape (m, 1)
+        The hidden state carried to the next piece.
+    e : int
+        Position of the next piece in ``data``.
+    iteration, epoch : int
+        Iterations done so far; the current epoch, from 1.
+    smooth_loss : float
+        Equation (8.1); NaN before the first iteration.
+    best : RNN
+        A copy of the parameters with the lowest smooth loss so far.
+    best_loss : float
+    best_iteration : int
+    losses, smooth_losses : list of float
+        The loss and the smooth loss of every iteration.
+    epoch_starts : list of int
+        The iteration (1-based) at which each epoch began.
+    samples : list of Sample
+    """
+
+    data: np.ndarray
+    vocab: Vocabulary
+    settings: Settings
+    rnn: RNN
+    optimizer: AdaGrad
+    rng: np.random.Generator
+    h: np.ndarray
+    best: RNN
+    e: int = 0
+    iteration: int = 0
+    epoch: int = 0
+    smooth_loss: float = math.nan
+    best_loss: float = math.inf
+    best_iteration: int = 0
+    losses: list[float] = field(default_factory=list)
+    smooth_losses: list[float] = field(default_factory=list)
+    epoch_starts: list[int] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    stop_requested: bool = False
+
+    @classmethod
+    def start(cls, text: str, settings: Settings = Settings(),
+              vocab: Vocabulary | None = None) -> Trainer:
+        """A fresh run on ``text``: parameters drawn from ``settings.seed``, AdaGrad at zero.
+
+        Raises
+        ------
+        ValueError
+            If the text has fewer than seq_length + 1 characters.
+        """
+        vocab = vocab or Vocabulary.from_text(text)
+        if len(text) < settings.seq_length + 1:
+            raise ValueError(f"the text has {len(text)} characters; training needs at least "
+                             f"seq_length + 1 = {settings.seq_length + 1} (use a longer text "
+                             "or a smaller seq_length)")
+        rng = np.random.default_rng(settings.seed)
+        rnn = RNN.init(len(vocab), settings.hidden, settings.sigma, rng=rng)
+        return cls(data=vocab.encode(text), vocab=vocab, settings=settings, rnn=rnn,
+                   optimizer=AdaGrad(eta=settings.eta), rng=rng,
+                   h=np.zeros((settings.hidden, 1)), best=rnn.copy())
+
+    @property
+    def iterations_per_epoch(self) -> int:
+        """Iterations in one pass over the text."""
+        return iterations_per_epoch(len(self.data), self.settings.seq_length)
+
+    def step(self) -> float:
+        """One iteration: the next piece, BPTT, clipping, AdaGrad. Returns the piece's loss.
+
+        Raises
+        ------
+        TrainingDiverged
+            If the loss is NaN or infinite; nothing is updated then.
+        """
+        tau = self.settings.seq_length
+        if self.iteration == 0 or self.e + tau + 1 > len(self.data):
+            self.e, self.h = 0, np.zeros_like(self.h)         # a new epoch
+            self.epoch += 1
+            self.epoch_starts.append(self.iteration + 1)
+        X = self.data[self.e:self.e + tau]
+        Y = self.data[self.e + 1:self.e + tau + 1]
+        loss, grads, h_next = gradients(self.rnn, X, Y, self.h)
+        if not math.isfinite(loss):
+            largest = max(float(np.abs(g).max()) for g in grads)
+            raise TrainingDiverged(
+                f"the loss became {loss} at iteration {self.iteration + 1} (largest gradient "
+                f"element {largest:.3g}, learning rate {self.settings.eta:g}); "
+                "try a smaller --eta or --clip")
+        self.optimizer.step(self.rnn, clip(grads, self.settings.clip))
+        h_prev, self.h = self.h, h_next
+        self.e += tau
+        self.iteration += 1
+
+        self.smooth_loss = loss if self.iteration == 1 else 0.999 * self.smooth_loss + 0.001 * loss
+        self.losses.append(loss)
+        self.smooth_losses.append(self.smooth_loss)
+        if self.smooth_loss < self.best_loss:
+            self.best_loss, self.best_iteration = self.smooth_loss, self.iteration
+            for kept, theta in zip(self.best, self.rnn, strict=True):
+                np.copyto(kept, theta)
+        if self.iteration == 1 or self.iteration % self.settings.sample_every == 0:
+            ids = sample(self.rnn, h_prev, int(X[0]), self.settings.sample_length, self.rng)
+            self.samples.append(Sample(self.iteration, self.smooth_loss, self.vocab.decode(ids)))
+        return loss
+
+    def run(self, iterations: int, callback: Callable[[Trainer], None] | None = None,
+            every: int = 100) -> None:
+        """Train until ``iterations`` iterations are done in all, or :attr:`stop_requested`.
+
+        ``callback(trainer)`` is called every ``every`` iterations, after each new sample, and
+        at the end; the CLI draws its progress bar there. Setting ``stop_requested`` (as the
+        CLI's Ctrl-C handler does) stops after the current iteration.
+        """
+        while self.iteration < iterations and not self.stop_requested:
+            samples = len(self.samples)
+            self.step()
+            if callback is not None and (self.iteration % every == 0
+                                         or len(self.samples) > samples):
+                callback(self)
+        if callback is not None:
+            callback(self)
