@@ -7,18 +7,27 @@ failed (a gradient check that did not pass, training that diverged). Never a tra
 
 from __future__ import annotations
 
+import json
+import signal
 import sys
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import numpy as np
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from charrnn_edu import __version__
+from charrnn_edu import __version__, checkpoint
+from charrnn_edu.checkpoint import write_atomically
 from charrnn_edu.encoding import Vocabulary, default_corpus, read_text
 from charrnn_edu.forward import RNN
 from charrnn_edu.gradcheck import GradCheckRow, check
+from charrnn_edu.report import history_csv, plot_loss, samples_markdown
+from charrnn_edu.sampling import generate
+from charrnn_edu.training import Settings, Trainer, TrainingDiverged
 
 app = typer.Typer(
     name="charrnn",
@@ -149,6 +158,214 @@ def gradcheck(
                f"{worst_complex:.2e} (tolerance 1e-12)")
     if not verdict:
         raise typer.Exit(1)
+
+
+RUN_FILES = ("checkpoint.npz", "settings.json", "history.csv", "samples.md")
+
+
+def _save_run(out: Path, trainer: Trainer, corpus: dict[str, str]) -> None:
+    """Write the run folder: checkpoint, settings, loss history and samples, each atomically."""
+    checkpoint.save(out / "checkpoint.npz", trainer, corpus_sha256=corpus["sha256"],
+                    encoding=corpus["encoding"], corpus_name=corpus["name"])
+    settings = {"settings": trainer.settings.to_dict(), "corpus": corpus,
+                "K": len(trainer.vocab), "package": f"charrnn-edu {__version__}"}
+    text = json.dumps(settings, indent=2) + "\n"
+    write_atomically(out / "settings.json", lambda f: f.write(text.encode()))
+    write_atomically(out / "history.csv", lambda f: f.write(history_csv(trainer).encode()))
+    write_atomically(out / "samples.md",
+                     lambda f: f.write(samples_markdown(trainer.samples).encode()))
+
+
+class _Progress:
+    """A rich progress bar fed by the trainer's callback (the library itself never prints)."""
+
+    def __init__(self, total: int, trainer: Trainer) -> None:
+        self.bar = Progress(
+            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("epoch {task.fields[epoch]}"),
+            TextColumn("smooth loss {task.fields[smooth]:.2f}"),
+            TextColumn("{task.fields[rate]:,.0f} it/s"), TimeRemainingColumn(),
+            console=Console(stderr=True), transient=False)
+        self.task = self.bar.add_task("train", total=total, completed=trainer.iteration,
+                                      epoch=trainer.epoch, smooth=trainer.smooth_loss, rate=0.0)
+        self.start, self.first = time.perf_counter(), trainer.iteration
+
+    def __call__(self, trainer: Trainer) -> None:
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        self.bar.update(self.task, completed=trainer.iteration, epoch=trainer.epoch,
+                        smooth=trainer.smooth_loss,
+                        rate=(trainer.iteration - self.first) / elapsed)
+
+
+def _stop_on_ctrl_c(trainer: Trainer) -> None:
+    """First Ctrl-C: finish the current iteration, save, stop. A second one stops at once."""
+    def handler(signum: int, frame: object) -> None:
+        trainer.stop_requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def train_run(trainer: Trainer, total: int, out: Path, corpus: dict[str, str],
+              checkpoint_every: int, quiet: bool = False) -> None:
+    """Train to ``total`` iterations, saving the run every ``checkpoint_every``; Ctrl-C safe."""
+    progress = None if quiet else _Progress(total, trainer)
+    _stop_on_ctrl_c(trainer)
+    try:
+        if progress is not None:
+            progress.bar.start()
+        # Overflow shows up as an infinite loss, which the trainer diagnoses in one message;
+        # numpy's warnings would only repeat it with a line number.
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            while trainer.iteration < total and not trainer.stop_requested:
+                target = min(total, (trainer.iteration // checkpoint_every + 1)
+                             * checkpoint_every)
+                trainer.run(target, progress)
+                _save_run(out, trainer, corpus)
+    except TrainingDiverged as err:
+        kept = (f"the last good checkpoint is in {out}" if (out / "checkpoint.npz").exists()
+                else "no checkpoint was written")
+        raise RunError(f"{err}; {kept}") from None
+    finally:
+        if progress is not None:
+            progress.bar.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@app.command()
+def train(
+    data: DataOption = None,
+    encoding: EncodingOption = "utf-8",
+    iterations: Annotated[int | None, typer.Option(
+        "--iterations", help="Train until this many iterations in all [default: 100000].",
+        show_default=False)] = None,
+    epochs: Annotated[float | None, typer.Option(
+        "--epochs", help="Or: train this many passes over the text.")] = None,
+    hidden: Annotated[int, typer.Option("--hidden", help="Hidden size m.")] = 100,
+    seq_length: Annotated[int, typer.Option("--seq-length", help="Sequence length tau.")] = 25,
+    eta: Annotated[float, typer.Option("--eta", help="AdaGrad learning rate.")] = 0.1,
+    sigma: Annotated[float, typer.Option("--sigma", help="Std of the initial weights.")] = 0.01,
+    clip_bound: Annotated[float, typer.Option("--clip", help="Clip gradients to ±this.")] = 5.0,
+    seed: SeedOption = 0,
+    sample_every: Annotated[int, typer.Option("--sample-every",
+                                              help="Synthesise text every this many "
+                                                   "iterations.")] = 10_000,
+    sample_length: Annotated[int, typer.Option("--sample-length",
+                                               help="Characters per sample.")] = 200,
+    checkpoint_every: Annotated[int, typer.Option(
+        "--checkpoint-every", help="Save the run every this many iterations.")] = 10_000,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Run folder [default: runs/<name of the text file>].",
+        show_default=False)] = None,
+    resume: Annotated[Path | None, typer.Option(
+        "--resume", help="Continue the run in this folder (its settings are kept).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Train the RNN with the report's loop: BPTT, clipping, AdaGrad (chapters 4-6).
+
+    Writes the run folder: checkpoint.npz (latest and best parameters, resumable),
+    settings.json, history.csv (loss of every iteration) and samples.md. Ctrl-C stops after
+    the current iteration and saves first; --resume continues bit-for-bit.
+    """
+    if iterations is not None and epochs is not None:
+        raise UsageError("give --iterations or --epochs, not both")
+    positive("--checkpoint-every", checkpoint_every)
+    path, text, vocab = load_corpus(data, encoding)
+    corpus = {"name": path.name, "encoding": encoding,
+              "sha256": checkpoint.corpus_sha256(text, encoding), "characters": str(len(text))}
+    if resume is not None:
+        out = resume
+        try:
+            trainer = checkpoint.load(resume / "checkpoint.npz", text,
+                                      corpus_sha256=corpus["sha256"])
+        except checkpoint.CheckpointError as err:
+            raise UsageError(str(err)) from None
+    else:
+        out = out or Path("runs") / path.stem
+        if (out / "checkpoint.npz").exists():
+            raise UsageError(f"{out} already holds a run: continue it with --resume {out} "
+                             "or choose another --out")
+        try:
+            settings = Settings(hidden=hidden, seq_length=seq_length, eta=eta, sigma=sigma,
+                                clip=clip_bound, seed=seed, sample_every=sample_every,
+                                sample_length=sample_length)
+            trainer = Trainer.start(text, settings, vocab)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+    if epochs is not None:
+        positive("--epochs", epochs)
+        total = round(epochs * trainer.iterations_per_epoch)
+    else:
+        total = 100_000 if iterations is None else iterations
+        positive("--iterations", total)
+    start = time.perf_counter()
+    first = trainer.iteration
+    train_run(trainer, total, out, corpus, checkpoint_every, quiet)
+    seconds = time.perf_counter() - start
+    done = "stopped" if trainer.stop_requested else "done"
+    typer.echo(f"{done} at iteration {trainer.iteration:,} (epoch {trainer.epoch}): smooth loss "
+               f"{trainer.smooth_loss:.2f}, best {trainer.best_loss:.2f} at iteration "
+               f"{trainer.best_iteration:,}; {(trainer.iteration - first) / seconds:,.0f} it/s")
+    typer.echo(f"run saved in {out}" + (f"; continue with: charrnn train --resume {out}"
+                                        if trainer.iteration < total else ""))
+    if trainer.samples:
+        last = trainer.samples[-1]
+        typer.echo(f"\nsample at iteration {last.iteration:,}:\n{last.text}")
+
+
+def _checkpoint_path(run: Path) -> Path:
+    return run / "checkpoint.npz" if run.is_dir() else run
+
+
+@app.command()
+def sample(
+    run: Annotated[Path, typer.Argument(help="A run folder or a checkpoint.npz file.",
+                                        show_default=False)],
+    length: Annotated[int, typer.Option("--length", help="Characters to generate.")] = 1000,
+    temperature: Annotated[float, typer.Option(
+        "--temperature", help="Below 1: safer, more repetitive; above 1: wilder.")] = 1.0,
+    top_p: Annotated[float, typer.Option(
+        "--top-p", help="Draw only from the most likely characters holding this "
+                        "probability.")] = 1.0,
+    prime: Annotated[str, typer.Option("--prime", help="Text to continue.")] = "",
+    seed: SeedOption = 0,
+    greedy: Annotated[bool, typer.Option(
+        "--greedy", help="Always take the most likely character (temperature -> 0).")] = False,
+    best: Annotated[bool, typer.Option("--best/--latest",
+                                       help="Use the best or the latest parameters.")] = True,
+) -> None:
+    """Print text synthesised by a trained network (chapter 7)."""
+    try:
+        rnn, vocab, _ = checkpoint.load_model(_checkpoint_path(run), best=best)
+    except checkpoint.CheckpointError as err:
+        raise UsageError(str(err)) from None
+    try:
+        text = generate(rnn, vocab, length, np.random.default_rng(seed), prefix=prime,
+                        temperature=temperature, top_p=top_p, greedy_decoding=greedy)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    typer.echo(text)
+
+
+@app.command()
+def plot(
+    run: Annotated[Path, typer.Argument(help="A run folder or a checkpoint.npz file.",
+                                        show_default=False)],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Image file, .png or .svg [default: RUN/loss.png].",
+        show_default=False)] = None,
+) -> None:
+    """Draw the smooth loss (and the raw loss, lighter) against iterations, epochs marked."""
+    path = _checkpoint_path(run)
+    try:
+        trainer = checkpoint.load(path)
+    except checkpoint.CheckpointError as err:
+        raise UsageError(str(err)) from None
+    out = out or path.parent / "loss.png"
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise UsageError(f"cannot draw a {out.suffix or 'suffix-less'} file: use .png or .svg")
+    plot_loss(trainer.smooth_losses, trainer.epoch_starts, out, losses=trainer.losses,
+              title=f"Smooth loss, {trainer.iteration:,} iterations")
+    typer.echo(f"wrote {out}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -159,15 +159,14 @@ def forward(rnn: RNN, x: np.ndarray, h0: np.ndarray) -> Forward:
     Forward
         ``H`` (m, tau), ``P`` (K, tau) and the last hidden state ``h`` (m, 1).
     """
-    tau, m = len(x), rnn.m
-    dtype = np.result_type(rnn.W, rnn.U, rnn.b, h0)
-    # U x_t + b for every t at once: rows of U^T are columns of U.
-    A = rnn.U.T[x] + rnn.b.T                   # (tau, m), row t = (U x_t + b)^T
-    # Time-major storage: each step writes one contiguous row; Ht.T is the report's H.
-    Ht = np.empty((tau, m), dtype=dtype)       # (tau, m)
+    m, W = rnn.m, rnn.W
+    # Time-major storage: row t of each (tau, .) array is column t of the report's matrix,
+    # so every step reads and writes contiguous rows; the .T views below cost nothing.
+    A = rnn.U.T[x] + rnn.b.T                   # (tau, m), row t = (U x_t + b)^T: a gather
+    Ht = np.empty((len(x), m), dtype=np.result_type(W, A, h0))   # (tau, m)
     h = h0.reshape(m)
-    for t in range(tau):
-        h = np.tanh(np.dot(rnn.W, h) + A[t], out=Ht[t])      # (2.1), (2.2)
-    H = Ht.T                                   # (m, tau)
-    P = softmax(np.dot(rnn.V, H) + rnn.c)      # (K, tau), (2.3), (2.4)
-    return Forward(H, P, h.reshape(m, 1).copy())
+    for a_in, h_out in zip(A, Ht, strict=True):
+        h = np.tanh(np.dot(W, h) + a_in, out=h_out)          # (2.1), (2.2)
+    Ot = np.dot(Ht, rnn.V.T) + rnn.c.T         # (tau, K), (2.3) for all t at once
+    P = softmax(Ot.T)                          # (K, tau), (2.4)
+    return Forward(Ht.T, P, h.reshape(m, 1).copy())

@@ -86,7 +86,7 @@ def _check_options(n: int, temperature: float, top_p: float) -> None:
         raise ValueError(f"the number of characters to sample must be at least 0, got {n}")
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature} "
-                         "(for temperature 0 use greedy decoding)")
+                         "(for temperature 0 use greedy decoding: --greedy)")
     if not 0 < top_p <= 1:
         raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
 
@@ -144,12 +144,13 @@ def prime(rnn: RNN, h0: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 def generate(rnn: RNN, vocab: Vocabulary, n: int, rng: np.random.Generator, *,
              prefix: str = "", temperature: float = 1.0, top_p: float = 1.0,
-             h0: np.ndarray | None = None) -> str:
+             h0: np.ndarray | None = None, greedy_decoding: bool = False) -> str:
     """Text continuing ``prefix``: the prefix itself followed by ``n`` sampled characters.
 
     The prefix's last character is the first input; the ones before it are read by
-    :func:`prime`. With no prefix, generation starts from a newline (the start of a line) if
-    the vocabulary has one, else from its first character.
+    :func:`prime`. With ``greedy_decoding`` the characters come from :func:`greedy` (no
+    randomness; temperature and top_p are ignored). With no prefix, generation starts from a
+    newline (the start of a line) if the vocabulary has one, else from its first character.
 
     Raises
     ------
@@ -163,4 +164,6 @@ def generate(rnn: RNN, vocab: Vocabulary, n: int, rng: np.random.Generator, *,
     start = prefix or ("\n" if "\n" in vocab else vocab.chars[0])
     ids = vocab.encode(start)
     h = prime(rnn, h, ids[:-1])
+    if greedy_decoding:
+        return prefix + vocab.decode(greedy(rnn, h, int(ids[-1]), n))
     return prefix + vocab.decode(sample(rnn, h, int(ids[-1]), n, rng, temperature, top_p))

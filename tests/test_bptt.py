@@ -1,0 +1,117 @@
+"""Chapter 4: backpropagation through time, checked against references it did not write."""
+
+import dataclasses
+import functools
+
+import numpy as np
+from hypothesis import example, given
+from hypothesis import strategies as st
+from strategies import (
+    CENTRED_ATOL,
+    CENTRED_RTOL,
+    COMPLEX_ATOL,
+    COMPLEX_RTOL,
+    NUMERICAL_STEP,
+    RTOL,
+    Case,
+    assert_gradients_close,
+    cases,
+    check_gradient_shapes,
+    check_output_bias_gradient,
+    norm_relative_error,
+    textbook_gradients,
+)
+
+from charrnn_edu.bptt import gradients
+from charrnn_edu.encoding import one_hot
+from charrnn_edu.forward import RNN, forward
+from charrnn_edu.gradcheck import complex_step_gradients, numerical_gradients
+from charrnn_edu.loss import sequence_loss
+
+
+@given(cases())
+def test_gradient_shapes(case):
+    check_gradient_shapes(gradients, *case.build())
+
+
+@given(cases())
+def test_output_bias_gradient_is_sum_of_p_minus_onehot(case):
+    check_output_bias_gradient(gradients, forward, one_hot, *case.build())
+
+
+@given(cases())
+def test_returned_loss_and_hidden_state(case):
+    rnn, x, y, h0 = case.build()
+    loss, _, h = gradients(rnn, x, y, h0)
+    assert np.isclose(loss, sequence_loss(rnn, x, y, h0), rtol=RTOL, atol=0)
+    np.testing.assert_allclose(h, forward(rnn, x, h0).h, rtol=RTOL, atol=1e-15)
+
+
+@given(cases())
+def test_gradients_leave_the_model_unchanged(case):
+    rnn, x, y, h0 = case.build()
+    before = rnn.copy()
+    gradients(rnn, x, y, h0)
+    for name, a, b in zip(RNN.names(), rnn, before, strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+@given(cases())
+def test_gradients_match_the_textbook_loop(case):
+    problem = case.build()
+    loss, grads, h = gradients(*problem)
+    loss_ref, grads_ref, h_ref = textbook_gradients(*problem)
+    assert np.isclose(loss, loss_ref, rtol=RTOL, atol=0)
+    for name, g, g_ref in zip(RNN.names(), grads, grads_ref, strict=True):
+        np.testing.assert_allclose(g, g_ref, rtol=1e-10, atol=1e-14, err_msg=name)
+    np.testing.assert_allclose(h, h_ref, rtol=RTOL, atol=1e-15)
+
+
+# sigma = 0.01 and h0 = 0 make dL/dW ~1e-6: the case that needs the absolute tolerance.
+TINY_DW = Case(seed=4294967290, m=2, K=2, tau=3, sigma=0.01171875, random_h0=False)
+
+
+@given(cases(), st.booleans())
+@example(case=TINY_DW, random_h0=False)
+def test_gradients_match_centred_differences(case, random_h0):
+    problem = dataclasses.replace(case, random_h0=random_h0).build()
+    _, grads, _ = gradients(*problem)
+    numerical = numerical_gradients(*problem, step=NUMERICAL_STEP)
+    assert_gradients_close(grads, numerical, CENTRED_RTOL, CENTRED_ATOL, "centred differences")
+
+
+@given(cases(), st.booleans())
+def test_gradients_match_complex_step(case, random_h0):
+    problem = dataclasses.replace(case, random_h0=random_h0).build()
+    _, grads, _ = gradients(*problem)
+    assert_gradients_close(grads, complex_step_gradients(*problem), COMPLEX_RTOL, COMPLEX_ATOL,
+                           "complex step")
+
+
+# Why the gradient checks draw a random h0 and not only h0 = 0. A plausible bug leaves the
+# first step out of (4.6), dL/dW = sum_{t>=2} dL/da_t h_{t-1}^T. With h0 = 0 the missing term
+# dL/da_1 h_0^T is exactly zero, so the bug passes every check; a random h0 exposes it.
+gradients_forgetting_h0 = functools.partial(textbook_gradients, drop_h0_from_dW=True)
+
+
+@given(cases(random_h0=st.just(False)))
+@example(case=TINY_DW)
+def test_forgetting_h0_in_dW_passes_the_check_when_h0_is_zero(case):
+    problem = case.build()
+    _, buggy, _ = gradients_forgetting_h0(*problem)
+    numerical = numerical_gradients(*problem, step=NUMERICAL_STEP)
+    assert_gradients_close(buggy, numerical, CENTRED_RTOL, CENTRED_ATOL, "centred differences")
+
+
+@given(cases(random_h0=st.just(True)))
+def test_forgetting_h0_in_dW_fails_the_check_when_h0_is_random(case):
+    problem = case.build()
+    _, buggy, _ = gradients_forgetting_h0(*problem)
+    _, correct, _ = gradients(*problem)
+    numerical = numerical_gradients(*problem, step=NUMERICAL_STEP)
+    assert_gradients_close(correct, numerical, CENTRED_RTOL, CENTRED_ATOL, "centred differences")
+    # Both errors 100x their tolerance: the check flags the bug with a wide margin.
+    assert norm_relative_error(buggy.W, numerical.W) > 100 * CENTRED_RTOL
+    assert np.linalg.norm(buggy.W - numerical.W) > 100 * CENTRED_ATOL
+    buggy.W = correct.W  # the bug is confined to dL/dW
+    assert_gradients_close(buggy, numerical, CENTRED_RTOL, CENTRED_ATOL, "centred differences")

@@ -1,0 +1,394 @@
+"""Checkpoints: bit-exact resume, a full round trip, atomic writes, and clear refusals."""
+
+import hashlib
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import assume, example, given
+from hypothesis import strategies as st
+from strategies import seeds
+
+from charrnn_edu import checkpoint
+from charrnn_edu.checkpoint import CheckpointError, corpus_sha256, load, load_model, save
+from charrnn_edu.encoding import default_corpus, read_text
+from charrnn_edu.forward import RNN
+from charrnn_edu.training import Settings, Trainer
+
+TEXT = read_text(default_corpus())[:400]
+SETTINGS = Settings(hidden=8, seq_length=5, sample_every=7, sample_length=10, seed=3)
+N = 50   # one epoch is (400 - 1) // 5 = 79 iterations: epoch 2 begins at iteration 80
+
+
+def save_as_cli(path, trainer, text=TEXT, encoding="utf-8", name="shakespeare.txt"):
+    save(path, trainer, corpus_sha256=corpus_sha256(text, encoding), encoding=encoding,
+         corpus_name=name)
+
+
+def trained(iterations, text=TEXT, settings=SETTINGS):
+    trainer = Trainer.start(text, settings)
+    trainer.run(iterations)
+    return trainer
+
+
+def state(trainer):
+    """Every number a run holds, as numpy arrays (for bit comparison) and plain values."""
+    arrays = {"data": trainer.data, "h": trainer.h,
+              "losses": np.asarray(trainer.losses, dtype=np.float64),
+              "smooth_losses": np.asarray(trainer.smooth_losses, dtype=np.float64),
+              "epoch_starts": np.asarray(trainer.epoch_starts, dtype=np.int64),
+              "smooth_loss": np.float64(trainer.smooth_loss),
+              "best_loss": np.float64(trainer.best_loss)}
+    memory = trainer.optimizer.memory
+    for name in RNN.names():
+        arrays[f"rnn.{name}"] = getattr(trainer.rnn, name)
+        arrays[f"best.{name}"] = getattr(trainer.best, name)
+        if memory is not None:
+            arrays[f"memory.{name}"] = getattr(memory, name)
+    values = {"e": trainer.e, "iteration": trainer.iteration, "epoch": trainer.epoch,
+              "best_iteration": trainer.best_iteration, "samples": trainer.samples,
+              "rng": trainer.rng.bit_generator.state, "settings": trainer.settings,
+              "vocab": trainer.vocab, "memory is None": memory is None,
+              "eta": trainer.optimizer.eta, "eps": trainer.optimizer.eps}
+    return arrays, values
+
+
+def assert_identical(a, b, *, data=True):
+    """Same shapes, dtypes and bits in every array, and equal values everywhere else."""
+    (arrays_a, values_a), (arrays_b, values_b) = state(a), state(b)
+    if not data:
+        del arrays_a["data"], arrays_b["data"]
+    assert arrays_a.keys() == arrays_b.keys()
+    for name, x in arrays_a.items():
+        y = arrays_b[name]
+        assert (x.dtype, x.shape) == (y.dtype, y.shape), name
+        assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), name
+        assert x.tobytes() == y.tobytes(), f"{name} differs in its bits"
+    assert values_a == values_b
+
+
+# ---------------------------------------------------------------- resume
+
+def test_resume_is_bit_exact(tmp_path):
+    full = trained(2 * N)
+    # The second half must cross an epoch boundary and write a sample, or it proves little.
+    assert N < full.epoch_starts[-1] <= 2 * N
+    assert any(N < s.iteration <= 2 * N for s in full.samples)
+
+    path = tmp_path / "checkpoint.npz"
+    save_as_cli(path, trained(N))
+    resumed = load(path, TEXT)
+    resumed.run(2 * N)
+    assert_identical(resumed, full)
+
+
+@given(seed=seeds, chars=st.text(min_size=1, max_size=6), length=st.integers(2, 60),
+       hidden=st.integers(1, 6), seq_length=st.integers(1, 6), sample_every=st.integers(1, 5),
+       sample_length=st.integers(0, 5), split=st.integers(0, 30), extra=st.integers(0, 30))
+@example(seed=0, chars="ab", length=2, hidden=1, seq_length=1, sample_every=1,
+         sample_length=0, split=0, extra=1)   # saved before the first step: no AdaGrad memory
+def test_resume_at_any_iteration_is_bit_exact(seed, chars, length, hidden, seq_length,
+                                              sample_every, sample_length, split, extra):
+    assume(length >= seq_length + 1)
+    assume(set(chars) != {"\x00"})       # a vocabulary of only NUL cannot be stored (see below)
+    text = "".join(np.random.default_rng(seed).choice(list(chars), length))
+    settings = Settings(hidden=hidden, seq_length=seq_length, seed=seed,
+                        sample_every=sample_every, sample_length=sample_length)
+    full = trained(split + extra, text, settings)
+    half = trained(split, text, settings)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "run.npz"
+        save_as_cli(path, half, text)
+        resumed = load(path, text)
+    assert_identical(resumed, half)                 # the round trip changes nothing
+    resumed.run(split + extra)
+    assert_identical(resumed, full)                 # and continuing matches never stopping
+
+
+# ---------------------------------------------------------------- round trip and format
+
+def test_round_trip_preserves_everything(tmp_path):
+    trainer = trained(N)
+    path = tmp_path / "checkpoint.npz"
+    save_as_cli(path, trainer)
+    loaded = load(path, TEXT)
+    assert_identical(loaded, trainer)
+    assert loaded.stop_requested is False
+    # The loaded arrays are the trainer's own: updating one must not touch another.
+    arrays = [*loaded.rnn, *loaded.best, *loaded.optimizer.memory, loaded.h]
+    assert all(a.flags.writeable and a.flags.c_contiguous for a in arrays)
+    assert not any(np.shares_memory(a, b) for i, a in enumerate(arrays) for b in arrays[i + 1:])
+
+
+def test_round_trip_before_the_first_step(tmp_path):
+    trainer = Trainer.start(TEXT, SETTINGS)
+    path = tmp_path / "checkpoint.npz"
+    save_as_cli(path, trainer)
+    loaded = load(path, TEXT)
+    assert loaded.optimizer.memory is None
+    assert np.isnan(loaded.smooth_loss) and loaded.best_loss == np.inf
+    assert_identical(loaded, trainer)
+
+
+def test_the_file_is_plain_arrays_readable_without_pickle(tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    save_as_cli(path, trained(10), encoding="latin-1", name="A Tale — of Two Cities.txt")
+    with np.load(path, allow_pickle=False) as npz:
+        entries = {name: npz[name] for name in npz.files}
+    assert not any(a.dtype.hasobject for a in entries.values())
+    assert int(entries["format_version"]) == checkpoint.FORMAT_VERSION
+    assert entries["U"].shape == (8, len(set(TEXT)))
+    assert entries["vocabulary"].shape == () and str(entries["vocabulary"]) == "".join(
+        sorted(set(TEXT)))
+    assert str(entries["corpus_name"]) == "A Tale — of Two Cities.txt"
+    assert str(entries["encoding"]) == "latin-1"
+    assert entries["losses"].dtype == np.float64 and entries["epoch_starts"].dtype == np.int64
+    with zipfile.ZipFile(path) as archive:
+        assert all(name.endswith(".npy") for name in archive.namelist())
+
+
+def test_save_writes_exactly_the_path_given_and_creates_folders(tmp_path):
+    path = tmp_path / "runs" / "new" / "checkpoint"        # no .npz: none may be added
+    save_as_cli(path, trained(3))
+    assert sorted(p.name for p in path.parent.iterdir()) == ["checkpoint"]
+    assert load(path, TEXT).iteration == 3
+
+
+def test_load_without_text_is_for_sampling_and_plotting(tmp_path):
+    trainer = trained(N)
+    path = tmp_path / "checkpoint.npz"
+    save_as_cli(path, trainer)
+    loaded = load(path)
+    assert loaded.data.dtype == np.int64 and loaded.data.shape == (0,)
+    assert_identical(loaded, trainer, data=False)
+
+
+@pytest.mark.parametrize("best", [False, True])
+def test_load_model_returns_latest_or_best_parameters(tmp_path, best):
+    trainer = trained(N)
+    trainer.rnn.b += 1.0                    # the loss only fell so far: make latest != best
+    path = tmp_path / "checkpoint.npz"
+    save_as_cli(path, trainer)
+    rnn, vocab, meta = load_model(path, best=best)
+    for got, want in zip(rnn, trainer.best if best else trainer.rnn, strict=True):
+        assert np.array_equal(got, want)
+    assert vocab == trainer.vocab
+    assert meta["settings"] == SETTINGS and meta["best"] is best
+    assert (meta["iteration"], meta["best_iteration"]) == (trainer.iteration,
+                                                            trainer.best_iteration)
+    assert (meta["smooth_loss"], meta["best_loss"]) == (trainer.smooth_loss, trainer.best_loss)
+    assert meta["corpus_sha256"] == corpus_sha256(TEXT, "utf-8")
+
+
+def test_corpus_sha256_is_the_hash_of_the_file_bytes(tmp_path):
+    assert corpus_sha256("abc", "utf-8") == (
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")   # FIPS 180-2
+    text = "Café — naïve\n"
+    for encoding in ("utf-8", "latin-1", "utf-16"):
+        if encoding == "latin-1":
+            text = text.replace("—", "-")           # latin-1 has no em dash
+        (tmp_path / "corpus.txt").write_bytes(text.encode(encoding))
+        assert corpus_sha256(text, encoding) == hashlib.sha256(
+            (tmp_path / "corpus.txt").read_bytes()).hexdigest()
+
+
+def test_a_vocabulary_of_only_nul_is_refused_not_corrupted(tmp_path):
+    # numpy's fixed-width strings drop trailing NULs, so "\x00" would load as "".
+    trainer = Trainer.start("\x00" * 3, Settings(hidden=2, seq_length=2))
+    with pytest.raises(ValueError, match="NUL"):
+        save_as_cli(tmp_path / "c.npz", trainer, text="\x00" * 3)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_generator_other_than_pcg64_is_refused_before_writing(tmp_path):
+    trainer = trained(3)
+    trainer.rng = np.random.Generator(np.random.MT19937(0))
+    with pytest.raises(ValueError, match="MT19937; checkpoints hold PCG64 only"):
+        save_as_cli(tmp_path / "c.npz", trainer)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- atomic writes
+
+def failing_savez(error):
+    """An np.savez that writes part of an archive and then fails, like a full disk."""
+    def savez(file, **arrays):
+        file.write(b"PK\x03\x04" + bytes(1000))
+        raise error
+    return savez
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"),
+                                   RuntimeError("boom"), KeyboardInterrupt()],
+                         ids=["disk full", "exception", "ctrl-c"])
+def test_a_failed_save_keeps_the_old_checkpoint_and_leaves_no_temp_file(tmp_path, monkeypatch,
+                                                                       error):
+    path = tmp_path / "checkpoint.npz"
+    save_as_cli(path, trained(5))
+    before = path.read_bytes()
+    monkeypatch.setattr(np, "savez", failing_savez(error))
+    with pytest.raises(type(error)):
+        save_as_cli(path, trained(9))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.npz"]
+    monkeypatch.undo()
+    assert load(path, TEXT).iteration == 5
+
+
+def test_a_failed_first_save_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(np, "savez", failing_savez(OSError(28, "No space left on device")))
+    with pytest.raises(OSError):
+        save_as_cli(tmp_path / "checkpoint.npz", trained(2))
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- refusals
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """The bytes of a small checkpoint, trained 20 iterations on TEXT."""
+    path = tmp_path_factory.mktemp("saved") / "checkpoint.npz"
+    save_as_cli(path, trained(20))
+    return path.read_bytes()
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nowhere" / "checkpoint.npz"
+    with pytest.raises(CheckpointError, match=r"^no checkpoint at .*checkpoint\.npz"):
+        load(path, TEXT)
+    with pytest.raises(CheckpointError, match="no checkpoint at"):
+        load_model(tmp_path)                       # a folder is not a checkpoint either
+
+
+@given(data=st.binary(max_size=2000))
+def test_random_bytes_are_refused(data):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "checkpoint.npz"
+        path.write_bytes(data)
+        with pytest.raises(CheckpointError, match="is not a charrnn checkpoint"):
+            load(path, TEXT)
+
+
+@given(fraction=st.floats(0, 1, exclude_max=True))
+@example(fraction=0.0).via("an empty file")
+@example(fraction=0.5).via("half a file")
+def test_a_truncated_checkpoint_is_refused(saved, fraction):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "checkpoint.npz"
+        path.write_bytes(saved[:int(fraction * len(saved))])
+        with pytest.raises(CheckpointError, match="is not a charrnn checkpoint .or is corrupt."):
+            load(path, TEXT)
+
+
+@given(position=st.integers(0, 10**9), bit=st.integers(0, 7))
+def test_a_flipped_bit_loads_the_same_or_is_refused(saved, position, bit):
+    # The zip's CRC-32 guards every array; a flip elsewhere (a timestamp) may be harmless.
+    # Either way nothing but CheckpointError may escape.
+    damaged = bytearray(saved)
+    damaged[position % len(saved)] ^= 1 << bit
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "checkpoint.npz"
+        path.write_bytes(bytes(damaged))
+        try:
+            trainer = load(path, TEXT)
+        except CheckpointError as err:
+            assert "\n" not in str(err)
+        else:
+            assert trainer.iteration == 20
+
+
+def rewrite(saved, path, **changes):
+    """Write ``saved`` to ``path`` with some entries replaced (None: removed)."""
+    path.write_bytes(saved)
+    with np.load(path) as npz:
+        entries = {name: npz[name] for name in npz.files}
+    for name, value in changes.items():
+        if value is None:
+            del entries[name]
+        else:
+            entries[name] = value
+    with open(path, "wb") as f:
+        np.savez(f, **entries)
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"format_version": np.int64(2)}, "format version 2, but this charrnn-edu reads version 1"),
+    ({"format_version": None}, "it has no format_version"),
+    ({"rng_state": None, "W": None}, "missing W, rng_state"),
+    ({"W": np.zeros((3, 3))}, r"W is float64 of shape \(3, 3\), expected shape \(8, 8\)"),
+    ({"settings": np.array("{not json")}, "JSONDecodeError"),
+    ({"samples": np.array(3.0)}, "samples is float64 of shape"),
+], ids=["newer version", "no version", "missing keys", "wrong shape", "bad JSON", "not text"])
+def test_a_checkpoint_with_bad_entries_is_refused(saved, tmp_path, changes, message):
+    path = tmp_path / "checkpoint.npz"
+    rewrite(saved, path, **changes)
+    with pytest.raises(CheckpointError, match="is not a charrnn checkpoint") as info:
+        load(path, TEXT)
+    info.match(message)
+
+
+def test_some_other_npz_is_refused(tmp_path):
+    path = tmp_path / "weights.npz"
+    with open(path, "wb") as f:
+        np.savez(f, weights=np.ones(3))
+    with pytest.raises(CheckpointError, match="not a charrnn checkpoint.*no format_version"):
+        load_model(path)
+
+
+def test_another_text_with_the_same_characters_is_refused(saved, tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    path.write_bytes(saved)
+    other = TEXT[::-1]                              # same characters, different text
+    with pytest.raises(CheckpointError) as info:
+        load(path, other)
+    message = str(info.value)
+    assert f"trained on shakespeare.txt with sha256 {corpus_sha256(TEXT, 'utf-8')[:12]}" in message
+    assert f"the given text has sha256 {corpus_sha256(other, 'utf-8')[:12]}" in message
+    assert "pass the same --data and --encoding" in message
+
+
+def test_a_mismatched_given_sha256_is_refused(saved, tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    path.write_bytes(saved)
+    with pytest.raises(CheckpointError, match="the given text has sha256 000000000000"):
+        load(path, TEXT, corpus_sha256="0" * 64)
+    with pytest.raises(CheckpointError, match="the given sha256 is 000000000000"):
+        load(path, corpus_sha256="0" * 64)
+
+
+def test_the_same_bytes_read_with_another_encoding_are_refused(tmp_path):
+    # "é" as utf-8 is two bytes that latin-1 reads as "Ã©": the file's hash is unchanged,
+    # but the text is not the one trained on.
+    text = "café au lait, " * 5
+    trainer = Trainer.start(text, SETTINGS)
+    path = tmp_path / "checkpoint.npz"
+    save_as_cli(path, trainer, text=text)
+    misread = text.encode("utf-8").decode("latin-1")
+    with pytest.raises(CheckpointError, match=r"the text has '©', 'Ã' that the vocabulary "
+                                              r"lacks, and it lacks 'é'"):
+        load(path, misread, corpus_sha256=corpus_sha256(misread, "latin-1"))
+
+
+def test_a_text_with_other_characters_is_refused(saved, tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    path.write_bytes(saved)
+    with pytest.raises(CheckpointError) as info:
+        load(path, TEXT + "€")
+    message = str(info.value)
+    assert "vocabulary" in message and "'€'" in message
+    assert "pass the same --data and --encoding" in message and "\n" not in message
+
+
+def test_messages_are_one_line(saved, tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    path.write_bytes(saved[: len(saved) // 3])
+    messages = []
+    for call in (lambda: load(path, TEXT), lambda: load(tmp_path / "missing.npz"),
+                 lambda: load_model(os.fspath(path))):
+        with pytest.raises(CheckpointError) as info:
+            call()
+        messages.append(str(info.value))
+    assert all("\n" not in m for m in messages), messages

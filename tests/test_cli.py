@@ -1,0 +1,171 @@
+"""The charrnn command: outputs, exit codes (0 ok, 1 failed run, 2 usage) and one-line errors."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from charrnn_edu import checkpoint
+from charrnn_edu.cli import main
+from charrnn_edu.encoding import default_corpus
+
+SMALL = ["--hidden", "8", "--seq-length", "10", "--sample-every", "50", "--sample-length", "30",
+         "--checkpoint-every", "40", "--quiet"]
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+def assert_one_line_error(err: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("charrnn: error: ")
+    assert "Traceback" not in err
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text(default_corpus().read_text("utf-8")[:3000], encoding="utf-8")
+    return path
+
+
+def test_gradcheck_on_the_bundled_corpus_passes(capsys):
+    code, out, err = run(capsys, "gradcheck")
+    assert code == 0, out + err
+    rows = [line.split() for line in out.splitlines() if line[:2] in {"b ", "c ", "U ", "W ", "V "}]
+    assert [r[0] for r in rows] == ["b", "c", "U", "W", "V"]
+    for r in rows:
+        assert float(r[2]) <= 1e-5 and float(r[5]) <= 1e-12
+    assert "K = 76" in out and out.rstrip().splitlines()[-1].startswith("passed")
+
+
+def test_gradcheck_fails_with_exit_1_when_tolerance_is_impossible(capsys):
+    code, out, _ = run(capsys, "gradcheck", "--h0", "random", "--tolerance", "1e-15")
+    assert code == 1
+    assert out.rstrip().splitlines()[-1].startswith("FAILED")
+
+
+def test_gradcheck_same_seed_same_numbers(capsys):
+    first = run(capsys, "gradcheck", "--seed", "3", "--hidden", "3")[1]
+    second = run(capsys, "gradcheck", "--seed", "3", "--hidden", "3")[1]
+    assert first == second
+
+
+@pytest.mark.parametrize("args", [
+    ["gradcheck", "--bogus"],
+    ["gradcheck", "--hidden", "x"],
+    ["gradcheck", "--hidden", "0"],
+    ["gradcheck", "--h0", "sometimes"],
+    ["gradcheck", "--data", "/no/such/file.txt"],
+    ["train", "--iterations", "5", "--epochs", "1"],
+    ["train", "--iterations", "0", "--out", "unused"],
+    ["sample", "/no/such/run"],
+    ["plot", "/no/such/run"],
+    ["nonsense-command"],
+])
+def test_usage_errors_exit_2_with_one_line(capsys, args):
+    code, _, err = run(capsys, *args)
+    assert code == 2
+    assert_one_line_error(err)
+
+
+def test_bad_encoding_and_empty_file(capsys, tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"abc\xff" * 20)
+    code, _, err = run(capsys, "gradcheck", "--data", str(bad), "--seq-length", "5")
+    assert code == 2 and "offset 3" in err and "latin-1" in err
+    assert_one_line_error(err)
+    assert run(capsys, "gradcheck", "--data", str(bad), "--seq-length", "5",
+               "--encoding", "latin-1")[0] == 0
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    code, _, err = run(capsys, "gradcheck", "--data", str(empty))
+    assert code == 2 and "empty" in err
+
+
+def test_text_shorter_than_a_sequence_is_a_usage_error(capsys, tmp_path):
+    short = tmp_path / "short.txt"
+    short.write_text("hello")
+    code, _, err = run(capsys, "train", "--data", str(short), "--out", str(tmp_path / "r"))
+    assert code == 2 and "seq_length + 1" in err
+    assert_one_line_error(err)
+
+
+def test_train_sample_plot_resume(capsys, tmp_path, corpus):
+    out = tmp_path / "run"
+    code, stdout, err = run(capsys, "train", "--data", str(corpus), "--iterations", "120",
+                            "--out", str(out), *SMALL)
+    assert code == 0, err
+    assert "done at iteration 120" in stdout
+    for name in ("checkpoint.npz", "settings.json", "history.csv", "samples.md"):
+        assert (out / name).is_file()
+    history = (out / "history.csv").read_text().splitlines()
+    assert history[0] == "iteration,epoch,loss,smooth_loss" and len(history) == 121
+    assert "## Iteration 100" in (out / "samples.md").read_text()
+
+    # Starting again in the same folder would overwrite the run: refused.
+    code, _, err = run(capsys, "train", "--data", str(corpus), "--out", str(out), *SMALL)
+    assert code == 2 and "--resume" in err
+
+    code, stdout, _ = run(capsys, "sample", str(out), "--length", "40", "--prime", "The")
+    assert code == 0 and stdout.startswith("The") and len(stdout.rstrip("\n")) >= 43
+    assert run(capsys, "sample", str(out), "--length", "40", "--seed", "1")[1] == \
+        run(capsys, "sample", str(out), "--length", "40", "--seed", "1")[1]
+    code, _, err = run(capsys, "sample", str(out), "--prime", "\u00e9")
+    assert code == 2 and "'\u00e9'" in err
+
+    code, stdout, _ = run(capsys, "plot", str(out))
+    assert code == 0 and (out / "loss.png").stat().st_size > 0
+
+    # Resume to 200 equals training 200 in one go, bit for bit.
+    code, _, err = run(capsys, "train", "--resume", str(out), "--data", str(corpus),
+                       "--iterations", "200", "--quiet")
+    assert code == 0, err
+    straight = tmp_path / "straight"
+    assert run(capsys, "train", "--data", str(corpus), "--iterations", "200",
+               "--out", str(straight), *SMALL)[0] == 0
+    resumed, _, _ = checkpoint.load_model(out / "checkpoint.npz")
+    direct, _, _ = checkpoint.load_model(straight / "checkpoint.npz")
+    for a, b in zip(resumed, direct, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_resume_with_another_corpus_is_refused(capsys, tmp_path, corpus):
+    out = tmp_path / "run"
+    assert run(capsys, "train", "--data", str(corpus), "--iterations", "20", "--out", str(out),
+               *SMALL)[0] == 0
+    other = tmp_path / "other.txt"
+    other.write_text(corpus.read_text()[::-1])
+    code, _, err = run(capsys, "train", "--resume", str(out), "--data", str(other),
+                       "--iterations", "40")
+    assert code == 2
+    assert_one_line_error(err)
+
+
+def test_corrupt_checkpoint_is_a_clear_error(capsys, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "checkpoint.npz").write_bytes(b"not a checkpoint at all")
+    code, _, err = run(capsys, "sample", str(run_dir))
+    assert code == 2 and "corrupt" in err
+    assert_one_line_error(err)
+
+
+def test_python_dash_m_runs_the_same_command():
+    done = subprocess.run([sys.executable, "-m", "charrnn_edu", "--version"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stdout.startswith("charrnn-edu ")
+
+
+def test_diverging_training_stops_with_a_diagnosis(capsys, tmp_path, corpus):
+    code, _, err = run(capsys, "train", "--data", str(corpus), "--iterations", "50",
+                       "--eta", "1e6", "--sigma", "100", "--out", str(tmp_path / "run"), *SMALL)
+    assert code == 1
+    assert_one_line_error(err)
+    assert "iteration 1 " in err and "largest gradient" in err and "learning rate" in err
