@@ -25,7 +25,7 @@ import numpy as np
 
 from charrnn_edu.forward import RNN
 
-__all__ = ["clip", "AdaGrad"]
+__all__ = ["clip", "AdaGrad", "Adam"]
 
 
 def clip(grads: RNN, bound: float = 5.0) -> RNN:
@@ -76,3 +76,66 @@ class AdaGrad:
         for theta, g, m_theta in zip(rnn, grads, self.memory, strict=True):
             m_theta += g * g                                      # (6.2)
             theta -= self.eta * g / np.sqrt(m_theta + self.eps)   # (6.3)
+
+
+@dataclass
+class Adam:
+    r"""The Adam optimiser, used by the course's 2026 edition instead of AdaGrad.
+
+    AdaGrad's accumulator only grows, so its steps only shrink. Adam replaces it with
+    exponential moving averages of the gradient and of its square, corrected for their start
+    at zero. For each parameter θ with gradient g, at step t = 1, 2, ...::
+
+        (6.4)  m_θ <- beta1 m_θ + (1 - beta1) g            first moment
+        (6.5)  v_θ <- beta2 v_θ + (1 - beta2) g^2          second moment
+        (6.6)  θ   <- θ - eta * m̂ / (sqrt(v̂) + eps),  m̂ = m_θ / (1 - beta1^t),
+                                                       v̂ = v_θ / (1 - beta2^t)
+
+    Here eps sits *outside* the square root, as in Kingma and Ba (2015).
+
+    Parameters
+    ----------
+    eta : float
+        Learning rate (0.001 in the 2026 edition).
+    beta1, beta2 : float in [0, 1)
+        Decay rates of the two moving averages.
+    eps : float
+
+    Attributes
+    ----------
+    first, second : RNN or None
+        m_θ and v_θ, one array per parameter; None until the first :meth:`step`.
+    t : int
+        Steps taken.
+    """
+
+    eta: float = 0.001
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    first: RNN | None = field(default=None)
+    second: RNN | None = field(default=None)
+    t: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.eta > 0:
+            raise ValueError(f"the learning rate eta must be positive, got {self.eta}")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise ValueError(f"beta1 and beta2 must lie in [0, 1), got {self.beta1}, "
+                             f"{self.beta2}")
+        if not self.eps > 0:
+            raise ValueError(f"eps must be positive, got {self.eps}")
+
+    def step(self, rnn: RNN, grads: RNN) -> None:
+        """Update ``rnn`` in place with one Adam step, equations (6.4)–(6.6)."""
+        if self.first is None or self.second is None:
+            self.first, self.second = rnn.map(np.zeros_like), rnn.map(np.zeros_like)
+        self.t += 1
+        # m and v start at 0, so early averages are too small by these factors.
+        correction1, correction2 = 1 - self.beta1 ** self.t, 1 - self.beta2 ** self.t
+        for theta, g, m, v in zip(rnn, grads, self.first, self.second, strict=True):
+            m *= self.beta1
+            m += (1 - self.beta1) * g                                     # (6.4)
+            v *= self.beta2
+            v += (1 - self.beta2) * g * g                                 # (6.5)
+            theta -= self.eta * (m / correction1) / (np.sqrt(v / correction2) + self.eps)  # (6.6)

@@ -8,6 +8,7 @@ failed (a gradient check that did not pass, training that diverged). Never a tra
 from __future__ import annotations
 
 import json
+import platform
 import signal
 import sys
 import time
@@ -25,7 +26,13 @@ from charrnn_edu.checkpoint import write_atomically
 from charrnn_edu.encoding import Vocabulary, default_corpus, read_text
 from charrnn_edu.forward import RNN
 from charrnn_edu.gradcheck import GradCheckRow, check
-from charrnn_edu.report import history_csv, plot_loss, samples_markdown
+from charrnn_edu.report import (
+    gradcheck_rows,
+    history_csv,
+    plot_loss,
+    report_markdown,
+    samples_markdown,
+)
 from charrnn_edu.sampling import generate
 from charrnn_edu.training import Settings, Trainer, TrainingDiverged
 
@@ -366,6 +373,144 @@ def plot(
     plot_loss(trainer.smooth_losses, trainer.epoch_starts, out, losses=trainer.losses,
               title=f"Smooth loss, {trainer.iteration:,} iterations")
     typer.echo(f"wrote {out}")
+
+
+def _command_line(name: str, options: list[tuple[str, object, object]]) -> str:
+    """``charrnn NAME`` with the options that differ from their defaults, for provenance."""
+    parts = ["charrnn", name]
+    for flag, value, default in options:
+        if value != default:
+            parts += [flag] if value is True else [flag, str(value)]
+    return " ".join(parts)
+
+
+@app.command()
+def report(
+    data: DataOption = None,
+    encoding: EncodingOption = "utf-8",
+    epochs: Annotated[float, typer.Option("--epochs", help="Passes over the text.")] = 5,
+    evolution_every: Annotated[int, typer.Option(
+        "--evolution-every", help="Synthesise text every this many iterations.")] = 10_000,
+    evolution_until: Annotated[int, typer.Option(
+        "--evolution-until", help="Show the synthesised text up to this iteration.")] = 100_000,
+    evolution_length: Annotated[int, typer.Option(
+        "--evolution-length", help="Characters per synthesised text.")] = 200,
+    final_length: Annotated[int, typer.Option(
+        "--final-length", help="Characters from the best model.")] = 1000,
+    seed: SeedOption = 0,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Report folder [default: reports/<name of the text file>].",
+        show_default=False)] = None,
+    quick: Annotated[bool, typer.Option(
+        "--quick", help="A small version (2,000 iterations) with the same outputs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Reproduce the whole report: gradient check, loss curve, text evolution, best model.
+
+    Writes report.md, report.json, loss.png and loss.svg, and the training run in run/
+    (so 'charrnn sample OUT/run' works afterwards). Running the same command again after an
+    interruption resumes the training where it stopped.
+    """
+    command = _command_line("report", [
+        ("--data", data, None), ("--encoding", encoding, "utf-8"), ("--epochs", epochs, 5),
+        ("--evolution-every", evolution_every, 10_000),
+        ("--evolution-until", evolution_until, 100_000),
+        ("--evolution-length", evolution_length, 200), ("--final-length", final_length, 1000),
+        ("--seed", seed, 0), ("--out", out, None), ("--quick", quick, False)])
+    for flag, value in [("--epochs", epochs), ("--evolution-every", evolution_every),
+                        ("--evolution-until", evolution_until),
+                        ("--evolution-length", evolution_length),
+                        ("--final-length", final_length)]:
+        positive(flag, value)
+    path, text, vocab = load_corpus(data, encoding)
+    out = out or Path("reports") / (path.stem + ("-quick" if quick else ""))
+    if quick:
+        evolution_every, evolution_until, final_length = 500, 2_000, 300
+    settings = Settings(seed=seed, sample_every=evolution_every, sample_length=evolution_length)
+    if len(text) < settings.seq_length + 1:
+        raise UsageError(f"{path} has {len(text)} characters; the report needs at least "
+                         f"seq_length + 1 = {settings.seq_length + 1}")
+
+    # 1. The gradient check, as `charrnn gradcheck` does it (same seed, same numbers).
+    gc_hidden, tau = 5, settings.seq_length
+    ids = vocab.encode(text[:tau + 1])
+    rng = np.random.default_rng(seed)
+    small = RNN.init(len(vocab), gc_hidden, settings.sigma, rng=rng)
+    tables = {"zero": gradcheck_rows(check(small, ids[:-1], ids[1:], np.zeros((gc_hidden, 1)))),
+              "random": gradcheck_rows(check(small, ids[:-1], ids[1:],
+                                             rng.uniform(-1, 1, (gc_hidden, 1))))}
+
+    # 2. Training, resumable: the run folder inside the report folder holds the checkpoint.
+    corpus = {"name": path.name, "encoding": encoding,
+              "sha256": checkpoint.corpus_sha256(text, encoding), "characters": str(len(text))}
+    run_dir = out / "run"
+    if (run_dir / "checkpoint.npz").exists():
+        try:
+            trainer = checkpoint.load(run_dir / "checkpoint.npz", text,
+                                      corpus_sha256=corpus["sha256"])
+        except checkpoint.CheckpointError as err:
+            raise UsageError(str(err)) from None
+        if trainer.settings != settings:
+            raise UsageError(f"{run_dir} was trained with other settings: use another --out "
+                             "or the options of that run")
+        typer.echo(f"resuming the report's training at iteration {trainer.iteration:,}",
+                   err=True)
+    else:
+        trainer = Trainer.start(text, settings, vocab)
+    total = round(epochs * trainer.iterations_per_epoch)
+    if quick:
+        total = min(total, 2_000)
+    if total < 1:
+        raise UsageError(f"--epochs {epochs:g} is less than one iteration of this text")
+    first, start = trainer.iteration, time.perf_counter()
+    train_run(trainer, total, run_dir, corpus, checkpoint_every=10_000, quiet=quiet)
+    seconds = time.perf_counter() - start
+    if trainer.iteration < total:
+        raise RunError(f"stopped at iteration {trainer.iteration:,} of {total:,}; run the same "
+                       "command again to resume")
+
+    # 3. The figures, 4. the best model's text, and the report in two forms.
+    plot_loss(trainer.smooth_losses, trainer.epoch_starts, out / "loss.png",
+              title=f"Smooth loss, {trainer.iteration:,} iterations")
+    plot_loss(trainer.smooth_losses, trainer.epoch_starts, out / "loss.svg",
+              title=f"Smooth loss, {trainer.iteration:,} iterations")
+    final = generate(trainer.best, vocab, final_length, np.random.default_rng(seed))
+    done = trainer.iteration - first
+    result = {
+        "title": f"Reproducing the report on {path.name}" + (" (quick)" if quick else ""),
+        "command": command, "preset": "classic",
+        "corpus": {"name": path.name, "characters": len(text), "K": len(vocab),
+                   "encoding": encoding, "sha256": corpus["sha256"]},
+        "settings": settings.to_dict(),
+        "gradcheck": {"hidden": gc_hidden, "seq_length": tau, "step": 1e-4, "eps": 1e-6,
+                      "tables": tables},
+        "training": {"iterations": trainer.iteration, "epochs": trainer.iteration
+                     / trainer.iterations_per_epoch,
+                     "iterations_per_epoch": trainer.iterations_per_epoch,
+                     "first_loss": trainer.losses[0],
+                     "uniform_loss": tau * float(np.log(len(vocab))),
+                     "final_smooth_loss": trainer.smooth_loss,
+                     "best_smooth_loss": trainer.best_loss,
+                     "best_iteration": trainer.best_iteration,
+                     "wall_time_s": seconds,
+                     "iterations_per_s": done / seconds if done else 0.0,
+                     "resumed_from": first},
+        "evolution_every": evolution_every,
+        "evolution": [{"iteration": s.iteration, "smooth_loss": s.smooth_loss, "text": s.text}
+                      for s in trainer.samples if s.iteration <= evolution_until],
+        "final": {"iteration": trainer.best_iteration, "smooth_loss": trainer.best_loss,
+                  "length": final_length, "text": final},
+        "figures": {"png": "loss.png", "svg": "loss.svg"},
+        "versions": {"charrnn_edu": __version__, "numpy": np.__version__,
+                     "python": platform.python_version()},
+    }
+    report_json = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+    write_atomically(out / "report.json", lambda f: f.write(report_json.encode()))
+    report_md = report_markdown(result)
+    write_atomically(out / "report.md", lambda f: f.write(report_md.encode()))
+    typer.echo(f"wrote {out}/report.md, report.json, loss.png, loss.svg and run/ "
+               f"({trainer.iteration:,} iterations, best smooth loss {trainer.best_loss:.2f}, "
+               f"{seconds:.1f} s)")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,9 +16,11 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no window, works on a machine with no screen
 import matplotlib.pyplot as plt  # noqa: E402
 
+from charrnn_edu.gradcheck import GradCheckRow  # noqa: E402
 from charrnn_edu.training import Sample, Trainer  # noqa: E402
 
-__all__ = ["history_csv", "samples_markdown", "plot_loss"]
+__all__ = ["history_csv", "samples_markdown", "plot_loss", "gradcheck_rows",
+           "gradcheck_markdown", "report_markdown"]
 
 
 def history_csv(trainer: Trainer) -> str:
@@ -82,3 +84,82 @@ def plot_loss(smooth_losses: Sequence[float], epoch_starts: Sequence[int], path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
+
+
+def gradcheck_rows(rows: Sequence[GradCheckRow]) -> list[dict[str, object]]:
+    """Gradient-check rows as plain dicts (for JSON)."""
+    return [{"parameter": r.name, "shape": list(r.shape), "max_rel": r.max_rel,
+             "mean_rel": r.mean_rel, "max_abs": r.max_abs, "complex_rel": r.complex_rel}
+            for r in rows]
+
+
+def gradcheck_markdown(rows: Sequence[dict[str, object]]) -> str:
+    """A gradient-check table (as from :func:`gradcheck_rows`) in Markdown."""
+    lines = ["| parameter | shape | max relative error | mean relative error "
+             "| max absolute error | complex-step relative error |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        shape = "×".join(str(n) for n in r["shape"])  # type: ignore[attr-defined]
+        lines.append(f"| {r['parameter']} | {shape} | {r['max_rel']:.2e} | {r['mean_rel']:.2e} "
+                     f"| {r['max_abs']:.2e} | {r['complex_rel']:.2e} |")
+    return "\n".join(lines)
+
+
+def _fence(text: str) -> str:
+    """A Markdown code block that no run of backticks inside ``text`` can close early."""
+    ticks = "```"
+    while ticks in text:
+        ticks += "`"
+    return f"{ticks}text\n{text}\n{ticks}"
+
+
+def report_markdown(report: dict) -> str:
+    """``report.md`` from the dict that is also written as ``report.json``.
+
+    Both files come from the same dict, so every number in the Markdown is in the JSON.
+    """
+    corpus, train, grad = report["corpus"], report["training"], report["gradcheck"]
+    settings = report["settings"]
+    out = [f"# {report['title']}", "",
+           f"Made by `{report['command']}`.", ""]
+    out += ["## 1. Gradient check", "",
+            f"BPTT's gradients against centred differences (step h = {grad['step']:g}) and "
+            f"complex-step derivatives, with m = {grad['hidden']}, the first "
+            f"{grad['seq_length']} characters of the text, relative error of equation (1) "
+            f"with eps = {grad['eps']:g}.", ""]
+    for name, label in (("zero", "h0 = 0"), ("random", "random h0 (uniform in [-1, 1])")):
+        out += [f"**{label}**", "", gradcheck_markdown(grad["tables"][name]), ""]
+    out += ["## 2. Smooth loss", "",
+            f"{train['iterations']:,} iterations ({train['epochs']:.3g} epochs of "
+            f"{train['iterations_per_epoch']:,}); first loss {train['first_loss']:.2f} "
+            f"(tau ln K = {train['uniform_loss']:.2f}), final smooth loss "
+            f"{train['final_smooth_loss']:.2f}, best {train['best_smooth_loss']:.2f} at "
+            f"iteration {train['best_iteration']:,}.", "",
+            f"![Smooth loss]({report['figures']['png']})", ""]
+    out += ["## 3. Evolution of the synthesised text", "",
+            f"{settings['sample_length']} characters every {report['evolution_every']:,} "
+            "iterations, from the hidden state and first character of the sequence being "
+            "trained on.", ""]
+    for s in report["evolution"]:
+        out += [f"**Iteration {s['iteration']:,}**, smooth loss {s['smooth_loss']:.2f}", "",
+                _fence(s["text"]), ""]
+    final = report["final"]
+    out += ["## 4. Text from the best model", "",
+            f"{final['length']:,} characters from the parameters with the lowest smooth loss "
+            f"({final['smooth_loss']:.2f}, iteration {final['iteration']:,}), starting from "
+            "h0 = 0 and a newline.", "", _fence(final["text"]), ""]
+    v = report["versions"]
+    out += ["## Settings and provenance", "",
+            "| | |", "|---|---|",
+            f"| corpus | {corpus['name']}: {corpus['characters']:,} characters, "
+            f"K = {corpus['K']}, read as {corpus['encoding']} |",
+            f"| sha256 | `{corpus['sha256']}` |",
+            f"| preset | {report['preset']} |",
+            "| settings | " + ", ".join(f"{k} = {settings[k]}" for k in
+                                       ("hidden", "seq_length", "eta", "sigma", "clip", "seed"))
+            + " |",
+            f"| versions | charrnn-edu {v['charrnn_edu']}, numpy {v['numpy']}, "
+            f"Python {v['python']} |",
+            f"| wall time | {train['wall_time_s']:.1f} s training, "
+            f"{train['iterations_per_s']:,.0f} iterations/s |", ""]
+    return "\n".join(out)

@@ -1,0 +1,66 @@
+"""`charrnn report --quick`: every output exists, and report.json agrees with report.md."""
+
+import json
+
+import pytest
+
+from charrnn_edu.cli import main
+from charrnn_edu.encoding import default_corpus
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("report")
+    corpus = folder / "plays.txt"
+    corpus.write_text(default_corpus().read_text("utf-8")[:20_000], encoding="utf-8")
+    out = folder / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", "--quick", "--quiet", "--data", str(corpus), "--out", str(out)])
+    assert exit_info.value.code == 0
+    return out
+
+
+def test_every_output_exists(quick_report):
+    for name in ("report.md", "report.json", "loss.png", "loss.svg", "run/checkpoint.npz",
+                 "run/history.csv", "run/samples.md", "run/settings.json"):
+        assert (quick_report / name).is_file(), name
+        assert (quick_report / name).stat().st_size > 0, name
+
+
+def test_report_json_agrees_with_report_md(quick_report):
+    report = json.loads((quick_report / "report.json").read_text(encoding="utf-8"))
+    md = (quick_report / "report.md").read_text(encoding="utf-8")
+    for table in report["gradcheck"]["tables"].values():
+        assert [row["parameter"] for row in table] == ["b", "c", "U", "W", "V"]
+        for row in table:
+            assert f"| {row['parameter']} |" in md
+            assert f"{row['max_rel']:.2e}" in md and f"{row['complex_rel']:.2e}" in md
+            assert row["max_rel"] < 1e-5 and row["complex_rel"] < 1e-12
+    train = report["training"]
+    assert train["iterations"] == 2000
+    assert f"{train['final_smooth_loss']:.2f}" in md and f"{train['best_smooth_loss']:.2f}" in md
+    assert [s["iteration"] for s in report["evolution"]] == [1, 500, 1000, 1500, 2000]
+    for s in report["evolution"]:
+        assert f"**Iteration {s['iteration']:,}**, smooth loss {s['smooth_loss']:.2f}" in md
+        assert s["text"] in md and len(s["text"]) == 200
+    assert report["final"]["text"] in md and len(report["final"]["text"]) == 300
+    assert report["corpus"]["sha256"] in md and report["command"] in md
+
+
+def test_training_learns_and_first_loss_is_near_tau_ln_k(quick_report):
+    report = json.loads((quick_report / "report.json").read_text(encoding="utf-8"))
+    train = report["training"]
+    assert train["first_loss"] == pytest.approx(train["uniform_loss"], rel=0.01)
+    assert train["best_smooth_loss"] < 0.9 * train["first_loss"]
+
+
+def test_running_again_resumes_and_gives_the_same_report(quick_report):
+    before = json.loads((quick_report / "report.json").read_text(encoding="utf-8"))
+    corpus = quick_report.parent / "plays.txt"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", "--quick", "--quiet", "--data", str(corpus), "--out", str(quick_report)])
+    assert exit_info.value.code == 0
+    after = json.loads((quick_report / "report.json").read_text(encoding="utf-8"))
+    for key in ("gradcheck", "evolution", "final"):
+        assert after[key] == before[key]
+    assert after["training"]["resumed_from"] == 2000
