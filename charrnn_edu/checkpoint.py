@@ -4,9 +4,12 @@ A checkpoint is everything a :class:`~charrnn_edu.training.Trainer` holds except
 itself, in one ``.npz`` file (a zip of ``.npy`` arrays that any numpy can read)::
 
     b, c, U, W, V            the current parameters: (m, 1), (K, 1), (m, K), (m, m), (K, m)
-    memory_b ... memory_V    AdaGrad's m_θ of (6.2), same shapes; zeros before the first step
-    memory_started           False until AdaGrad's first step
-    adagrad_eps              AdaGrad's eps of (6.3)
+    memory_b ... memory_V    AdaGrad's m_θ of (6.2), or Adam's v_θ of (6.5), same shapes;
+                             zeros before the first step
+    memory_started           False until the optimiser's first step
+    optimizer_eps            the optimiser's eps, (6.3) or (6.6)
+    first_b ... first_V      Adam only: m_θ of (6.4)
+    adam_t                   Adam only: the steps taken
     best_b ... best_V        the parameters with the lowest smooth loss, same shapes
     h                        the hidden state carried to the next piece, (m, 1)
     e, iteration, epoch      where the loop stands (int64 scalars)
@@ -57,7 +60,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from charrnn_edu.adagrad import AdaGrad
+from charrnn_edu.adagrad import AdaGrad, Adam
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.forward import RNN
 from charrnn_edu.training import Sample, Settings, Trainer
@@ -70,7 +73,7 @@ FORMAT_VERSION = 1
 
 _PARAMS = RNN.names()                                  # ("b", "c", "U", "W", "V")
 _INTS = ("e", "iteration", "epoch", "best_iteration")
-_FLOATS = ("smooth_loss", "best_loss", "adagrad_eps")
+_FLOATS = ("smooth_loss", "best_loss", "optimizer_eps")
 _STRINGS = ("samples", "rng_state", "settings", "vocabulary",
             "corpus_name", "corpus_sha256", "encoding")
 _KEYS = ("format_version", *_PARAMS, *(f"memory_{n}" for n in _PARAMS),
@@ -109,7 +112,8 @@ def _string(value: str) -> np.ndarray:
 def _arrays(trainer: Trainer, corpus_sha: str, encoding: str,
             corpus_name: str) -> dict[str, np.ndarray]:
     """Every entry of the checkpoint file, by name (see the module docstring)."""
-    rnn, memory = trainer.rnn, trainer.optimizer.memory
+    rnn, optimizer = trainer.rnn, trainer.optimizer
+    memory = optimizer.second if isinstance(optimizer, Adam) else optimizer.memory
     state = trainer.rng.bit_generator.state
     # load rebuilds a PCG64 (numpy's default, what Trainer.start uses); refuse any other
     # generator now rather than write a checkpoint that cannot be resumed.
@@ -131,7 +135,13 @@ def _arrays(trainer: Trainer, corpus_sha: str, encoding: str,
         arrays[name] = np.int64(getattr(trainer, name))
     arrays["smooth_loss"] = np.float64(trainer.smooth_loss)
     arrays["best_loss"] = np.float64(trainer.best_loss)
-    arrays["adagrad_eps"] = np.float64(trainer.optimizer.eps)
+    arrays["optimizer_eps"] = np.float64(optimizer.eps)
+    if isinstance(optimizer, Adam):
+        for name in _PARAMS:
+            arrays[f"first_{name}"] = (np.zeros_like(getattr(rnn, name))
+                                       if optimizer.first is None
+                                       else getattr(optimizer.first, name))
+        arrays["adam_t"] = np.int64(optimizer.t)
     arrays["losses"] = np.asarray(trainer.losses, dtype=np.float64)               # (iteration,)
     arrays["smooth_losses"] = np.asarray(trainer.smooth_losses, dtype=np.float64)  # (iteration,)
     arrays["epoch_starts"] = np.asarray(trainer.epoch_starts, dtype=np.int64)      # (epoch,)
@@ -285,8 +295,22 @@ def _read(path: Path) -> tuple[Trainer, dict[str, str]]:
     def params(prefix: str) -> RNN:
         return RNN(*(arrays[prefix + name] for name in _PARAMS))
 
-    optimizer = AdaGrad(eta=settings.eta, eps=floats["adagrad_eps"],
-                        memory=params("memory_") if started else None)
+    optimizer: AdaGrad | Adam
+    if settings.optimizer == "adam":
+        adam_keys = [*(f"first_{n}" for n in _PARAMS), "adam_t"]
+        missing = [name for name in adam_keys if name not in arrays]
+        if missing:
+            raise _corrupt(path, f"missing {', '.join(missing)}")
+        for name, shape in shapes.items():
+            _expect(path, "first_" + name, arrays["first_" + name], shape, "f")
+        _expect(path, "adam_t", arrays["adam_t"], (), "iu")
+        optimizer = Adam(eta=settings.eta, eps=floats["optimizer_eps"],
+                         first=params("first_") if started else None,
+                         second=params("memory_") if started else None,
+                         t=int(arrays["adam_t"]))
+    else:
+        optimizer = AdaGrad(eta=settings.eta, eps=floats["optimizer_eps"],
+                            memory=params("memory_") if started else None)
     trainer = Trainer(
         data=np.empty(0, dtype=np.int64), vocab=vocab, settings=settings, rnn=params(""),
         optimizer=optimizer, rng=rng, h=arrays["h"], best=params("best_"),

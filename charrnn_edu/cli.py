@@ -12,6 +12,7 @@ import platform
 import signal
 import sys
 import time
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -34,7 +35,7 @@ from charrnn_edu.report import (
     samples_markdown,
 )
 from charrnn_edu.sampling import generate
-from charrnn_edu.training import Settings, Trainer, TrainingDiverged
+from charrnn_edu.training import PRESETS, Trainer, TrainingDiverged
 
 app = typer.Typer(
     name="charrnn",
@@ -95,6 +96,18 @@ def positive(name: str, value: float) -> None:
     """Raise UsageError unless ``value`` > 0."""
     if not value > 0:
         raise UsageError(f"{name} must be positive, got {value}")
+
+
+class Preset(StrEnum):
+    """The course's editions of the assignment (see ``charrnn_edu.training.PRESETS``)."""
+
+    classic = "classic"
+    edition_2026 = "2026"
+
+
+PresetOption = Annotated[Preset, typer.Option(
+    "--preset", help="classic: AdaGrad, summed loss, sigma 0.01 (the report); "
+                     "2026: Adam, mean loss, scaled initialisation.")]
 
 
 class H0(StrEnum):
@@ -247,11 +260,19 @@ def train(
         show_default=False)] = None,
     epochs: Annotated[float | None, typer.Option(
         "--epochs", help="Or: train this many passes over the text.")] = None,
-    hidden: Annotated[int, typer.Option("--hidden", help="Hidden size m.")] = 100,
-    seq_length: Annotated[int, typer.Option("--seq-length", help="Sequence length tau.")] = 25,
-    eta: Annotated[float, typer.Option("--eta", help="AdaGrad learning rate.")] = 0.1,
-    sigma: Annotated[float, typer.Option("--sigma", help="Std of the initial weights.")] = 0.01,
-    clip_bound: Annotated[float, typer.Option("--clip", help="Clip gradients to ±this.")] = 5.0,
+    preset: PresetOption = Preset.classic,
+    hidden: Annotated[int | None, typer.Option(
+        "--hidden", help="Hidden size m [default: 100].", show_default=False)] = None,
+    seq_length: Annotated[int | None, typer.Option(
+        "--seq-length", help="Sequence length tau [default: 25].", show_default=False)] = None,
+    eta: Annotated[float | None, typer.Option(
+        "--eta", help="Learning rate [default: 0.1 classic, 0.001 in 2026].",
+        show_default=False)] = None,
+    sigma: Annotated[float | None, typer.Option(
+        "--sigma", help="Std of the initial weights, classic init [default: 0.01].",
+        show_default=False)] = None,
+    clip_bound: Annotated[float | None, typer.Option(
+        "--clip", help="Clip gradients to ±this [default: 5].", show_default=False)] = None,
     seed: SeedOption = 0,
     sample_every: Annotated[int, typer.Option("--sample-every",
                                               help="Synthesise text every this many "
@@ -267,7 +288,7 @@ def train(
         "--resume", help="Continue the run in this folder (its settings are kept).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
-    """Train the RNN with the report's loop: BPTT, clipping, AdaGrad (chapters 4-6).
+    """Train the RNN with the report's loop: BPTT, clipping, AdaGrad or Adam (chapters 4-6).
 
     Writes the run folder: checkpoint.npz (latest and best parameters, resumable),
     settings.json, history.csv (loss of every iteration) and samples.md. Ctrl-C stops after
@@ -291,10 +312,12 @@ def train(
         if (out / "checkpoint.npz").exists():
             raise UsageError(f"{out} already holds a run: continue it with --resume {out} "
                              "or choose another --out")
+        chosen = {"hidden": hidden, "seq_length": seq_length, "eta": eta, "sigma": sigma,
+                  "clip": clip_bound}
         try:
-            settings = Settings(hidden=hidden, seq_length=seq_length, eta=eta, sigma=sigma,
-                                clip=clip_bound, seed=seed, sample_every=sample_every,
-                                sample_length=sample_length)
+            settings = replace(PRESETS[preset.value], seed=seed, sample_every=sample_every,
+                               sample_length=sample_length,
+                               **{k: v for k, v in chosen.items() if v is not None})
             trainer = Trainer.start(text, settings, vocab)
         except ValueError as err:
             raise UsageError(str(err)) from None
@@ -398,6 +421,7 @@ def report(
     final_length: Annotated[int, typer.Option(
         "--final-length", help="Characters from the best model.")] = 1000,
     seed: SeedOption = 0,
+    preset: PresetOption = Preset.classic,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Report folder [default: reports/<name of the text file>].",
         show_default=False)] = None,
@@ -416,7 +440,8 @@ def report(
         ("--evolution-every", evolution_every, 10_000),
         ("--evolution-until", evolution_until, 100_000),
         ("--evolution-length", evolution_length, 200), ("--final-length", final_length, 1000),
-        ("--seed", seed, 0), ("--out", out, None), ("--quick", quick, False)])
+        ("--seed", seed, 0), ("--preset", preset.value, "classic"), ("--out", out, None),
+        ("--quick", quick, False)])
     for flag, value in [("--epochs", epochs), ("--evolution-every", evolution_every),
                         ("--evolution-until", evolution_until),
                         ("--evolution-length", evolution_length),
@@ -426,16 +451,19 @@ def report(
     out = out or Path("reports") / (path.stem + ("-quick" if quick else ""))
     if quick:
         evolution_every, evolution_until, final_length = 500, 2_000, 300
-    settings = Settings(seed=seed, sample_every=evolution_every, sample_length=evolution_length)
+    settings = replace(PRESETS[preset.value], seed=seed, sample_every=evolution_every,
+                       sample_length=evolution_length)
     if len(text) < settings.seq_length + 1:
         raise UsageError(f"{path} has {len(text)} characters; the report needs at least "
                          f"seq_length + 1 = {settings.seq_length + 1}")
 
-    # 1. The gradient check, as `charrnn gradcheck` does it (same seed, same numbers).
-    gc_hidden, tau = 5, settings.seq_length
+    # 1. The gradient check, as `charrnn gradcheck` does it (same seed, same numbers). The
+    # 2026 edition checks with m = 10 and its own initialisation.
+    gc_hidden, tau = (10 if settings.init == "scaled" else 5), settings.seq_length
     ids = vocab.encode(text[:tau + 1])
     rng = np.random.default_rng(seed)
-    small = RNN.init(len(vocab), gc_hidden, settings.sigma, rng=rng)
+    small = (RNN.init_scaled(len(vocab), gc_hidden, rng=rng) if settings.init == "scaled"
+             else RNN.init(len(vocab), gc_hidden, settings.sigma, rng=rng))
     tables = {"zero": gradcheck_rows(check(small, ids[:-1], ids[1:], np.zeros((gc_hidden, 1)))),
               "random": gradcheck_rows(check(small, ids[:-1], ids[1:],
                                              rng.uniform(-1, 1, (gc_hidden, 1))))}
@@ -478,7 +506,7 @@ def report(
     done = trainer.iteration - first
     result = {
         "title": f"Reproducing the report on {path.name}" + (" (quick)" if quick else ""),
-        "command": command, "preset": "classic",
+        "command": command, "preset": preset.value,
         "corpus": {"name": path.name, "characters": len(text), "K": len(vocab),
                    "encoding": encoding, "sha256": corpus["sha256"]},
         "settings": settings.to_dict(),
@@ -488,7 +516,8 @@ def report(
                      / trainer.iterations_per_epoch,
                      "iterations_per_epoch": trainer.iterations_per_epoch,
                      "first_loss": trainer.losses[0],
-                     "uniform_loss": tau * float(np.log(len(vocab))),
+                     "uniform_loss": (1 if settings.loss == "mean" else tau)
+                     * float(np.log(len(vocab))),
                      "final_smooth_loss": trainer.smooth_loss,
                      "best_smooth_loss": trainer.best_loss,
                      "best_iteration": trainer.best_iteration,

@@ -73,6 +73,21 @@ class RNN:
                    W=sigma * rng.standard_normal((m, m)),
                    V=sigma * rng.standard_normal((K, m)))
 
+    @classmethod
+    def init_scaled(cls, K: int, m: int = 100, *, rng: np.random.Generator) -> RNN:
+        r"""The 2026 edition's initialisation: variances scaled by the number of inputs.
+
+        U ~ N(0, 1/(2K)), W ~ N(0, 1/(2m)), V ~ N(0, 1/m), biases zero. Each unit's
+        pre-activation sums its inputs, so dividing the variance by their number keeps
+        a_t and o_t of order 1 whatever K and m are; U and W share a_t, hence the halves.
+        """
+        if K < 1 or m < 1:
+            raise ValueError(f"K and m must be at least 1, got K={K}, m={m}")
+        return cls(b=np.zeros((m, 1)), c=np.zeros((K, 1)),
+                   U=rng.normal(0.0, np.sqrt(1 / (2 * K)), (m, K)),
+                   W=rng.normal(0.0, np.sqrt(1 / (2 * m)), (m, m)),
+                   V=rng.normal(0.0, np.sqrt(1 / m), (K, m)))
+
     @property
     def m(self) -> int:
         """Hidden size m."""

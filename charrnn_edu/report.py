@@ -120,6 +120,7 @@ def report_markdown(report: dict) -> str:
     """
     corpus, train, grad = report["corpus"], report["training"], report["gradcheck"]
     settings = report["settings"]
+    uniform = "ln K" if settings["loss"] == "mean" else "tau ln K"
     out = [f"# {report['title']}", "",
            f"Made by `{report['command']}`.", ""]
     out += ["## 1. Gradient check", "",
@@ -132,7 +133,8 @@ def report_markdown(report: dict) -> str:
     out += ["## 2. Smooth loss", "",
             f"{train['iterations']:,} iterations ({train['epochs']:.3g} epochs of "
             f"{train['iterations_per_epoch']:,}); first loss {train['first_loss']:.2f} "
-            f"(tau ln K = {train['uniform_loss']:.2f}), final smooth loss "
+            f"(a model that knows nothing scores {uniform} = {train['uniform_loss']:.2f}), "
+            f"final smooth loss "
             f"{train['final_smooth_loss']:.2f}, best {train['best_smooth_loss']:.2f} at "
             f"iteration {train['best_iteration']:,}.", "",
             f"![Smooth loss]({report['figures']['png']})", ""]
@@ -156,7 +158,8 @@ def report_markdown(report: dict) -> str:
             f"| sha256 | `{corpus['sha256']}` |",
             f"| preset | {report['preset']} |",
             "| settings | " + ", ".join(f"{k} = {settings[k]}" for k in
-                                       ("hidden", "seq_length", "eta", "sigma", "clip", "seed"))
+                                       ("hidden", "seq_length", "eta", "sigma", "clip", "seed",
+                                        "optimizer", "loss", "init"))
             + " |",
             f"| versions | charrnn-edu {v['charrnn_edu']}, numpy {v['numpy']}, "
             f"Python {v['python']} |",

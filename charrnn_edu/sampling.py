@@ -64,7 +64,9 @@ def nucleus(p: np.ndarray, top_p: float) -> np.ndarray:
         p with every other character set to 0, renormalised to sum to 1.
     """
     order = np.argsort(-p, kind="stable")                     # most likely first
-    mass_before = np.cumsum(p[order]) - p[order]
+    # The mass of the characters before each one; cumsum - p would round (0.9 - 0.3 is
+    # 0.5999...), so shift the cumulative sum instead.
+    mass_before = np.concatenate([[0.0], np.cumsum(p[order])[:-1]])
     kept = order[mass_before < top_p]                         # always keeps the argmax
     q = np.zeros_like(p)
     q[kept] = p[kept]

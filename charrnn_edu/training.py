@@ -31,13 +31,13 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from charrnn_edu.adagrad import AdaGrad, clip
+from charrnn_edu.adagrad import AdaGrad, Adam, clip
 from charrnn_edu.bptt import gradients
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.forward import RNN
 from charrnn_edu.sampling import sample
 
-__all__ = ["Settings", "Sample", "TrainingDiverged", "Trainer", "iterations_per_epoch"]
+__all__ = ["Settings", "PRESETS", "Sample", "TrainingDiverged", "Trainer", "iterations_per_epoch"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,17 @@ class Settings:
         Synthesise text every this many iterations.
     sample_length : int
         Characters per synthesised sample.
+    optimizer : {"adagrad", "adam"}
+        Chapter 6's update rule.
+    loss : {"sum", "mean"}
+        The loss (3.1) summed over the tau steps, or its mean (the 2026 edition's), which
+        divides the loss and every gradient by tau.
+    init : {"classic", "scaled"}
+        ``RNN.init`` with sigma, or ``RNN.init_scaled`` (the 2026 edition's).
+
+    Notes
+    -----
+    :data:`PRESETS` holds the course's two editions: ``classic`` (the defaults) and ``2026``.
     """
 
     hidden: int = 100
@@ -72,8 +83,16 @@ class Settings:
     seed: int = 0
     sample_every: int = 10_000
     sample_length: int = 200
+    optimizer: str = "adagrad"
+    loss: str = "sum"
+    init: str = "classic"
 
     def __post_init__(self) -> None:
+        for name, allowed in (("optimizer", ("adagrad", "adam")), ("loss", ("sum", "mean")),
+                              ("init", ("classic", "scaled"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}; "
+                                 f"got {getattr(self, name)!r}")
         for name in ("hidden", "seq_length", "eta", "clip", "sample_every"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -81,9 +100,18 @@ class Settings:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
 
-    def to_dict(self) -> dict[str, int | float]:
+    def to_dict(self) -> dict[str, int | float | str]:
         """The settings as a plain dict (for JSON)."""
         return asdict(self)
+
+
+PRESETS: dict[str, Settings] = {
+    # The report's edition: AdaGrad, summed loss, sigma = 0.01.
+    "classic": Settings(),
+    # The 2026 edition: Adam (beta1 0.9, beta2 0.999, eps 1e-8), mean loss, scaled init.
+    "2026": Settings(eta=0.001, optimizer="adam", loss="mean", init="scaled"),
+}
+"""The course's editions of the assignment, by name (``--preset`` at the command line)."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +172,7 @@ class Trainer:
     vocab: Vocabulary
     settings: Settings
     rnn: RNN
-    optimizer: AdaGrad
+    optimizer: AdaGrad | Adam
     rng: np.random.Generator
     h: np.ndarray
     best: RNN
@@ -176,9 +204,14 @@ class Trainer:
                              f"seq_length + 1 = {settings.seq_length + 1} (use a longer text "
                              "or a smaller seq_length)")
         rng = np.random.default_rng(settings.seed)
-        rnn = RNN.init(len(vocab), settings.hidden, settings.sigma, rng=rng)
+        if settings.init == "scaled":
+            rnn = RNN.init_scaled(len(vocab), settings.hidden, rng=rng)
+        else:
+            rnn = RNN.init(len(vocab), settings.hidden, settings.sigma, rng=rng)
+        optimizer = (Adam(eta=settings.eta) if settings.optimizer == "adam"
+                     else AdaGrad(eta=settings.eta))
         return cls(data=vocab.encode(text), vocab=vocab, settings=settings, rnn=rnn,
-                   optimizer=AdaGrad(eta=settings.eta), rng=rng,
+                   optimizer=optimizer, rng=rng,
                    h=np.zeros((settings.hidden, 1)), best=rnn.copy())
 
     @property
@@ -187,7 +220,7 @@ class Trainer:
         return iterations_per_epoch(len(self.data), self.settings.seq_length)
 
     def step(self) -> float:
-        """One iteration: the next piece, BPTT, clipping, AdaGrad. Returns the piece's loss.
+        """One iteration: the next piece, BPTT, clipping, the optimiser. Returns the loss.
 
         Raises
         ------
@@ -195,13 +228,12 @@ class Trainer:
             If the loss is NaN or infinite; nothing is updated then.
         """
         tau = self.settings.seq_length
-        if self.iteration == 0 or self.e + tau + 1 > len(self.data):
-            self.e, self.h = 0, np.zeros_like(self.h)         # a new epoch
-            self.epoch += 1
-            self.epoch_starts.append(self.iteration + 1)
-        X = self.data[self.e:self.e + tau]
-        Y = self.data[self.e + 1:self.e + tau + 1]
-        loss, grads, h_next = gradients(self.rnn, X, Y, self.h)
+        new_epoch = self.iteration == 0 or self.e + tau + 1 > len(self.data)
+        e, h = (0, np.zeros_like(self.h)) if new_epoch else (self.e, self.h)
+        X, Y = self.data[e:e + tau], self.data[e + 1:e + tau + 1]
+        loss, grads, h_next = gradients(self.rnn, X, Y, h)
+        if self.settings.loss == "mean":
+            loss, grads = loss / tau, grads.map(lambda g: g / tau)
         if not math.isfinite(loss):
             largest = max(float(np.abs(g).max()) for g in grads)
             raise TrainingDiverged(
@@ -209,8 +241,10 @@ class Trainer:
                 f"element {largest:.3g}, learning rate {self.settings.eta:g}); "
                 "try a smaller --eta or --clip")
         self.optimizer.step(self.rnn, clip(grads, self.settings.clip))
-        h_prev, self.h = self.h, h_next
-        self.e += tau
+        if new_epoch:
+            self.epoch += 1
+            self.epoch_starts.append(self.iteration + 1)
+        h_prev, self.h, self.e = h, h_next, e + tau
         self.iteration += 1
 
         self.smooth_loss = loss if self.iteration == 1 else 0.999 * self.smooth_loss + 0.001 * loss
