@@ -50,14 +50,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                        help="precision of the package (the textbook loop is float64)")
     args = parser.parse_args()
     text = read_text(default_corpus())
     # Sampling is off (sample_every beyond the run) because the baseline does not sample.
-    settings = Settings(sample_every=10**9, sample_length=0)
+    settings = Settings(sample_every=10**9, sample_length=0, dtype=args.dtype)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or '?'}; "
           f"Python {platform.python_version()}, numpy {np.__version__}")
     print(f"{args.iterations} iterations per run, m = {settings.hidden}, "
-          f"tau = {settings.seq_length}, K = {len(set(text))}")
+          f"tau = {settings.seq_length}, K = {len(set(text))}, package in {args.dtype}")
     ratios = []
     for r in range(1, args.rounds + 1):
         a = package_rate(text, args.iterations, settings)

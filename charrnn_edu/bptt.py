@@ -58,17 +58,18 @@ def gradients(rnn: RNN, x: np.ndarray, y: np.ndarray,
     tau, (K, m) = len(x), rnn.V.shape
     loss = float(cross_entropy(P, y))
 
-    G = P.copy()                                     # (K, tau)
-    G[y, np.arange(tau)] -= 1.0                      # (4.1): p_t - one-hot(y_t)
-    dV = np.dot(G, H.T)                              # (K, m), (4.2)
-    dc = G.sum(axis=1, keepdims=True)                # (K, 1), (4.3)
-
-    # The backward recurrence works on rows (time-major), like the forward pass.
+    # Time-major, like the forward pass: row t of each (tau, .) array is a column of the
+    # report's matrix, and the transposes are free views.
     Ht = H.T                                         # (tau, m), row t = h_t^T
-    dH_out = np.dot(G.T, rnn.V)                      # (tau, m), row t = (V^T g_t)^T
+    Gt = P.T.copy()                                  # (tau, K), row t = g_t^T
+    Gt[np.arange(tau), y] -= 1.0                     # (4.1): p_t - one-hot(y_t)
+    dV = np.dot(Gt.T, Ht)                            # (K, m), (4.2)
+    dc = Gt.sum(axis=0).reshape(K, 1)                # (K, 1), (4.3)
+
+    dH_out = np.dot(Gt, rnn.V)                       # (tau, m), row t = (V^T g_t)^T
     tanh_grad = 1.0 - Ht * Ht                        # (tau, m), (1 - h_t^2)^T
-    dA = np.empty((tau, m))                          # (tau, m), row t = (dL/da_t)^T
-    da = np.zeros(m)                                 # dL/da_{tau+1} = 0
+    dA = np.empty((tau, m), dtype=Ht.dtype)          # (tau, m), row t = (dL/da_t)^T
+    da = np.zeros(m, dtype=Ht.dtype)                 # dL/da_{tau+1} = 0
     for t in range(tau - 1, -1, -1):
         # (4.4)-(4.5); as rows, W^T da is da W.
         da = np.multiply(dH_out[t] + np.dot(da, rnn.W), tanh_grad[t], out=dA[t])
@@ -80,5 +81,6 @@ def gradients(rnn: RNN, x: np.ndarray, y: np.ndarray,
     # form is `for t: dU[:, x[t]] += dA[t]`; bincount does all those additions at once on
     # the flat index (x_t, i) -> x_t * m + i of dU^T.
     flat = (np.asarray(x)[:, None] * m + np.arange(m)).ravel()
-    dU = np.bincount(flat, weights=dA.ravel(), minlength=K * m).reshape(K, m).T  # (m, K)
+    dU = np.bincount(flat, weights=dA.ravel(), minlength=K * m)  # float64, whatever dA is
+    dU = dU.reshape(K, m).T.astype(dA.dtype)                     # (m, K)
     return loss, RNN(b=db, c=dc, U=dU, W=dW, V=dV), h_last

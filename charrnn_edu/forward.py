@@ -23,10 +23,11 @@ softmax over all tau columns.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 __all__ = ["RNN", "Forward", "softmax", "forward"]
 
@@ -57,12 +58,13 @@ class RNN:
 
     @classmethod
     def init(cls, K: int, m: int = 100, sigma: float = 0.01, *,
-             rng: np.random.Generator) -> RNN:
+             rng: np.random.Generator, dtype: DTypeLike = np.float64) -> RNN:
         r"""The report's initialisation: biases zero, weights drawn from N(0, sigma^2).
 
         Small weights keep every :math:`a_t` near 0 at the start, where tanh is almost linear
         and its gradient is almost 1, and make every :math:`p_t` almost uniform, so the first
-        loss is close to :math:`\tau \ln K`.
+        loss is close to :math:`\tau \ln K`. The draws are made in float64 and then cast
+        to ``dtype``, so a float32 model starts from the same numbers, rounded.
         """
         if K < 1 or m < 1:
             raise ValueError(f"K and m must be at least 1, got K={K}, m={m}")
@@ -71,10 +73,11 @@ class RNN:
         return cls(b=np.zeros((m, 1)), c=np.zeros((K, 1)),
                    U=sigma * rng.standard_normal((m, K)),
                    W=sigma * rng.standard_normal((m, m)),
-                   V=sigma * rng.standard_normal((K, m)))
+                   V=sigma * rng.standard_normal((K, m))).astype(dtype)
 
     @classmethod
-    def init_scaled(cls, K: int, m: int = 100, *, rng: np.random.Generator) -> RNN:
+    def init_scaled(cls, K: int, m: int = 100, *, rng: np.random.Generator,
+                    dtype: DTypeLike = np.float64) -> RNN:
         r"""The 2026 edition's initialisation: variances scaled by the number of inputs.
 
         U ~ N(0, 1/(2K)), W ~ N(0, 1/(2m)), V ~ N(0, 1/m), biases zero. Each unit's
@@ -86,7 +89,7 @@ class RNN:
         return cls(b=np.zeros((m, 1)), c=np.zeros((K, 1)),
                    U=rng.normal(0.0, np.sqrt(1 / (2 * K)), (m, K)),
                    W=rng.normal(0.0, np.sqrt(1 / (2 * m)), (m, m)),
-                   V=rng.normal(0.0, np.sqrt(1 / m), (K, m)))
+                   V=rng.normal(0.0, np.sqrt(1 / m), (K, m))).astype(dtype)
 
     @property
     def m(self) -> int:
@@ -101,15 +104,21 @@ class RNN:
     @staticmethod
     def names() -> tuple[str, ...]:
         """The parameter names in the report's order: b, c, U, W, V."""
-        return tuple(f.name for f in fields(RNN))
+        return ("b", "c", "U", "W", "V")
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """The arrays in the order b, c, U, W, V."""
-        return (getattr(self, name) for name in self.names())
+        # Spelled out rather than looked up by name: the training loop iterates five times
+        # per step, and dataclasses.fields() would cost more than the small updates.
+        return iter((self.b, self.c, self.U, self.W, self.V))
 
     def map(self, f: Callable[..., np.ndarray], *others: RNN) -> RNN:
         """A new RNN of ``f`` applied to the matching arrays of ``self`` and ``others``."""
         return RNN(*(f(*arrays) for arrays in zip(self, *others, strict=True)))
+
+    def astype(self, dtype: DTypeLike) -> RNN:
+        """The same parameters as arrays of ``dtype`` (float64, float32 or complex)."""
+        return self.map(lambda a: a.astype(dtype))
 
     def copy(self) -> RNN:
         """A deep copy: changing it leaves ``self`` as it was."""

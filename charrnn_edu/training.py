@@ -69,6 +69,9 @@ class Settings:
         divides the loss and every gradient by tau.
     init : {"classic", "scaled"}
         ``RNN.init`` with sigma, or ``RNN.init_scaled`` (the 2026 edition's).
+    dtype : {"float64", "float32"}
+        Precision of the parameters and of every computation. float32 is faster and
+        learns the same; gradient checks need float64 (chapter 5).
 
     Notes
     -----
@@ -86,10 +89,12 @@ class Settings:
     optimizer: str = "adagrad"
     loss: str = "sum"
     init: str = "classic"
+    dtype: str = "float64"
 
     def __post_init__(self) -> None:
         for name, allowed in (("optimizer", ("adagrad", "adam")), ("loss", ("sum", "mean")),
-                              ("init", ("classic", "scaled"))):
+                              ("init", ("classic", "scaled")),
+                              ("dtype", ("float64", "float32"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; "
                                  f"got {getattr(self, name)!r}")
@@ -205,14 +210,15 @@ class Trainer:
                              "or a smaller seq_length)")
         rng = np.random.default_rng(settings.seed)
         if settings.init == "scaled":
-            rnn = RNN.init_scaled(len(vocab), settings.hidden, rng=rng)
+            rnn = RNN.init_scaled(len(vocab), settings.hidden, rng=rng, dtype=settings.dtype)
         else:
-            rnn = RNN.init(len(vocab), settings.hidden, settings.sigma, rng=rng)
+            rnn = RNN.init(len(vocab), settings.hidden, settings.sigma, rng=rng,
+                           dtype=settings.dtype)
         optimizer = (Adam(eta=settings.eta) if settings.optimizer == "adam"
                      else AdaGrad(eta=settings.eta))
         return cls(data=vocab.encode(text), vocab=vocab, settings=settings, rnn=rnn,
                    optimizer=optimizer, rng=rng,
-                   h=np.zeros((settings.hidden, 1)), best=rnn.copy())
+                   h=np.zeros((settings.hidden, 1), dtype=settings.dtype), best=rnn.copy())
 
     @property
     def iterations_per_epoch(self) -> int:
