@@ -194,21 +194,14 @@ def gradcheck(
 RUN_FILES = ("checkpoint.npz", "settings.json", "history.csv", "samples.md")
 
 
-def _save_run(out: Path, trainer: Trainer, corpus: dict[str, str], history: bool = True) -> None:
-    """Write the run folder: checkpoint, settings, loss history and samples, each atomically.
-
-    The checkpoint already holds every loss, so the CSV copy can wait for the end of a run
-    (``history=False``) instead of being rewritten in full every few thousand iterations.
-    """
+def _save_run(out: Path, trainer: Trainer, corpus: dict[str, str]) -> None:
+    """Write the run folder's checkpoint, settings and samples, each atomically."""
     checkpoint.save(out / "checkpoint.npz", trainer, corpus_sha256=corpus["sha256"],
                     encoding=corpus["encoding"], corpus_name=corpus["name"])
     settings = {"settings": trainer.settings.to_dict(), "corpus": corpus,
                 "K": len(trainer.vocab), "package": f"charrnn-edu {__version__}"}
     text = json.dumps(settings, indent=2) + "\n"
     write_atomically(out / "settings.json", lambda f: f.write(text.encode()))
-    if history:
-        write_atomically(out / "history.csv",
-                         lambda f: f.write(history_csv(trainer).encode()))
     write_atomically(out / "samples.md",
                      lambda f: f.write(samples_markdown(trainer.samples).encode()))
 
@@ -257,8 +250,10 @@ def train_run(trainer: Trainer, total: int, out: Path, corpus: dict[str, str],
                 target = min(total, (trainer.iteration // checkpoint_every + 1)
                              * checkpoint_every)
                 trainer.run(target, progress)
-                last = trainer.iteration >= total or trainer.stop_requested
-                _save_run(out, trainer, corpus, history=last)
+                _save_run(out, trainer, corpus)
+        # The checkpoint already holds every loss; the CSV copy is written once, at the end,
+        # rather than in full at every checkpoint.
+        write_atomically(out / "history.csv", lambda f: f.write(history_csv(trainer).encode()))
     except TrainingDiverged as err:
         kept = (f"the last good checkpoint is in {out}" if (out / "checkpoint.npz").exists()
                 else "no checkpoint was written")
@@ -359,6 +354,8 @@ def train(
     if trainer.samples:
         last = trainer.samples[-1]
         typer.echo(f"\nsample at iteration {last.iteration:,}:\n{last.text}")
+    if trainer.stop_requested:
+        raise typer.Exit(130)  # the shell's code for "stopped by Ctrl-C"; the run is saved
 
 
 def _checkpoint_path(run: Path) -> Path:
@@ -515,8 +512,9 @@ def report(
     train_run(trainer, total, run_dir, corpus, checkpoint_every=10_000, quiet=quiet)
     seconds = time.perf_counter() - start
     if trainer.iteration < total:
-        raise RunError(f"stopped at iteration {trainer.iteration:,} of {total:,}; run the same "
-                       "command again to resume")
+        typer.echo(f"charrnn: stopped at iteration {trainer.iteration:,} of {total:,}; run the "
+                   "same command again to resume", err=True)
+        raise typer.Exit(130)
 
     # 3. The figures, 4. the best model's text, and the report in two forms.
     plot_loss(trainer.smooth_losses, trainer.epoch_starts, out / "loss.png",

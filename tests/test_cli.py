@@ -169,3 +169,31 @@ def test_diverging_training_stops_with_a_diagnosis(capsys, tmp_path, corpus):
     assert code == 1
     assert_one_line_error(err)
     assert "iteration 1 " in err and "largest gradient" in err and "learning rate" in err
+
+
+def test_ctrl_c_saves_and_stops_cleanly(tmp_path, corpus):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "charrnn_edu", "train", "--data", str(corpus), "--out", str(out),
+         "--iterations", "100000000", *SMALL], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        # Wait (bounded) for the first checkpoint: the handler is installed by then.
+        for _ in range(600):
+            if (out / "checkpoint.npz").exists() or process.poll() is not None:
+                break
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "stopped at iteration" in stdout and "--resume" in stdout
+    iteration = int(stdout.split("stopped at iteration ")[1].split()[0].replace(",", ""))
+    _, _, meta = checkpoint.load_model(out / "checkpoint.npz")
+    assert meta["iteration"] == iteration
+    assert len((out / "history.csv").read_text().splitlines()) == iteration + 1
