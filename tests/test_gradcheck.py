@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 from strategies import Case, cases
 
 import charrnn_edu.gradcheck
 from charrnn_edu.bptt import gradients
+from charrnn_edu.exercises.properties import check_relative_error_formula
+from charrnn_edu.exercises.strategies import gradient_pairs
 from charrnn_edu.forward import RNN
 from charrnn_edu.gradcheck import (
     check,
@@ -30,25 +30,9 @@ def agrees_with_centred_differences(row):
     return row.max_rel < 1e-4 or row.max_abs < 1e-8
 
 
-@st.composite
-def gradient_pairs(draw):
-    shape = draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=6))
-    # Mostly moderate values, with exact zeros and values below the eps floor mixed in.
-    elements = st.one_of(st.floats(-10, 10), st.just(0.0), st.floats(-1e-7, 1e-7))
-    g_a = draw(hnp.arrays(np.float64, shape, elements=elements))
-    g_n = draw(hnp.arrays(np.float64, shape, elements=elements))
-    return g_a, g_n, draw(st.floats(1e-12, 1.0))
-
-
 @given(gradient_pairs())
 def test_relative_error_matches_the_formula_elementwise(pair):
-    g_a, g_n, eps = pair
-    e = relative_error(g_a, g_n, eps)
-    assert e.shape == g_a.shape
-    expected = [abs(a - n) / max(eps, abs(a) + abs(n))
-                for a, n in zip(g_a.ravel().tolist(), g_n.ravel().tolist(), strict=True)]
-    np.testing.assert_allclose(e.ravel(), expected, rtol=1e-15, atol=0)
-    assert np.all((e >= 0) & (e <= 1)), "|a - n| <= |a| + |n| keeps every error in [0, 1]"
+    check_relative_error_formula(relative_error, *pair)
 
 
 def test_relative_error_known_values():
