@@ -28,6 +28,7 @@ from charrnn_edu.forward import RNN
 __all__ = ["clip", "AdaGrad", "Adam"]
 
 
+# --8<-- [start:clip]
 def clip(grads: RNN, bound: float = 5.0) -> RNN:
     """Clip every gradient element to [-bound, bound], equation (6.1).
 
@@ -39,6 +40,7 @@ def clip(grads: RNN, bound: float = 5.0) -> RNN:
     if not bound > 0:
         raise ValueError(f"the clipping bound must be positive, got {bound}")
     return grads.map(lambda g: np.clip(g, -bound, bound))
+# --8<-- [end:clip]
 
 
 @dataclass
@@ -69,6 +71,7 @@ class AdaGrad:
         if not self.eps > 0:
             raise ValueError(f"eps must be positive, got {self.eps}")
 
+    # --8<-- [start:adagrad-step]
     def step(self, rnn: RNN, grads: RNN) -> None:
         """Update ``rnn`` in place with one AdaGrad step, equations (6.2)–(6.3)."""
         if self.memory is None:
@@ -76,6 +79,7 @@ class AdaGrad:
         for theta, g, m_theta in zip(rnn, grads, self.memory, strict=True):
             m_theta += g * g                                      # (6.2)
             theta -= self.eta * g / np.sqrt(m_theta + self.eps)   # (6.3)
+    # --8<-- [end:adagrad-step]
 
 
 @dataclass
@@ -126,6 +130,7 @@ class Adam:
         if not self.eps > 0:
             raise ValueError(f"eps must be positive, got {self.eps}")
 
+    # --8<-- [start:adam-step]
     def step(self, rnn: RNN, grads: RNN) -> None:
         """Update ``rnn`` in place with one Adam step, equations (6.4)–(6.6)."""
         if self.first is None or self.second is None:
@@ -139,3 +144,4 @@ class Adam:
             v *= self.beta2
             v += (1 - self.beta2) * g * g                                 # (6.5)
             theta -= self.eta * (m / correction1) / (np.sqrt(v / correction2) + self.eps)  # (6.6)
+    # --8<-- [end:adam-step]

@@ -33,6 +33,7 @@ from charrnn_edu.loss import cross_entropy
 __all__ = ["gradients"]
 
 
+# --8<-- [start:gradients]
 def gradients(rnn: RNN, x: np.ndarray, y: np.ndarray,
               h0: np.ndarray) -> tuple[float, RNN, np.ndarray]:
     """Loss and its gradient with respect to every parameter, by BPTT.
@@ -84,3 +85,4 @@ def gradients(rnn: RNN, x: np.ndarray, y: np.ndarray,
     dU = np.bincount(flat, weights=dA.ravel(), minlength=K * m)  # float64, whatever dA is
     dU = dU.reshape(K, m).T.astype(dA.dtype)                     # (m, K)
     return loss, RNN(b=db, c=dc, U=dU, W=dW, V=dV), h_last
+# --8<-- [end:gradients]

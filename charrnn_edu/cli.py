@@ -25,6 +25,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from charrnn_edu import __version__, checkpoint
 from charrnn_edu.checkpoint import write_atomically
 from charrnn_edu.encoding import Vocabulary, default_corpus, read_text
+from charrnn_edu.exercises.commands import app as exercises_app
+from charrnn_edu.exercises.commands import lab as lab_command
 from charrnn_edu.forward import RNN
 from charrnn_edu.gradcheck import GradCheckRow, check
 from charrnn_edu.report import (
@@ -559,6 +561,11 @@ def report(
     typer.echo(f"wrote {out}/report.md, report.json, loss.png, loss.svg and run/ "
                f"({trainer.iteration:,} iterations, best smooth loss {trainer.best_loss:.2f}, "
                f"{seconds:.1f} s)")
+
+
+# The exercises and the bug lab (charrnn_edu.exercises): write each chapter's functions yourself.
+app.add_typer(exercises_app, name="exercises")
+app.command(name="lab")(lab_command)
 
 
 def main(argv: list[str] | None = None) -> None:

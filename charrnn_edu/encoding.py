@@ -22,6 +22,7 @@ import numpy as np
 __all__ = ["Vocabulary", "one_hot", "read_text", "default_corpus"]
 
 
+# --8<-- [start:vocabulary]
 @dataclass(frozen=True)
 class Vocabulary:
     """The K distinct characters of a corpus, in sorted order, and their ids.
@@ -90,8 +91,10 @@ class Vocabulary:
             raise ValueError(f"id {ids[bad][0]} is outside the vocabulary's range "
                              f"0..{len(self) - 1}")
         return "".join([self.chars[i] for i in ids.tolist()])
+# --8<-- [end:vocabulary]
 
 
+# --8<-- [start:one-hot]
 def one_hot(ids: Iterable[int] | np.ndarray, K: int) -> np.ndarray:
     """One-hot columns of a sequence of ids, equation (1.1).
 
@@ -113,6 +116,7 @@ def one_hot(ids: Iterable[int] | np.ndarray, K: int) -> np.ndarray:
     X = np.zeros((K, ids.size))  # (K, tau)
     X[ids, np.arange(ids.size)] = 1.0
     return X
+# --8<-- [end:one-hot]
 
 
 def read_text(path: str | Path, encoding: str = "utf-8") -> str:

@@ -56,6 +56,7 @@ class RNN:
     W: np.ndarray
     V: np.ndarray
 
+    # --8<-- [start:init]
     @classmethod
     def init(cls, K: int, m: int = 100, sigma: float = 0.01, *,
              rng: np.random.Generator, dtype: DTypeLike = np.float64) -> RNN:
@@ -74,6 +75,7 @@ class RNN:
                    U=sigma * rng.standard_normal((m, K)),
                    W=sigma * rng.standard_normal((m, m)),
                    V=sigma * rng.standard_normal((K, m))).astype(dtype)
+    # --8<-- [end:init]
 
     @classmethod
     def init_scaled(cls, K: int, m: int = 100, *, rng: np.random.Generator,
@@ -143,6 +145,7 @@ class Forward(NamedTuple):
     h: np.ndarray
 
 
+# --8<-- [start:softmax]
 def softmax(o: np.ndarray) -> np.ndarray:
     r"""Column-wise softmax, equation (2.4), that never overflows.
 
@@ -164,8 +167,10 @@ def softmax(o: np.ndarray) -> np.ndarray:
     """
     e = np.exp(o - o.real.max(axis=0, keepdims=True))
     return e / e.sum(axis=0, keepdims=True)
+# --8<-- [end:softmax]
 
 
+# --8<-- [start:forward]
 def forward(rnn: RNN, x: np.ndarray, h0: np.ndarray) -> Forward:
     """Run the network over a sequence, equations (2.1)–(2.4).
 
@@ -194,3 +199,4 @@ def forward(rnn: RNN, x: np.ndarray, h0: np.ndarray) -> Forward:
     Ot = np.dot(Ht, rnn.V.T) + rnn.c.T         # (tau, K), (2.3) for all t at once
     P = softmax(Ot.T)                          # (K, tau), (2.4)
     return Forward(Ht.T, P, h.reshape(m, 1).copy())
+# --8<-- [end:forward]

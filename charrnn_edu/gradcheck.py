@@ -45,6 +45,7 @@ __all__ = ["numerical_gradients", "complex_step_gradients", "relative_error",
 COMPLEX_STEP = 1e-30
 
 
+# --8<-- [start:elementwise]
 def _elementwise(rnn: RNN, derivative: Callable[[str, tuple[int, ...]], float]) -> RNN:
     """An RNN holding ``derivative(name, index)`` for every element of every parameter."""
     grads = {}
@@ -54,8 +55,10 @@ def _elementwise(rnn: RNN, derivative: Callable[[str, tuple[int, ...]], float]) 
             g[index] = derivative(name, index)
         grads[name] = g
     return RNN(**grads)
+# --8<-- [end:elementwise]
 
 
+# --8<-- [start:numerical]
 def numerical_gradients(rnn: RNN, x: np.ndarray, y: np.ndarray, h0: np.ndarray,
                         step: float = 1e-4) -> RNN:
     """Centred-difference gradients, equation (5.1), one element at a time.
@@ -89,8 +92,10 @@ def numerical_gradients(rnn: RNN, x: np.ndarray, y: np.ndarray, h0: np.ndarray,
         return (loss_plus - loss_minus) / (2 * step)
 
     return _elementwise(model, centred)
+# --8<-- [end:numerical]
 
 
+# --8<-- [start:complex-step]
 def complex_step_gradients(rnn: RNN, x: np.ndarray, y: np.ndarray, h0: np.ndarray,
                            step: float = COMPLEX_STEP) -> RNN:
     """Complex-step gradients, equation (5.3): exact to machine precision.
@@ -107,8 +112,10 @@ def complex_step_gradients(rnn: RNN, x: np.ndarray, y: np.ndarray, h0: np.ndarra
         return loss.imag / step
 
     return _elementwise(model, imaginary)
+# --8<-- [end:complex-step]
 
 
+# --8<-- [start:relative-error]
 def relative_error(g_a: np.ndarray, g_n: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """The report's equation (1), here (5.2), element-wise.
 
@@ -125,6 +132,7 @@ def relative_error(g_a: np.ndarray, g_n: np.ndarray, eps: float = 1e-6) -> np.nd
         ``|g_a - g_n| / max(eps, |g_a| + |g_n|)``, with the shape of the inputs.
     """
     return np.abs(g_a - g_n) / np.maximum(eps, np.abs(g_a) + np.abs(g_n))
+# --8<-- [end:relative-error]
 
 
 @dataclass(frozen=True)
@@ -152,6 +160,7 @@ class GradCheckRow:
     complex_rel: float
 
 
+# --8<-- [start:check]
 def check(rnn: RNN, x: np.ndarray, y: np.ndarray, h0: np.ndarray, step: float = 1e-4,
           eps: float = 1e-6) -> list[GradCheckRow]:
     """Compare BPTT's gradients with centred differences and complex steps.
@@ -172,3 +181,4 @@ def check(rnn: RNN, x: np.ndarray, y: np.ndarray, h0: np.ndarray, step: float = 
                                  max_abs=float(np.abs(g_a - g_n).max()),
                                  complex_rel=float(relative_error(g_a, g_c, eps).max())))
     return rows
+# --8<-- [end:check]

@@ -21,6 +21,7 @@ from charrnn_edu.forward import RNN, forward
 __all__ = ["cross_entropy", "sequence_loss"]
 
 
+# --8<-- [start:cross-entropy]
 def cross_entropy(P: np.ndarray, y: np.ndarray) -> float:
     """Summed cross-entropy, equation (3.1).
 
@@ -39,8 +40,10 @@ def cross_entropy(P: np.ndarray, y: np.ndarray) -> float:
     y = np.asarray(y)
     # Pick p_t[y_t] from every column in one gather instead of a one-hot product.
     return -np.log(P[y, np.arange(y.size)]).sum()
+# --8<-- [end:cross-entropy]
 
 
+# --8<-- [start:sequence-loss]
 def sequence_loss(rnn: RNN, x: np.ndarray, y: np.ndarray, h0: np.ndarray) -> float:
     """The loss of the network on one sequence: forward pass, then (3.1).
 
@@ -53,3 +56,4 @@ def sequence_loss(rnn: RNN, x: np.ndarray, y: np.ndarray, h0: np.ndarray) -> flo
         Hidden state before the first step.
     """
     return float(cross_entropy(forward(rnn, x, h0).P, y))
+# --8<-- [end:sequence-loss]

@@ -29,6 +29,7 @@ from charrnn_edu.forward import RNN, forward, softmax
 __all__ = ["next_distribution", "nucleus", "draw", "sample", "greedy", "prime", "generate"]
 
 
+# --8<-- [start:next-distribution]
 def next_distribution(rnn: RNN, h: np.ndarray, x: int,
                       temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """One step of (7.1): the new hidden state and the distribution of the next character.
@@ -48,8 +49,10 @@ def next_distribution(rnn: RNN, h: np.ndarray, x: int,
     h = np.tanh(np.dot(rnn.W, h) + rnn.U[:, x:x + 1] + rnn.b)   # (m, 1)
     o = np.dot(rnn.V, h) + rnn.c                                 # (K, 1)
     return h, softmax(o / temperature)[:, 0]
+# --8<-- [end:next-distribution]
 
 
+# --8<-- [start:nucleus]
 def nucleus(p: np.ndarray, top_p: float) -> np.ndarray:
     """Keep the smallest set of most likely characters whose probability reaches ``top_p``.
 
@@ -71,8 +74,10 @@ def nucleus(p: np.ndarray, top_p: float) -> np.ndarray:
     q = np.zeros_like(p)
     q[kept] = p[kept]
     return q / q.sum()
+# --8<-- [end:nucleus]
 
 
+# --8<-- [start:draw]
 def draw(p: np.ndarray, rng: np.random.Generator) -> int:
     """Draw an id from ``p`` with one uniform number and the cumulative sums (the report's way).
 
@@ -81,6 +86,7 @@ def draw(p: np.ndarray, rng: np.random.Generator) -> int:
     cumulative = np.cumsum(p)
     u = rng.uniform() * cumulative[-1]
     return int(np.searchsorted(cumulative, u, side="right"))
+# --8<-- [end:draw]
 
 
 def _check_options(n: int, temperature: float, top_p: float) -> None:
@@ -93,6 +99,7 @@ def _check_options(n: int, temperature: float, top_p: float) -> None:
         raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
 
 
+# --8<-- [start:sample]
 def sample(rnn: RNN, h0: np.ndarray, x0: int, n: int, rng: np.random.Generator,
            temperature: float = 1.0, top_p: float = 1.0) -> np.ndarray:
     """Synthesise ``n`` characters, equation (7.1), drawing each from p.
@@ -126,6 +133,7 @@ def sample(rnn: RNN, h0: np.ndarray, x0: int, n: int, rng: np.random.Generator,
             p = nucleus(p, top_p)
         x = ids[t] = draw(p, rng)
     return ids
+# --8<-- [end:sample]
 
 
 def greedy(rnn: RNN, h0: np.ndarray, x0: int, n: int) -> np.ndarray:
@@ -139,9 +147,11 @@ def greedy(rnn: RNN, h0: np.ndarray, x0: int, n: int) -> np.ndarray:
     return ids
 
 
+# --8<-- [start:prime]
 def prime(rnn: RNN, h0: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """The hidden state after reading ``ids``, shape (m, 1): chapter 2's forward pass."""
     return forward(rnn, np.asarray(ids, dtype=np.int64), h0).h
+# --8<-- [end:prime]
 
 
 def generate(rnn: RNN, vocab: Vocabulary, n: int, rng: np.random.Generator, *,

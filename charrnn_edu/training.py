@@ -225,6 +225,7 @@ class Trainer:
         """Iterations in one pass over the text."""
         return iterations_per_epoch(len(self.data), self.settings.seq_length)
 
+    # --8<-- [start:step]
     def step(self) -> float:
         """One iteration: the next piece, BPTT, clipping, the optimiser. Returns the loss.
 
@@ -264,6 +265,7 @@ class Trainer:
             ids = sample(self.rnn, h_prev, int(X[0]), self.settings.sample_length, self.rng)
             self.samples.append(Sample(self.iteration, self.smooth_loss, self.vocab.decode(ids)))
         return loss
+    # --8<-- [end:step]
 
     def run(self, iterations: int, callback: Callable[[Trainer], None] | None = None,
             every: int = 100) -> None:

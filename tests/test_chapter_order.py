@@ -15,11 +15,27 @@ PACKAGE = Path(charrnn_edu.__file__).resolve().parent
 
 
 def package_modules():
-    return sorted(path.stem for path in PACKAGE.glob("*.py"))
+    """The package's modules and subpackages (a folder with an __init__.py is one chapter)."""
+    return sorted({path.stem for path in PACKAGE.glob("*.py")}
+                  | {path.parent.name for path in PACKAGE.glob("*/__init__.py")})
+
+
+def chapter_files(chapter):
+    """The files of a chapter: its module, or every module of its subpackage."""
+    folder = PACKAGE / chapter
+    if folder.is_dir():
+        return sorted(folder.rglob("*.py"))
+    path = PACKAGE / f"{chapter}.py"
+    return [path] if path.exists() else []
 
 
 def imported_package_modules(path):
-    """Names of the charrnn_edu modules that the file at ``path`` imports, anywhere in it."""
+    """Names of the charrnn_edu modules that the file at ``path`` imports, anywhere in it.
+
+    For a file inside a subpackage, an import of that subpackage counts as its own name.
+    """
+    # The package a relative import starts from: ["charrnn_edu"] or ["charrnn_edu", "sub"].
+    here = ["charrnn_edu", *path.resolve().parent.relative_to(PACKAGE).parts]
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found = set()
     for node in ast.walk(tree):
@@ -33,8 +49,9 @@ def imported_package_modules(path):
                 parts = node.module.split(".")
                 if parts[0] != "charrnn_edu":
                     continue
-            elif node.level == 1:
-                parts = ["charrnn_edu", *(node.module.split(".") if node.module else [])]
+            elif node.level <= len(here):
+                base = here[:len(here) - node.level + 1]
+                parts = [*base, *(node.module.split(".") if node.module else [])]
             else:
                 raise AssertionError(f"{path.name}: relative import beyond the package")
             if len(parts) > 1:
@@ -57,13 +74,15 @@ def test_order_has_no_repeats():
 
 @pytest.mark.parametrize("chapter", ORDER)
 def test_chapter_imports_only_earlier_chapters(chapter):
-    path = PACKAGE / f"{chapter}.py"
-    if not path.exists():
-        pytest.skip(f"charrnn_edu/{chapter}.py does not exist yet")
-    earlier = set(ORDER[:ORDER.index(chapter)])
-    later = sorted(imported_package_modules(path) - earlier)
-    assert not later, (f"{chapter} (chapter {ORDER.index(chapter) + 1}) imports {later}, "
-                       f"which are not earlier chapters: {ORDER}")
+    files = chapter_files(chapter)
+    if not files:
+        pytest.skip(f"charrnn_edu/{chapter} does not exist yet")
+    # A subpackage's modules may import each other; a module cannot import itself.
+    allowed = set(ORDER[:ORDER.index(chapter)]) | ({chapter} if len(files) > 1 else set())
+    for path in files:
+        later = sorted(imported_package_modules(path) - allowed)
+        assert not later, (f"{path.relative_to(PACKAGE)} (chapter {ORDER.index(chapter) + 1}, "
+                           f"{chapter}) imports {later}, which are not earlier chapters: {ORDER}")
 
 
 def test_package_init_imports_no_chapter():

@@ -1,0 +1,497 @@
+r"""The properties every chapter's functions must have, written to grade any implementation.
+
+A *property* here is a plain function that takes the function under test as its first
+argument and raises ``AssertionError`` when the property does not hold. The package's tests
+call them with the package's own functions; ``charrnn exercises check`` calls the very same
+ones with a learner's. Only numpy here: the Hypothesis strategies that feed them are in
+:mod:`charrnn_edu.exercises.strategies`.
+
+Where a property needs a reference (a forward pass, a one-hot matrix, derivatives), it uses
+one that does not share the code under test: plain Python sums, the textbook loop below, or
+the numerical and complex-step derivatives of chapter 5.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from charrnn_edu.forward import RNN
+
+__all__ = [
+    "RTOL", "ATOL", "CENTRED_RTOL", "CENTRED_ATOL", "COMPLEX_RTOL", "COMPLEX_ATOL",
+    "NUMERICAL_STEP", "Problem", "Case", "norm_relative_error", "assert_gradients_close",
+    "textbook_gradients", "reference_step", "parameter_shapes", "random_problem",
+    "check_vocabulary", "check_roundtrip", "check_one_hot_properties",
+    "check_softmax_properties", "check_softmax_extreme_logits", "check_forward_properties",
+    "check_forward_chaining", "check_forward_complex", "check_uniform_loss",
+    "check_cross_entropy_is_sum_of_steps", "check_gradient_shapes",
+    "check_output_bias_gradient", "check_relative_error_formula",
+    "check_relative_error_known_values", "check_clip_properties",
+    "check_clip_rejects_bound", "check_zero_gradient_changes_nothing",
+    "check_memory_is_sum_of_squares", "check_first_step", "check_update_formula",
+    "check_nucleus_properties",
+]
+
+# Tolerances. Every comparison after arithmetic uses both a relative and an absolute part.
+RTOL, ATOL = 1e-12, 1e-14          # same computation, different order of operations
+# Analytic against centred differences, per parameter: the norm-relative error must be below
+# CENTRED_RTOL, or the error norm below CENTRED_ATOL. The absolute part is needed: with
+# sigma = 0.01 and h0 = 0, dL/dW is ~1e-6 (it is O(sigma^3)), and the centred differences'
+# rounding error, ~eps_mach * L / h = 1e-10 per element, is already 1e-6 of that
+# (Hypothesis found Case(seed=4294967290, m=2, K=2, tau=3, sigma=0.0117, random_h0=False)).
+CENTRED_RTOL, CENTRED_ATOL = 1e-6, 1e-8
+# Against complex steps: no subtraction, so only the analytic gradient's own rounding.
+COMPLEX_RTOL, COMPLEX_ATOL = 1e-10, 1e-13
+# Centred differences (5.1) err by O(h^2) from truncation and O(eps_mach * L / h) from
+# rounding. With sigma up to 0.5 the loss is curved enough that h = 1e-4 leaves a
+# truncation error of ~4e-7 in dL/db; h = 3e-5 sits near the bottom of the V curve here.
+NUMERICAL_STEP = 3e-5
+
+
+# ---------------------------------------------------------------- problems and references
+
+class Problem(NamedTuple):
+    """A model, an input and target sequence, and the hidden state before the first step."""
+
+    rnn: RNN
+    x: np.ndarray   # (tau,) input ids
+    y: np.ndarray   # (tau,) target ids
+    h0: np.ndarray  # (m, 1)
+
+
+@dataclass(frozen=True)
+class Case:
+    """The scalars that determine one :class:`Problem` (Hypothesis prints these, not arrays).
+
+    The same seed gives the same model, x and y whatever ``random_h0`` is, so a case and its
+    ``dataclasses.replace(case, random_h0=True)`` differ only in h0.
+    """
+
+    seed: int
+    m: int
+    K: int
+    tau: int
+    sigma: float
+    random_h0: bool
+
+    def build(self) -> Problem:
+        """The model, x, y and h0 of this case: the same every time."""
+        rng = np.random.default_rng(self.seed)
+        rnn = RNN.init(self.K, self.m, self.sigma, rng=rng)
+        # RNN.init leaves both biases at 0; random biases make their terms count too.
+        rnn.b = self.sigma * rng.standard_normal((self.m, 1))   # (m, 1)
+        rnn.c = self.sigma * rng.standard_normal((self.K, 1))   # (K, 1)
+        x = rng.integers(0, self.K, self.tau)                    # (tau,)
+        y = rng.integers(0, self.K, self.tau)                    # (tau,)
+        # A random h0 has every unit clearly nonzero, |h0_i| in [0.1, 0.9], so that the
+        # terms of h0 in the gradients (dL/da_1 h0^T in dL/dW) are never negligible.
+        h0 = np.zeros((self.m, 1))                               # (m, 1)
+        if self.random_h0:
+            h0 = rng.choice([-1.0, 1.0], (self.m, 1)) * rng.uniform(0.1, 0.9, (self.m, 1))
+        return Problem(rnn, x, y, h0)
+
+
+def norm_relative_error(g_a: np.ndarray, g_n: np.ndarray) -> float:
+    """||g_a - g_n|| / max(1e-12, ||g_a|| + ||g_n||): one number for a whole gradient."""
+    return float(np.linalg.norm(g_a - g_n)
+                 / max(1e-12, np.linalg.norm(g_a) + np.linalg.norm(g_n)))
+
+
+def assert_gradients_close(g_a: RNN, g_ref: RNN, rtol: float, atol: float, what: str) -> None:
+    """Each parameter's gradient within ``rtol`` (norm-relative) or ``atol`` (norm) of the ref."""
+    bad = {}
+    for name, a, r in zip(RNN.names(), g_a, g_ref, strict=True):
+        rel, err = norm_relative_error(a, r), float(np.linalg.norm(a - r))
+        if not (rel < rtol or err < atol):
+            bad[name] = f"relative {rel:.2e}, absolute {err:.2e}"
+    assert not bad, f"gradients differ from {what} (rtol {rtol:g}, atol {atol:g}): {bad}"
+
+
+def textbook_gradients(rnn: RNN, x: np.ndarray, y: np.ndarray, h0: np.ndarray, *,
+                       drop_h0_from_dW: bool = False) -> tuple[float, RNN, np.ndarray]:
+    """BPTT the plain way: one step at a time, column vectors, one-hot products (min-char-rnn).
+
+    An independent reference for chapter 4, with none of its gathers, bincounts or
+    time-major rows. ``drop_h0_from_dW=True`` reproduces a classic bug: (4.6) summed as if
+    h_0 were always 0, i.e. the W-term of the first step is left out.
+    """
+    K, m = rnn.V.shape
+    xs, hs, ps = {}, {-1: h0}, {}
+    loss = 0.0
+    for t in range(len(x)):
+        xs[t] = np.zeros((K, 1))
+        xs[t][x[t]] = 1.0                                               # (K, 1)
+        hs[t] = np.tanh(rnn.W @ hs[t - 1] + rnn.U @ xs[t] + rnn.b)      # (m, 1)
+        o = rnn.V @ hs[t] + rnn.c                                       # (K, 1)
+        e = np.exp(o - o.max())
+        ps[t] = e / e.sum()                                             # (K, 1)
+        loss -= math.log(ps[t][y[t], 0])
+    grads = rnn.map(np.zeros_like)
+    da_next = np.zeros((m, 1))
+    for t in reversed(range(len(x))):
+        g = ps[t].copy()
+        g[y[t]] -= 1.0                                                  # (K, 1)
+        grads.V += g @ hs[t].T
+        grads.c += g
+        da = (rnn.V.T @ g + rnn.W.T @ da_next) * (1.0 - hs[t] ** 2)     # (m, 1)
+        h_prev = np.zeros_like(h0) if (t == 0 and drop_h0_from_dW) else hs[t - 1]
+        grads.W += da @ h_prev.T
+        grads.U += da @ xs[t].T
+        grads.b += da
+        da_next = da
+    return loss, grads, hs[len(x) - 1]
+
+
+def reference_step(rnn: RNN, h: np.ndarray, x: int) -> tuple[np.ndarray, np.ndarray]:
+    """(2.1)-(2.3) with a one-hot column and ``@``: the new h (m, 1) and the logits o (K,)."""
+    x_onehot = np.zeros((rnn.K, 1))
+    x_onehot[x] = 1.0                                      # (K, 1)
+    h = np.tanh(rnn.W @ h + rnn.U @ x_onehot + rnn.b)      # (m, 1)
+    return h, (rnn.V @ h + rnn.c)[:, 0]                    # (K,)
+
+
+def parameter_shapes(m: int, K: int) -> list[tuple[int, int]]:
+    """Shapes of b, c, U, W, V in the report's order."""
+    return [(m, 1), (K, 1), (m, K), (m, m), (K, m)]
+
+
+def random_problem(seed: int, m: int, K: int, steps: int,
+                   zero_fraction: float = 0.2) -> tuple[RNN, list[RNN]]:
+    """Parameters in [-1, 1] and ``steps`` gradients, each element 0 or 1e-3 <= |g| <= 10.
+
+    Some elements are exactly 0 (a character absent from a piece has a zero column in dU).
+    The lower bound on |g| keeps every step large enough to show in theta; the upper one keeps
+    g^2 / eps well inside float64, where "strictly less than eta" is still visible.
+    """
+    rng = np.random.default_rng(seed)
+    shapes = parameter_shapes(m, K)
+    rnn = RNN(*(rng.uniform(-1.0, 1.0, shape) for shape in shapes))
+    grads = []
+    for _ in range(steps):
+        arrays = []
+        for shape in shapes:
+            g = rng.choice([-1.0, 1.0], shape) * np.exp(rng.uniform(np.log(1e-3), np.log(10.0),
+                                                                    shape))
+            g[rng.uniform(size=shape) < zero_fraction] = 0.0
+            arrays.append(g)
+        grads.append(RNN(*arrays))
+    return rnn, grads
+
+
+# ---------------------------------------------------------------- chapter 1: encoding
+
+def check_vocabulary(vocabulary: Callable[[str], str], text: str) -> None:
+    """The vocabulary of ``text`` is its distinct characters, each once, in sorted order."""
+    chars = vocabulary(text)
+    assert isinstance(chars, str), f"the vocabulary should be a str, got {type(chars).__name__}"
+    assert set(chars) == set(text), (f"vocabulary {chars!r} does not hold exactly the "
+                                     f"characters of {text!r}")
+    assert len(chars) == len(set(chars)), f"vocabulary {chars!r} repeats a character"
+    assert list(chars) == sorted(chars), f"vocabulary {chars!r} is not sorted"
+
+
+def check_roundtrip(encode: Callable[[str], np.ndarray], decode: Callable[[np.ndarray], str],
+                    chars: str, s: str) -> None:
+    """The ids of ``encode`` are int64 positions in ``chars``; decode(encode(s)) == s."""
+    ids = encode(s)
+    assert isinstance(ids, np.ndarray), f"encode should return an ndarray, got {type(ids)}"
+    assert ids.dtype == np.int64, f"the ids have dtype {ids.dtype}, not int64"
+    assert ids.shape == (len(s),), f"the ids have shape {ids.shape}, expected {(len(s),)}"
+    assert [chars[i] for i in ids.tolist()] == list(s), (
+        f"encode({s!r}) = {ids.tolist()}, but those are the ids of "
+        f"{''.join(chars[i] for i in ids.tolist())!r} in {chars!r}")
+    text = decode(ids)
+    assert text == s, f"decode(encode({s!r})) = {text!r}"
+
+
+def check_one_hot_properties(one_hot: Callable[[np.ndarray, int], np.ndarray],
+                             ids: np.ndarray, K: int) -> None:
+    """Shape (K, tau), entries 0 or 1, each column summing to 1 with its 1 at the id."""
+    X = one_hot(ids, K)
+    assert X.shape == (K, len(ids)), f"X has shape {X.shape}, expected (K, tau) = {(K, len(ids))}"
+    assert np.all((X == 0) | (X == 1)), "X has entries other than 0 and 1"
+    np.testing.assert_array_equal(X.sum(axis=0), np.ones(len(ids)))
+    for t, k in enumerate(ids.tolist()):
+        assert X[k, t] == 1, f"column {t} should have its 1 at row {k}"
+
+
+# ---------------------------------------------------------------- chapter 2: forward
+
+def check_softmax_properties(softmax: Callable[[np.ndarray], np.ndarray],
+                             o: np.ndarray, shift: np.ndarray) -> None:
+    """Columns positive and summing to 1; adding a constant to a column changes nothing."""
+    p = softmax(o)
+    assert p.shape == o.shape, f"p has shape {p.shape}, o has {o.shape}"
+    assert np.all(p > 0), "softmax probabilities must be positive"
+    np.testing.assert_allclose(p.sum(axis=0), 1.0, rtol=RTOL, atol=ATOL)
+    # o + shift rounds each logit by up to eps_mach * 130, a relative change of ~1e-13 in p.
+    np.testing.assert_allclose(softmax(o + shift), p, rtol=RTOL, atol=ATOL)
+    # The largest logit of a column gets the largest probability.
+    np.testing.assert_array_equal(p[o.argmax(axis=0), np.arange(o.shape[1])], p.max(axis=0))
+
+
+def check_softmax_extreme_logits(softmax: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Logits of +-1000 give the exact limits, not nan or inf from exp overflowing."""
+    o = np.array([[1000.0, -1000.0, 1000.0, -1000.0],
+                  [-1000.0, 1000.0, 1000.0, -1000.0]])
+    expected = np.array([[1.0, 0.0, 0.5, 0.5],
+                         [0.0, 1.0, 0.5, 0.5]])
+    with np.errstate(over="raise", invalid="raise"):
+        p = softmax(o)
+    np.testing.assert_allclose(p, expected, rtol=RTOL, atol=ATOL)
+
+
+def check_forward_properties(forward: Callable, rnn: RNN, x: np.ndarray,
+                             h0: np.ndarray) -> None:
+    """Shapes, |h| < 1, P a distribution per column, h the last column of H."""
+    m, K, tau = rnn.m, rnn.K, len(x)
+    H, P, h = forward(rnn, x, h0)
+    assert H.shape == (m, tau), f"H has shape {H.shape}, expected (m, tau) = {(m, tau)}"
+    assert P.shape == (K, tau), f"P has shape {P.shape}, expected (K, tau) = {(K, tau)}"
+    assert h.shape == (m, 1), f"h has shape {h.shape}, expected (m, 1) = {(m, 1)}"
+    assert np.all(np.abs(H) < 1), "tanh keeps every hidden unit strictly inside (-1, 1)"
+    assert np.all(P > 0), "P has probabilities that are not positive"
+    np.testing.assert_allclose(P.sum(axis=0), 1.0, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(h[:, 0], H[:, -1], rtol=RTOL, atol=ATOL)
+
+
+def check_forward_chaining(forward: Callable, rnn: RNN, x: np.ndarray, h0: np.ndarray,
+                           split: int) -> None:
+    """Two passes over x[:split] and x[split:], carrying h, equal one pass over x."""
+    H, P, h = forward(rnn, x, h0)
+    H1, P1, h1 = forward(rnn, x[:split], h0)
+    H2, P2, h2 = forward(rnn, x[split:], h1)
+    np.testing.assert_allclose(np.hstack([H1, H2]), H, rtol=RTOL, atol=ATOL,
+                               err_msg=f"H of the halves x[:{split}], x[{split}:] vs one pass")
+    np.testing.assert_allclose(np.hstack([P1, P2]), P, rtol=RTOL, atol=ATOL,
+                               err_msg=f"P of the halves x[:{split}], x[{split}:] vs one pass")
+    np.testing.assert_allclose(h2, h, rtol=RTOL, atol=ATOL, err_msg="the last h")
+
+
+def check_forward_complex(forward: Callable, rnn: RNN, x: np.ndarray, h0: np.ndarray) -> None:
+    """Complex parameters with zero imaginary parts give the real forward pass."""
+    H, P, h = forward(rnn, x, h0)
+    Hc, Pc, hc = forward(rnn.map(lambda a: a.astype(complex)), x, h0.astype(complex))
+    for name, real, cplx in (("H", H, Hc), ("P", P, Pc), ("h", h, hc)):
+        assert np.iscomplexobj(cplx), f"{name} lost its imaginary part"
+        np.testing.assert_allclose(cplx.real, real, rtol=RTOL, atol=ATOL,
+                                   err_msg=f"real part of the complex {name}")
+        np.testing.assert_allclose(cplx.imag, 0.0, rtol=0, atol=ATOL,
+                                   err_msg=f"imaginary part of the complex {name}")
+
+
+# ---------------------------------------------------------------- chapter 3: loss
+
+def check_uniform_loss(sequence_loss: Callable, rnn: RNN, x: np.ndarray, y: np.ndarray,
+                       h0: np.ndarray) -> None:
+    """With V = 0 and c = 0 every p_t is uniform, so L = tau ln K whatever U, W, b, h0 are."""
+    blind = rnn.copy()
+    blind.V[...] = 0.0
+    blind.c[...] = 0.0
+    expected = len(x) * math.log(rnn.K)
+    loss = sequence_loss(blind, x, y, h0)
+    assert np.isclose(loss, expected, rtol=1e-12, atol=0), (
+        f"L = {loss} for uniform p, expected tau ln K = {expected}")
+
+
+def check_cross_entropy_is_sum_of_steps(cross_entropy: Callable, P: np.ndarray,
+                                        y: np.ndarray) -> None:
+    """L = -sum_t ln p_t[y_t], summed here with plain Python, one step at a time."""
+    expected = -math.fsum(math.log(P[y[t], t]) for t in range(len(y)))
+    loss = cross_entropy(P, y)
+    assert np.isclose(loss, expected, rtol=RTOL, atol=ATOL), (
+        f"L = {loss}, expected -sum_t ln p_t[y_t] = {expected}")
+
+
+# ---------------------------------------------------------------- chapter 4: bptt
+
+def check_gradient_shapes(gradients: Callable, rnn: RNN, x: np.ndarray, y: np.ndarray,
+                          h0: np.ndarray) -> None:
+    """Every gradient has its parameter's shape; the last hidden state is (m, 1)."""
+    _, grads, h = gradients(rnn, x, y, h0)
+    for name, g, theta in zip(RNN.names(), grads, rnn, strict=True):
+        assert g.shape == theta.shape, f"d{name} has shape {g.shape}, {name} has {theta.shape}"
+    assert h.shape == (rnn.m, 1), f"h has shape {h.shape}, expected (m, 1) = {(rnn.m, 1)}"
+
+
+def check_output_bias_gradient(gradients: Callable, forward: Callable, one_hot: Callable,
+                               rnn: RNN, x: np.ndarray, y: np.ndarray, h0: np.ndarray) -> None:
+    """dL/dc = sum_t (p_t - onehot(y_t)), equations (4.1) and (4.3)."""
+    _, grads, _ = gradients(rnn, x, y, h0)
+    P = forward(rnn, x, h0).P                                       # (K, tau)
+    expected = (P - one_hot(y, rnn.K)).sum(axis=1, keepdims=True)   # (K, 1)
+    np.testing.assert_allclose(grads.c, expected, rtol=RTOL, atol=ATOL)
+
+
+# ---------------------------------------------------------------- chapter 5: gradcheck
+
+def check_relative_error_formula(relative_error: Callable, g_a: np.ndarray, g_n: np.ndarray,
+                                 eps: float) -> None:
+    """(5.2) element by element, with plain Python scalars; every error lies in [0, 1]."""
+    e = relative_error(g_a, g_n, eps)
+    assert e.shape == g_a.shape, f"the errors have shape {e.shape}, the gradients {g_a.shape}"
+    expected = [abs(a - n) / max(eps, abs(a) + abs(n))
+                for a, n in zip(g_a.ravel().tolist(), g_n.ravel().tolist(), strict=True)]
+    np.testing.assert_allclose(e.ravel(), expected, rtol=1e-15, atol=0)
+    assert np.all((e >= 0) & (e <= 1)), "|a - n| <= |a| + |n| keeps every error in [0, 1]"
+
+
+def check_relative_error_known_values(relative_error: Callable) -> None:
+    """Both 0 gives 0; below the floor the denominator is eps; else |a - n| / (|a| + |n|)."""
+    g_a = np.array([0.0, 1e-8, 1.0, 1.0, -1.0])
+    g_n = np.array([0.0, 0.0, 1.0, 3.0, 1.0])
+    np.testing.assert_allclose(relative_error(g_a, g_n, 1e-6), [0.0, 1e-2, 0.0, 0.5, 1.0],
+                               rtol=1e-12, atol=0)
+
+
+# ---------------------------------------------------------------- chapter 6: adagrad
+# An optimiser class is called as ``AdaGrad(eta=..., eps=...)`` and must have
+# ``step(rnn, grads)`` and a ``memory`` attribute holding one accumulator per parameter.
+
+def check_clip_properties(clip: Callable[[RNN, float], RNN], grads: RNN, bound: float) -> None:
+    """(6.1): bounded, idempotent, in-range elements unchanged, others set to +-bound.
+
+    The input is left as it was, and the result has the input's shapes.
+    """
+    before = grads.copy()
+    clipped = clip(grads, bound)
+    for name, g, g_before in zip(RNN.names(), grads, before, strict=True):
+        np.testing.assert_array_equal(g, g_before, err_msg=f"clip changed its input d{name}")
+    for name, g, c in zip(RNN.names(), grads, clipped, strict=True):
+        assert c.shape == g.shape, f"d{name}: clipped shape {c.shape}, input shape {g.shape}"
+        assert np.all(np.abs(c) <= bound), f"d{name} has elements outside [-{bound}, {bound}]"
+        inside = np.abs(g) <= bound
+        np.testing.assert_array_equal(c[inside], g[inside],
+                                      err_msg=f"clip changed in-range elements of d{name}")
+        np.testing.assert_array_equal(c[~inside], np.sign(g[~inside]) * bound,
+                                      err_msg=f"out-of-range elements of d{name}")
+    twice = clip(clipped, bound)
+    for name, c, c2 in zip(RNN.names(), clipped, twice, strict=True):
+        np.testing.assert_array_equal(c2, c, err_msg=f"clipping d{name} twice changed it")
+
+
+def check_clip_rejects_bound(clip: Callable[[RNN, float], RNN], grads: RNN,
+                             bound: float) -> None:
+    """A bound that is not positive raises ValueError naming the bound."""
+    try:
+        clip(grads, bound)
+    except ValueError as err:
+        assert "bound" in str(err), f"the ValueError {str(err)!r} does not name the bound"
+    else:
+        raise AssertionError(f"clip accepted bound = {bound}: raise ValueError for a bound "
+                             "that is not positive")
+
+
+def check_zero_gradient_changes_nothing(optimizer_class: Callable, rnn: RNN, grads: list[RNN],
+                                        eta: float, eps: float) -> None:
+    """After some steps, a step with g = 0 leaves the parameters and the memory as they were.
+
+    The parameters are updated in place: the arrays stay the same objects.
+    """
+    opt = optimizer_class(eta=eta, eps=eps)
+    arrays = list(rnn)
+    for g in grads:
+        opt.step(rnn, g)
+    # Before the first step the memory may not exist yet; it then stands for zeros.
+    params = rnn.copy()
+    memory = rnn.map(np.zeros_like) if opt.memory is None else opt.memory.copy()
+    opt.step(rnn, rnn.map(np.zeros_like))
+    for name, theta, kept, m_theta, m_kept in zip(RNN.names(), rnn, params, opt.memory, memory,
+                                                  strict=True):
+        np.testing.assert_array_equal(theta, kept, err_msg=f"{name} moved with a zero gradient")
+        np.testing.assert_array_equal(m_theta, m_kept,
+                                      err_msg=f"m_{name} changed with a zero gradient")
+    for name, theta, original in zip(RNN.names(), rnn, arrays, strict=True):
+        assert theta is original, f"{name} was replaced, not updated in place"
+
+
+def check_memory_is_sum_of_squares(optimizer_class: Callable, rnn: RNN, grads: list[RNN],
+                                   eta: float, eps: float, rtol: float = 1e-12,
+                                   atol: float = 1e-15) -> None:
+    """(6.2): after every step the memory never decreases and equals sum_k g_k^2 so far.
+
+    The gradients themselves are left unchanged.
+    """
+    opt = optimizer_class(eta=eta, eps=eps)
+    previous = rnn.map(np.zeros_like)
+    for k, g in enumerate(grads, start=1):
+        g_before = g.copy()
+        opt.step(rnn, g)
+        for name, gk, gb in zip(RNN.names(), g, g_before, strict=True):
+            np.testing.assert_array_equal(gk, gb, err_msg=f"step {k} changed the gradient d{name}")
+        for name, m_now, m_prev in zip(RNN.names(), opt.memory, previous, strict=True):
+            assert np.all(m_now >= m_prev), f"m_{name} decreased at step {k}"
+        expected = [np.sum([list(gs)[i] ** 2 for gs in grads[:k]], axis=0) for i in range(5)]
+        for name, m_now, m_expected in zip(RNN.names(), opt.memory, expected, strict=True):
+            np.testing.assert_allclose(m_now, m_expected, rtol=rtol, atol=atol,
+                                       err_msg=f"m_{name} after {k} steps")
+        previous = opt.memory.copy()
+
+
+def check_first_step(optimizer_class: Callable, rnn: RNN, grads: RNN, eta: float,
+                     eps: float) -> None:
+    """The first step moves every element by less than eta, against the sign of its gradient.
+
+    On the first step m = g^2, so the move is eta |g| / sqrt(g^2 + eps) < eta (eps > 0);
+    an element with g = 0 does not move.
+    """
+    before = rnn.copy()
+    optimizer_class(eta=eta, eps=eps).step(rnn, grads)
+    for name, theta, theta0, g in zip(RNN.names(), rnn, before, grads, strict=True):
+        move = theta - theta0
+        assert np.all(np.abs(move) < eta), (
+            f"{name} moved by up to {np.abs(move).max()} >= eta = {eta} on the first step")
+        np.testing.assert_array_equal(np.sign(move), -np.sign(g),
+                                      err_msg=f"{name} did not move against its gradient")
+
+
+def check_update_formula(optimizer_class: Callable, rnn: RNN, grads: list[RNN], eta: float,
+                         eps: float, rtol: float = 1e-12, atol: float = 1e-15) -> None:
+    """(6.3) with eps inside the root: theta - eta g / sqrt(m + eps), at every step.
+
+    With eps of order 1 an optimiser that divides by sqrt(m) + eps instead differs clearly.
+    """
+    opt = optimizer_class(eta=eta, eps=eps)
+    theta = [a.copy() for a in rnn]
+    memory = [np.zeros_like(a) for a in rnn]
+    for k, g in enumerate(grads, start=1):
+        opt.step(rnn, g)
+        for i, gi in enumerate(g):
+            memory[i] = memory[i] + gi * gi
+            theta[i] = theta[i] - eta * gi / np.sqrt(memory[i] + eps)
+        for name, got, expected in zip(RNN.names(), rnn, theta, strict=True):
+            np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol,
+                                       err_msg=f"{name} after step {k}")
+
+
+# ---------------------------------------------------------------- chapter 7: sampling
+
+def check_nucleus_properties(nucleus: Callable, p: np.ndarray, top_p: float,
+                             tol: float = 1e-12) -> None:
+    """The nucleus is p renormalised on the smallest most-likely set of mass >= top_p.
+
+    Rounding decides the set when top_p is within ``tol`` of a partial sum; both sets pass.
+    """
+    p_before = p.copy()
+    q = nucleus(p, top_p)
+    np.testing.assert_array_equal(p, p_before, err_msg="nucleus changed p")
+    assert q.shape == p.shape, f"q has shape {q.shape}, p has {p.shape}"
+    np.testing.assert_allclose(q.sum(), 1.0, rtol=RTOL, atol=ATOL, err_msg="q.sum() is not 1")
+    kept = q > 0
+    assert kept[int(np.argmax(p))], "the most likely character must always be kept"
+    assert np.all(p[kept] > 0), "a character of probability 0 got probability"
+    mass = math.fsum(p[kept])
+    np.testing.assert_allclose(q[kept], p[kept] / mass, rtol=RTOL, atol=ATOL,
+                               err_msg="kept characters are not p renormalised")
+    if (~kept).any():
+        assert p[kept].min() >= p[~kept].max(), (
+            f"kept p = {p[kept]} but dropped a more likely character, p = {p[~kept].max()}")
+    assert mass >= top_p - tol, f"kept mass {mass} does not reach top_p = {top_p}"
+    assert mass - p[kept].min() < top_p + tol, (
+        f"not the smallest set: without its least likely character it still has mass "
+        f"{mass - p[kept].min()} >= top_p = {top_p}")
