@@ -71,9 +71,9 @@ def gradients(rnn: RNN, x: np.ndarray, y: np.ndarray,
     tanh_grad = 1.0 - Ht * Ht                        # (tau, m), (1 - h_t^2)^T
     dA = np.empty((tau, m), dtype=Ht.dtype)          # (tau, m), row t = (dL/da_t)^T
     da = np.zeros(m, dtype=Ht.dtype)                 # dL/da_{tau+1} = 0
-    for t in range(tau - 1, -1, -1):
-        # (4.4)-(4.5); as rows, W^T da is da W.
-        da = np.multiply(dH_out[t] + np.dot(da, rnn.W), tanh_grad[t], out=dA[t])
+    for dh_out, d_tanh, da_out in zip(dH_out[::-1], tanh_grad[::-1], dA[::-1], strict=True):
+        # (4.4)-(4.5) for t = tau, ..., 1; as rows, W^T da is da W.
+        da = np.multiply(dh_out + np.dot(da, rnn.W), d_tanh, out=da_out)
 
     H_prev = np.vstack([h0.reshape(1, m), Ht[:-1]])  # (tau, m), row t = h_{t-1}^T
     dW = np.dot(dA.T, H_prev)                        # (m, m), (4.6)
