@@ -1,0 +1,338 @@
+"""Open the built site in headless Chromium and fail on anything a reader would see broken.
+
+    python .ci/check_site.py site [--screenshots DIR] [--timeout SECONDS]
+
+Serves SITE on 127.0.0.1, opens every page in Debian's Chromium through the DevTools
+protocol, and fails (exit 1, one line per problem) if on any page:
+
+* a formula is not rendered by KaTeX (an ``.arithmatex`` element without ``.katex`` inside,
+  a ``.katex-error``, or a formula with no size), or a KaTeX font fails to load;
+* an image is broken, or any request (script, stylesheet, image, font, ...) fails or is
+  answered with an HTTP error;
+* the page requests an address other than the local server, or throws a script error.
+
+Chromium runs with the flags that keep it off the network on its own account, a fresh
+profile, and a proxy that is a trap: it forwards nothing, so no request of any kind leaves
+the machine. Requests a page causes (its own, its scripts', its workers') are reported by
+the DevTools protocol and judged per page; what reaches the trap without a page is
+Chromium's own background traffic, which is listed but not held against the site. Every
+wait is bounded; the whole check stops after --timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import functools
+import http.server
+import json
+import shutil
+import socketserver
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from websockets.sync.client import connect
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic",
+                  "--disable-default-apps", "--disable-extensions", "--mute-audio",
+                  "--hide-scrollbars", "--window-size=1280,900",
+                  # Chromium's own background services (time, updates, autofill, sign-in,
+                  # optimisation hints): off, so that the trap below records only what the
+                  # pages cause.
+                  "--no-pings", "--disable-domain-reliability", "--disable-breakpad",
+                  "--disable-client-side-phishing-detection", "--disable-field-trial-config",
+                  "--disable-features=AutofillServerCommunication,OptimizationHints,"
+                  "OptimizationGuideModelDownloading,MediaRouter,Translate,"
+                  "CertificateTransparencyComponentUpdater,NetworkTimeServiceQuerying,"
+                  "SignInProfileCreation,DesktopPWAsLinkCapturing"]
+
+# Evaluated in each page once it has loaded and its fonts are ready.
+PAGE_STATE = r"""
+(async () => {
+  await document.fonts.ready;
+  const math = [...document.querySelectorAll('.arithmatex')];
+  const unrendered = math.filter(el => !el.querySelector('.katex'))
+                         .map(el => el.textContent.slice(0, 80));
+  const errors = [...document.querySelectorAll('.katex-error')]
+                 .map(el => el.textContent.slice(0, 80));
+  const empty = math.filter(el => {
+    const html = el.querySelector('.katex-html');
+    if (!html) return false;
+    const box = html.getBoundingClientRect();
+    return box.width === 0 && el.closest('details:not([open])') === null;
+  }).map(el => el.textContent.slice(0, 80));
+  const fonts = [...document.fonts].filter(f => f.family.replace(/"/g, '').startsWith('KaTeX'));
+  const images = [...document.images].filter(img => !(img.complete && img.naturalWidth > 0))
+                 .map(img => img.getAttribute('src'));
+  return JSON.stringify({
+    title: document.title, math: math.length, unrendered, errors, empty, images,
+    katexFontsLoaded: fonts.filter(f => f.status === 'loaded').length,
+    katexFontErrors: fonts.filter(f => f.status === 'error').map(f => f.family),
+    height: document.documentElement.scrollHeight,
+  });
+})()
+"""
+
+
+PAGE_HOSTS: set[str] = set()  # external hosts that pages asked for (already failures)
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site; remembers every request and its status instead of printing it."""
+
+    log: list[tuple[str, int]]
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Record (path, status) for the report."""
+        self.log.append((self.path, int(code) if str(code).isdigit() else 0))
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Stay silent: problems are reported at the end."""
+
+
+class Trap(socketserver.ThreadingTCPServer):
+    """A proxy that forwards nothing: it records the first line of each request and closes."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+        super().__init__(("127.0.0.1", 0), self._handler())
+
+    def _handler(self) -> type[socketserver.BaseRequestHandler]:
+        trap = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                self.request.settimeout(5)
+                try:
+                    first = self.rfile.readline(4096).decode("latin-1").strip()
+                except OSError:
+                    first = "(no request line)"
+                trap.hits.append(first)
+                self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+
+        return Handler
+
+
+class DevTools:
+    """A minimal DevTools protocol client: commands with ids, events buffered by session."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.next_id = 0
+        self.events: list[dict[str, Any]] = []
+
+    def send(self, method: str, params: dict[str, Any] | None = None,
+             session: str | None = None, timeout: float = 30) -> dict[str, Any]:
+        """Send one command and wait (at most ``timeout`` s) for its result."""
+        self.next_id += 1
+        message: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        self.ws.send(json.dumps(message))
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = json.loads(self.ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def pump(self, seconds: float) -> None:
+        """Collect events for up to ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                self.events.append(json.loads(self.ws.recv(timeout=left)))
+            except TimeoutError:
+                return
+
+
+def start_chromium(profile: Path, proxy_port: int) -> tuple[subprocess.Popen[bytes], str]:
+    """Chromium with remote debugging on a free port; returns it and its browser endpoint."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        sys.exit("check_site: chromium not found (apt-get install chromium)")
+    process = subprocess.Popen(
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
+         f"--proxy-server=http://127.0.0.1:{proxy_port}", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port_file = profile / "DevToolsActivePort"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if port_file.is_file() and len(port_file.read_text().splitlines()) >= 2:
+            port, path = port_file.read_text().splitlines()[:2]
+            return process, f"ws://127.0.0.1:{port}{path}"
+        if process.poll() is not None:
+            sys.exit(f"check_site: chromium exited with status {process.returncode}")
+        time.sleep(0.1)
+    process.kill()
+    sys.exit("check_site: chromium did not open its DevTools port within 30 s")
+
+
+def check_page(tools: DevTools, url: str, origin: str, shots: Path | None,
+               name: str) -> tuple[list[str], dict[str, Any]]:
+    """Load one page in a fresh tab; return its problems and its state."""
+    target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = tools.send("Target.attachToTarget", {"targetId": target, "flatten": True})
+    session_id = session["sessionId"]
+    for domain in ("Page", "Network", "Runtime", "Log"):
+        tools.send(f"{domain}.enable", session=session_id)
+    tools.events.clear()
+    tools.send("Page.navigate", {"url": url}, session=session_id)
+
+    # Wait for the load event, then for half a second without any network event (bounded:
+    # 30 s in all). Images and fonts are checked once more below, after the fonts are ready.
+    deadline, loaded, last_activity = time.monotonic() + 30, False, time.monotonic()
+    while time.monotonic() < deadline:
+        tools.pump(0.1)
+        for event in tools.events:
+            if event.get("sessionId") != session_id or event.get("_seen"):
+                continue
+            event["_seen"] = True
+            if event.get("method") == "Page.loadEventFired":
+                loaded = True
+            if str(event.get("method")).startswith("Network."):
+                last_activity = time.monotonic()
+        if loaded and time.monotonic() - last_activity >= 0.5:
+            break
+    problems = [] if loaded else ["the page did not finish loading within 30 s"]
+
+    result = tools.send("Runtime.evaluate", {"expression": PAGE_STATE, "awaitPromise": True,
+                                             "returnByValue": True}, session=session_id)
+    state = json.loads(result["result"]["value"])
+    problems += [f"formula not rendered: {t!r}" for t in state["unrendered"]]
+    problems += [f"KaTeX error: {t!r}" for t in state["errors"]]
+    problems += [f"formula rendered with no width: {t!r}" for t in state["empty"]]
+    problems += [f"KaTeX font failed to load: {f}" for f in state["katexFontErrors"]]
+    problems += [f"broken image: {src}" for src in state["images"]]
+    if state["math"] and not state["katexFontsLoaded"]:
+        problems.append("the page has math but no KaTeX font was loaded")
+
+    for event in tools.events:
+        if event.get("sessionId") != session_id:
+            continue
+        method, params = event.get("method"), event.get("params", {})
+        if method == "Network.requestWillBeSent":
+            request_url = params["request"]["url"]
+            parts = urlsplit(request_url)
+            if parts.scheme not in ("data", "blob", "about") and \
+                    f"{parts.scheme}://{parts.netloc}" != origin:
+                problems.append(f"external request: {request_url}")
+                PAGE_HOSTS.add(parts.hostname or "")
+        elif method == "Network.responseReceived" and params["response"]["status"] >= 400:
+            problems.append(f"HTTP {params['response']['status']}: {params['response']['url']}")
+        elif method == "Network.loadingFailed":
+            problems.append(f"failed to load ({params.get('errorText')}): "
+                            f"{params.get('type')} request {params['requestId']}")
+        elif method == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            text = details.get("exception", {}).get("description") or details.get("text")
+            problems.append(f"script error: {text}")
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            problems.append(f"console error: {params['entry']['text']}")
+
+    if shots is not None:
+        height = min(int(state["height"]), 16000)
+        tools.send("Emulation.setDeviceMetricsOverride",
+                   {"width": 1280, "height": height, "deviceScaleFactor": 1, "mobile": False},
+                   session=session_id)
+        tools.pump(0.3)
+        image = tools.send("Page.captureScreenshot", {"format": "png"}, session=session_id)
+        (shots / f"{name}.png").write_bytes(base64.b64decode(image["data"]))
+    tools.send("Target.closeTarget", {"targetId": target})
+    tools.events.clear()
+    return problems, state
+
+
+def check_pages(tools: DevTools, pages: list[str], origin: str, shots: Path | None) -> int:
+    """Check each page; print its verdict and problems; return how many pages failed."""
+    failures = 0
+    for page in pages:
+        url = f"{origin}/" + ("" if page == "." else f"{page}/")
+        name = "home" if page == "." else page.replace("/", "_")
+        problems, state = check_page(tools, url, origin, shots, name)
+        status = "ok  " if not problems else "FAIL"
+        print(f"{status} /{'' if page == '.' else page + '/'}: {state['math']} formulas, "
+              f"{state['katexFontsLoaded']} KaTeX fonts loaded", flush=True)
+        for problem in problems:
+            print(f"       {problem}", flush=True)
+        failures += bool(problems)
+    return failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Check every page of the built site; print one line per page and per problem."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("site", type=Path, help="the folder mkdocs built")
+    parser.add_argument("--screenshots", type=Path, help="save a full-page PNG of each page")
+    parser.add_argument("--timeout", type=float, default=600, help="stop after this many s")
+    parser.add_argument("--page", action="append", help="check only this page (repeatable)")
+    args = parser.parse_args(argv)
+    site = args.site.resolve()
+    pages = args.page or sorted(p.relative_to(site).parent.as_posix()
+                                for p in site.rglob("index.html"))
+    if not pages:
+        sys.exit(f"check_site: no pages in {site}: build the site first")
+    if args.screenshots:
+        args.screenshots.mkdir(parents=True, exist_ok=True)
+
+    QuietHandler.log = []
+    handler = functools.partial(QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    trap = Trap()
+    for s in (server, trap):
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+
+    # The whole check is bounded: a watchdog kills Chromium if it runs past --timeout.
+    failures, started = 0, time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="check-site-") as profile:
+        chromium, endpoint = start_chromium(Path(profile), trap.server_address[1])
+        watchdog = threading.Timer(args.timeout, chromium.kill)
+        watchdog.start()
+        try:
+            with connect(endpoint, max_size=64 * 2**20, open_timeout=20) as ws:
+                tools = DevTools(ws)
+                failures = check_pages(tools, pages, origin, args.screenshots)
+        finally:
+
+            watchdog.cancel()
+            chromium.terminate()
+            try:
+                chromium.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                chromium.kill()
+            server.shutdown()
+            trap.shutdown()
+    errors = [(path, code) for path, code in QuietHandler.log if code >= 400]
+    for path, code in errors:
+        print(f"FAIL server answered {code} for {path}")
+    # Requests a page causes (its own, its scripts', its workers') reach the page's session
+    # and were judged above. What reaches the trap without a page is Chromium's own
+    # background traffic (sign-in, updates) that no flag fully stops: blocked, and listed.
+    for hit in sorted(set(trap.hits)):
+        host = hit.split()[1].split("://")[-1].split("/")[0].rsplit(":", 1)[0] \
+            if len(hit.split()) > 1 else ""
+        if host not in PAGE_HOSTS:
+            print(f"note: blocked a request of Chromium itself, not of a page: {hit[:100]}")
+    total = len(pages)
+    failed = failures + bool(errors)
+    print(f"check_site: {total} pages in {time.monotonic() - started:.0f} s, "
+          f"{total - failures} without problems")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

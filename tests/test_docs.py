@@ -1,0 +1,198 @@
+"""The documentation is code: every example on the site runs here, and prints what it shows.
+
+Sybil reads every page under docs/ and runs, in page order and in one namespace per page:
+
+* ```` ```python ```` blocks, as code (a block that starts with ``>>>`` as a doctest);
+* ```` ```pycon ```` blocks, as doctests: each ``>>>`` line runs and its printed output must be
+  exactly the lines that follow it.
+
+Code that a page includes from the package with ``--8<--`` is checked to resolve to a
+non-empty marked section; ``charrnn`` command lines shown on a page are checked against the
+real command-line parser; the figure script is run and its curves checked. The build itself
+(``mkdocs build --strict``, which runs the ``<!-- run`` blocks) is run by .ci/run.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib.util
+import re
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sybil import Sybil
+from sybil.evaluators.doctest import DocTestEvaluator
+from sybil.parsers.abstract.doctest import DocTestStringParser
+from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser
+
+from charrnn_edu.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGES = sorted(p for p in DOCS.rglob("*.md") if "report" not in p.relative_to(DOCS).parts[:1])
+CHAPTERS = sorted((DOCS / "chapters").glob("*.md"))
+OPTIONFLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+
+FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<info>[^\n`]*)\n"
+                   r"(?P<body>.*?)^(?P=indent)(?P=fence)[ \t]*$", re.MULTILINE | re.DOTALL)
+SNIPPET = re.compile(r'^\s*--8<--\s+"(?P<path>[^":]+)(?::(?P<section>[a-z][-_0-9a-z]*))?"\s*$')
+RUN_BLOCK = re.compile(r"^<!-- run\n(?P<commands>.*?)\n-->$", re.MULTILINE | re.DOTALL)
+
+
+class PyconParser:
+    """```pycon blocks as doctests (Sybil's markdown parser runs ```python blocks only)."""
+
+    def __init__(self, optionflags: int) -> None:
+        self.blocks = CodeBlockParser("pycon")
+        self.doctests = DocTestStringParser(DocTestEvaluator(optionflags))
+
+    def __call__(self, document):
+        for region in self.blocks(document):
+            source = region.parsed
+            for example in self.doctests(source, document.path):
+                example.adjust(region, source)
+                yield example
+
+
+SYBIL = Sybil(parsers=[PythonCodeBlockParser(doctest_optionflags=OPTIONFLAGS),
+                       PyconParser(OPTIONFLAGS)],
+              path=str(DOCS), pattern="**/*.md")
+
+
+def fenced_blocks(page: Path) -> list[tuple[str, str]]:
+    """(info string, body) of every fenced code block of a page."""
+    return [(m["info"].strip(), m["body"]) for m in FENCE.finditer(page.read_text("utf-8"))]
+
+
+def page_id(page: Path) -> str:
+    return page.relative_to(DOCS).as_posix()
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES
+                                  if any(info in ("python", "pycon")
+                                         for info, _ in fenced_blocks(p))], ids=page_id)
+def test_every_example_runs_and_prints_what_the_page_shows(page: Path) -> None:
+    document = SYBIL.parse(page)
+    examples = list(document)
+    assert examples, f"{page_id(page)} has python blocks but Sybil found no example"
+    for example in examples:
+        example.evaluate()
+
+
+def test_every_python_block_is_run_or_included_from_the_package() -> None:
+    for page in PAGES:
+        for info, body in fenced_blocks(page):
+            language = info.split()[0] if info else ""
+            if language not in ("python", "py", "pycon", "py3"):
+                continue
+            if info in ("python", "pycon"):
+                continue  # run by Sybil
+            lines = [line for line in body.splitlines() if line.strip()]
+            assert lines and all(SNIPPET.match(line) for line in lines), (
+                f"{page_id(page)}: a ```{info} block is neither run (plain ```python or "
+                f"```pycon) nor an include of the package's code:\n{body[:200]}")
+
+
+def test_no_heading_holds_math() -> None:
+    # The table of contents shows headings as plain text, so TeX there would show raw.
+    for page in PAGES:
+        text = FENCE.sub("", page.read_text("utf-8"))
+        headings = [line for line in text.splitlines() if re.match(r"^#{1,6} ", line)]
+        assert not [h for h in headings if "$" in h], f"{page_id(page)}: math in a heading"
+
+
+def snippet_includes() -> list[tuple[Path, str, str | None]]:
+    found = []
+    for page in PAGES:
+        for _, body in fenced_blocks(page):
+            for line in body.splitlines():
+                if match := SNIPPET.match(line):
+                    found.append((page, match["path"], match["section"]))
+    return found
+
+
+def test_included_code_comes_from_marked_sections_of_the_package() -> None:
+    includes = snippet_includes()
+    assert includes
+    for page, path, section in includes:
+        source = ROOT / path
+        assert source.is_file(), f"{page_id(page)} includes {path}, which does not exist"
+        text = source.read_text("utf-8")
+        if section is None:
+            continue
+        start, end = f"# --8<-- [start:{section}]", f"# --8<-- [end:{section}]"
+        assert text.count(start) == 1 and text.count(end) == 1, (
+            f"{page_id(page)} includes {path}:{section}, but the file does not mark that "
+            "section exactly once")
+        body = text.split(start, 1)[1].split(end, 1)[0]
+        assert body.strip(), f"{path}:{section} is empty"
+
+
+def test_every_chapter_has_code_an_example_a_command_questions_and_exercises() -> None:
+    assert len(CHAPTERS) == 9
+    for page in CHAPTERS:
+        text = page.read_text("utf-8")
+        blocks = fenced_blocks(page)
+        assert any(info == "pycon" for info, _ in blocks), f"{page_id(page)}: no example"
+        assert "--8<--" in text, f"{page_id(page)}: no code included from the package"
+        assert "<!-- run\ncharrnn " in text, f"{page_id(page)}: no charrnn command run"
+        assert '??? question "' in text, f"{page_id(page)}: no check-yourself questions"
+        assert "## Exercises" in text or "## Exercise" in text, f"{page_id(page)}: no exercises"
+
+
+def charrnn_command_lines() -> list[tuple[Path, str]]:
+    """Every ``charrnn ...`` line a reader is told to run: in shell blocks and run blocks."""
+    lines = []
+    for page in PAGES:
+        text = page.read_text("utf-8")
+        for info, body in fenced_blocks(page):
+            if info.split()[:1] in (["bash"], ["console"], ["sh"]):
+                lines += [(page, line.strip().removeprefix("$ ").split(" #")[0].strip())
+                          for line in body.splitlines()
+                          if line.strip().removeprefix("$ ").startswith("charrnn ")]
+        for match in RUN_BLOCK.finditer(text):
+            lines += [(page, line.strip()) for line in match["commands"].splitlines()]
+    return lines
+
+
+def test_every_charrnn_command_shown_exists_with_those_options(capsys) -> None:
+    commands = charrnn_command_lines()
+    assert len(commands) >= 9
+    for page, line in commands:
+        args = shlex.split(line)
+        assert args[0] == "charrnn", line
+        # Click handles --help before it converts any value but after it has matched every
+        # option name, so this accepts the line exactly when its command and options exist.
+        with pytest.raises(SystemExit) as exit_info:
+            main([*args[1:], "--help"])
+        out, err = capsys.readouterr()
+        assert exit_info.value.code == 0, (
+            f"{page_id(page)}: `{line}` is not a valid command:\n{err}")
+
+
+def load_script(name: str):
+    path = DOCS / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_step_size_figure_shows_the_v_and_the_flat_complex_step(tmp_path: Path) -> None:
+    steps_module = load_script("gradcheck_steps")
+    errors = steps_module.step_errors()
+    steps, centred = errors["steps"], errors["centred"]
+    best = int(np.argmin(centred))
+    # The V: the best step lies well inside the range, near 1e-4 to 1e-5 ...
+    assert 1e-6 <= steps[best] <= 1e-3
+    # ... and the error grows on both sides, by orders of magnitude at the ends.
+    assert centred[0] > 1e4 * centred[best] and centred[-1] > 1e4 * centred[best]
+    # Forward differences are worse at their best than centred differences at theirs.
+    assert errors["forward"].min() > 10 * centred[best]
+    # Complex steps have no rounding branch: tiny steps give machine precision.
+    assert np.all(errors["complex"][steps <= 1e-8] < 1e-13)
+    out = tmp_path / "steps.svg"
+    steps_module.write_figure(out, errors)
+    assert out.read_text("utf-8").lstrip().startswith("<?xml")
