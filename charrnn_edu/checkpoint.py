@@ -377,7 +377,7 @@ def load(path: str | os.PathLike[str], text: str | None = None, *,
     Returns
     -------
     Trainer
-        Parameters, AdaGrad memory, best parameters, hidden state, position, counters, loss
+        Parameters, optimiser state, best parameters, hidden state, position, counters, loss
         history, samples and random generator exactly as saved; ``stop_requested`` False.
 
     Raises

@@ -152,7 +152,7 @@ class Trainer:
     settings : Settings
     rnn : RNN
         The current parameters, updated in place.
-    optimizer : AdaGrad
+    optimizer : AdaGrad or Adam
     rng : numpy.random.Generator
     h : ndarray of shape (m, 1)
         The hidden state carried to the next piece.
