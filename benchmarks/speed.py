@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import textbook  # noqa: E402
 
-from charrnn_edu.encoding import default_corpus, read_text  # noqa: E402
+from charrnn_edu.files import default_corpus, read_text  # noqa: E402
 from charrnn_edu.training import Settings, Trainer  # noqa: E402
 
 

@@ -52,21 +52,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
 from charrnn_edu.adagrad import AdaGrad, Adam
 from charrnn_edu.encoding import Vocabulary
+from charrnn_edu.files import write_atomically
 from charrnn_edu.forward import RNN
 from charrnn_edu.training import Sample, Settings, Trainer
 
-__all__ = ["FORMAT_VERSION", "CheckpointError", "corpus_sha256", "save", "load", "load_model",
-           "write_atomically"]
+__all__ = ["FORMAT_VERSION", "CheckpointError", "corpus_sha256", "save", "load", "load_model"]
 
 FORMAT_VERSION = 1
 """The checkpoint layout this module writes and reads; see the module docstring."""
@@ -185,29 +183,6 @@ def save(path: str | os.PathLike[str], trainer: Trainer, *, corpus_sha256: str,
     arrays = _arrays(trainer, corpus_sha256, encoding, corpus_name)
     # An open file object, not a path: np.savez would append ".npz" to a path.
     write_atomically(path, lambda f: np.savez(f, **arrays))
-
-
-def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
-    """Call ``write(f)`` on a temporary file, then rename it onto ``path`` in one step.
-
-    A crash, a full disk or a Ctrl-C during ``write`` leaves ``path`` as it was and no
-    temporary file behind. Missing folders are created.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The temporary file must be in the same folder: os.replace is atomic only within one
-    # file system. The leading dot hides it from ordinary listings while it is being written.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)           # mkstemp's 0600 would hide the run from other users
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())       # the bytes are on disk before the rename makes them live
-        os.replace(tmp, path)
-    except BaseException:              # also KeyboardInterrupt: never leave a stray temp file
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _corrupt(path: Path, problem: str) -> CheckpointError:

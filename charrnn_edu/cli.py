@@ -23,10 +23,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from charrnn_edu import __version__, checkpoint
-from charrnn_edu.checkpoint import write_atomically
-from charrnn_edu.encoding import Vocabulary, default_corpus, read_text
+from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.exercises.commands import app as exercises_app
 from charrnn_edu.exercises.commands import lab as lab_command
+from charrnn_edu.files import default_corpus, read_text, write_atomically
 from charrnn_edu.forward import RNN
 from charrnn_edu.gradcheck import GradCheckRow, check
 from charrnn_edu.report import (

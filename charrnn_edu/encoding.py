@@ -14,12 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Vocabulary", "one_hot", "read_text", "default_corpus"]
+__all__ = ["Vocabulary", "one_hot"]
 
 
 # --8<-- [start:vocabulary]
@@ -117,42 +115,3 @@ def one_hot(ids: Iterable[int] | np.ndarray, K: int) -> np.ndarray:
     X[ids, np.arange(ids.size)] = 1.0
     return X
 # --8<-- [end:one-hot]
-
-
-def read_text(path: str | Path, encoding: str = "utf-8") -> str:
-    """Read a corpus file as text.
-
-    Raises
-    ------
-    FileNotFoundError
-        The file does not exist.
-    ValueError
-        The file is empty, or its bytes are not valid in ``encoding`` (the message gives the
-        byte offset and suggests ``--encoding latin-1``, which accepts any byte).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"corpus file not found: {path} "
-                                "(pass an existing text file with --data)")
-    data = path.read_bytes()
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path} is not valid {encoding}: byte 0x{data[err.start]:02x} at offset "
-                         f"{err.start} (try --encoding latin-1)") from None
-    except LookupError:
-        raise ValueError(f"unknown text encoding {encoding!r} (try utf-8 or latin-1)") from None
-    if not text:
-        raise ValueError(f"corpus file is empty: {path} (pass a file with some text in it)")
-    return text
-
-
-def default_corpus() -> Path:
-    """Path of the bundled corpus, ``data/shakespeare.txt`` (eight plays, public domain).
-
-    An installed wheel carries it inside the package; a source checkout keeps it in ``data/``.
-    """
-    packaged = resources.files("charrnn_edu") / "_data" / "shakespeare.txt"
-    if packaged.is_file():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "data" / "shakespeare.txt"

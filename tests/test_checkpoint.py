@@ -14,7 +14,7 @@ from strategies import seeds
 
 from charrnn_edu import checkpoint
 from charrnn_edu.checkpoint import CheckpointError, corpus_sha256, load, load_model, save
-from charrnn_edu.encoding import default_corpus, read_text
+from charrnn_edu.files import default_corpus, read_text
 from charrnn_edu.forward import RNN
 from charrnn_edu.training import Settings, Trainer
 

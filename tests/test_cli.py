@@ -8,7 +8,7 @@ import pytest
 
 from charrnn_edu import checkpoint
 from charrnn_edu.cli import main
-from charrnn_edu.encoding import default_corpus
+from charrnn_edu.files import default_corpus
 
 SMALL = ["--hidden", "8", "--seq-length", "10", "--sample-every", "50", "--sample-length", "30",
          "--checkpoint-every", "40", "--quiet"]

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from strategies import check_one_hot_properties, check_roundtrip, corpus_and_text, seeds
 
 import charrnn_edu
-from charrnn_edu.encoding import Vocabulary, default_corpus, one_hot, read_text
+from charrnn_edu.encoding import Vocabulary, one_hot
+from charrnn_edu.files import default_corpus, read_text
 
 
 @given(corpus_and_text())

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from charrnn_edu.cli import main
-from charrnn_edu.encoding import default_corpus
+from charrnn_edu.files import default_corpus
 
 
 @pytest.fixture(scope="module")

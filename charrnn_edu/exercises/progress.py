@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from charrnn_edu.checkpoint import write_atomically
+from charrnn_edu.files import write_atomically
 
 __all__ = ["ProgressError", "Entry", "Progress", "progress_file"]
 

@@ -30,7 +30,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from charrnn_edu.bptt import gradients  # noqa: E402
-from charrnn_edu.encoding import Vocabulary, default_corpus, read_text  # noqa: E402
+from charrnn_edu.encoding import Vocabulary  # noqa: E402
+from charrnn_edu.files import default_corpus, read_text  # noqa: E402
 from charrnn_edu.forward import RNN  # noqa: E402
 from charrnn_edu.gradcheck import complex_step_gradients, numerical_gradients  # noqa: E402
 from charrnn_edu.loss import sequence_loss  # noqa: E402
