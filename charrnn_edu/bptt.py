@@ -4,20 +4,24 @@ The loss (3.1) depends on every parameter through every time step. BPTT applies 
 rule backwards through the unrolled network, from step tau down to step 1. Writing
 :math:`g_t = \partial L / \partial o_t` and :math:`\mathbf{y}_t` for the one-hot target::
 
-    (4.1)  g_t    = p_t - y_t                                  g_t : (K, 1)
-    (4.2)  dL/dV  = sum_t g_t h_t^T                            (K, m)
-    (4.3)  dL/dc  = sum_t g_t                                  (K, 1)
+    (4.1)  g_t     = p_t - y_t                                 g_t : (K, 1)
+    (4.2)  dL/dV   = sum_t g_t h_t^T                           (K, m)
+    (4.3)  dL/dc   = sum_t g_t                                 (K, 1)
     (4.4)  dL/dh_t = V^T g_t + W^T dL/da_{t+1}                 (m, 1); the W term is 0 at t = tau
     (4.5)  dL/da_t = dL/dh_t * (1 - h_t^2)                     (m, 1); tanh' = 1 - tanh^2
-    (4.6)  dL/dW  = sum_t dL/da_t h_{t-1}^T                    (m, m); h_0 included
-    (4.7)  dL/dU  = sum_t dL/da_t x_t^T                        (m, K)
-    (4.8)  dL/db  = sum_t dL/da_t                              (m, 1)
+    (4.6)  dL/dW   = sum_t dL/da_t h_{t-1}^T                   (m, m); h_0 included
+    (4.7)  dL/dU   = sum_t dL/da_t x_t^T                       (m, K)
+    (4.8)  dL/db   = sum_t dL/da_t                             (m, 1)
 
 (4.1) is the famous softmax-plus-cross-entropy result: the derivative of
 :math:`-\ln \mathrm{softmax}(o)[y]` with respect to o is p minus the one-hot of y.
 (4.4) has two terms because h_t reaches the loss two ways: through its own output o_t and
-through the next hidden state a_{t+1}. Only (4.4)–(4.5) are a recurrence, run from t = tau
-down to 1; (4.1)–(4.3) and (4.6)–(4.8) are whole-matrix operations over all time steps.
+through the next pre-activation a_{t+1} = W h_t + ... . That second term is what makes the
+backward pass a recurrence, run from t = tau down to 1, just as (2.1) makes the forward pass
+one from t = 1 up to tau.
+
+:func:`backward_step` is one time step of it, (4.1)–(4.8), one line each; :func:`gradients`
+runs the forward pass and then loops the step backwards.
 
 There is no clipping here: clipping changes the gradient, so a gradient check of clipped
 gradients would check the wrong thing. It belongs to the optimiser, chapter 6.
@@ -30,7 +34,47 @@ import numpy as np
 from charrnn_edu.forward import RNN, forward
 from charrnn_edu.loss import cross_entropy
 
-__all__ = ["gradients"]
+__all__ = ["backward_step", "gradients"]
+
+
+# --8<-- [start:backward-step]
+def backward_step(rnn: RNN, grads: RNN, p_t: np.ndarray, y_t: int, h_t: np.ndarray,
+                  h_prev: np.ndarray, x_t: int, da_next: np.ndarray) -> np.ndarray:
+    r"""One time step of BPTT: dL/da_t, and this step's terms added to every gradient.
+
+    Parameters
+    ----------
+    rnn : RNN
+        The parameters.
+    grads : RNN
+        The sums (4.2), (4.3), (4.6)–(4.8) so far; this step's terms are added in place.
+    p_t : ndarray of shape (K, 1)
+        The predicted distribution at step t.
+    y_t : int
+        Id of the target character.
+    h_t, h_prev : ndarray of shape (m, 1)
+        h_t and h_{t-1}.
+    x_t : int
+        Id of the input character.
+    da_next : ndarray of shape (m, 1)
+        dL/da_{t+1}; zeros at t = tau, where no later step exists.
+
+    Returns
+    -------
+    da_t : ndarray of shape (m, 1)
+        dL/da_t, which step t - 1 needs: W^T da_t is the second source of dL/dh_{t-1}.
+    """
+    g = p_t.copy()
+    g[y_t] -= 1                                    # (4.1)  (K, 1): p_t - y_t, y_t one-hot
+    grads.V += g @ h_t.T                           # (4.2)  (K, m)
+    grads.c += g                                   # (4.3)  (K, 1)
+    dh = rnn.V.T @ g + rnn.W.T @ da_next           # (4.4)  (m, 1): via o_t and via a_{t+1}
+    da = dh * (1 - h_t**2)                         # (4.5)  (m, 1)
+    grads.W += da @ h_prev.T                       # (4.6)  (m, m)
+    grads.U[:, [x_t]] += da                        # (4.7)  da x_t^T is da in column x_t
+    grads.b += da                                  # (4.8)  (m, 1)
+    return da
+# --8<-- [end:backward-step]
 
 
 # --8<-- [start:gradients]
@@ -54,35 +98,21 @@ def gradients(rnn: RNN, x: np.ndarray, y: np.ndarray,
         dL/db (m, 1), dL/dc (K, 1), dL/dU (m, K), dL/dW (m, m), dL/dV (K, m).
     h : ndarray of shape (m, 1)
         The last hidden state, to carry over to the next sequence.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is empty or ``x`` and ``y`` differ in length.
     """
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     H, P, h_last = forward(rnn, x, h0)
-    tau, (K, m) = len(x), rnn.V.shape
     loss = float(cross_entropy(P, y))
-
-    # Time-major, like the forward pass: row t of each (tau, .) array is a column of the
-    # report's matrix, and the transposes are free views.
-    Ht = H.T                                         # (tau, m), row t = h_t^T
-    Gt = P.T.copy()                                  # (tau, K), row t = g_t^T
-    Gt[np.arange(tau), y] -= 1.0                     # (4.1): p_t - one-hot(y_t)
-    dV = np.dot(Gt.T, Ht)                            # (K, m), (4.2)
-    dc = Gt.sum(axis=0).reshape(K, 1)                # (K, 1), (4.3)
-
-    dH_out = np.dot(Gt, rnn.V)                       # (tau, m), row t = (V^T g_t)^T
-    tanh_grad = 1.0 - Ht * Ht                        # (tau, m), (1 - h_t^2)^T
-    dA = np.empty((tau, m), dtype=Ht.dtype)          # (tau, m), row t = (dL/da_t)^T
-    da = np.zeros(m, dtype=Ht.dtype)                 # dL/da_{tau+1} = 0
-    for dh_out, d_tanh, da_out in zip(dH_out[::-1], tanh_grad[::-1], dA[::-1], strict=True):
-        # (4.4)-(4.5) for t = tau, ..., 1; as rows, W^T da is da W.
-        da = np.multiply(dh_out + np.dot(da, rnn.W), d_tanh, out=da_out)
-
-    H_prev = np.vstack([h0.reshape(1, m), Ht[:-1]])  # (tau, m), row t = h_{t-1}^T
-    dW = np.dot(dA.T, H_prev)                        # (m, m), (4.6)
-    db = dA.sum(axis=0).reshape(m, 1)                # (m, 1), (4.8)
-    # (4.7): x_t^T is one-hot, so da_t x_t^T only adds da_t to column x_t of dU. The plain
-    # form is `for t: dU[:, x[t]] += dA[t]`; bincount does all those additions at once on
-    # the flat index (x_t, i) -> x_t * m + i of dU^T.
-    flat = (np.asarray(x)[:, None] * m + np.arange(m)).ravel()
-    dU = np.bincount(flat, weights=dA.ravel(), minlength=K * m)  # float64, whatever dA is
-    dU = dU.reshape(K, m).T.astype(dA.dtype)                     # (m, K)
-    return loss, RNN(b=db, c=dc, U=dU, W=dW, V=dV), h_last
+    H = np.hstack([h0, H])                   # (m, tau + 1): column t is h_t, from h_0
+    grads = rnn.map(np.zeros_like)           # every sum starts at 0
+    da = np.zeros_like(h0)                   # dL/da_{tau+1} = 0: no step after tau
+    for t in reversed(range(len(x))):        # t = tau, ..., 1 (0-based here)
+        da = backward_step(rnn, grads, P[:, [t]], int(y[t]), H[:, [t + 1]], H[:, [t]],
+                           int(x[t]), da)
+    return loss, grads, h_last
 # --8<-- [end:gradients]

@@ -37,7 +37,7 @@ from charrnn_edu.report import (
     samples_markdown,
 )
 from charrnn_edu.sampling import generate
-from charrnn_edu.training import PRESETS, Trainer, TrainingDiverged
+from charrnn_edu.training import PRESETS, Trainer, TrainingDiverged, init_scaled
 
 app = typer.Typer(
     name="charrnn",
@@ -482,7 +482,7 @@ def report(
     gc_hidden, tau = (10 if settings.init == "scaled" else 5), settings.seq_length
     ids = vocab.encode(text[:tau + 1])
     rng = np.random.default_rng(seed)
-    small = (RNN.init_scaled(len(vocab), gc_hidden, rng=rng) if settings.init == "scaled"
+    small = (init_scaled(len(vocab), gc_hidden, rng=rng) if settings.init == "scaled"
              else RNN.init(len(vocab), gc_hidden, settings.sigma, rng=rng))
     tables = {"zero": gradcheck_rows(check(small, ids[:-1], ids[1:], np.zeros((gc_hidden, 1)))),
               "random": gradcheck_rows(check(small, ids[:-1], ids[1:],

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from charrnn_edu.encoding import Vocabulary
-from charrnn_edu.forward import RNN, forward, softmax
+from charrnn_edu.forward import RNN, forward, softmax, step
 
 __all__ = ["next_distribution", "nucleus", "draw", "sample", "greedy", "prime", "generate"]
 
@@ -36,19 +36,23 @@ def next_distribution(rnn: RNN, h: np.ndarray, x: int,
 
     Parameters
     ----------
+    rnn : RNN
     h : ndarray of shape (m, 1)
+        The hidden state before this step.
     x : int
         Id of the current character.
+    temperature : float
+        T > 0; the logits o are divided by T before the softmax.
 
     Returns
     -------
     h : ndarray of shape (m, 1)
+        The new hidden state.
     p : ndarray of shape (K,)
+        softmax(o / T), flattened to a vector for drawing.
     """
-    # Column x of U is U x for the one-hot x.
-    h = np.tanh(np.dot(rnn.W, h) + rnn.U[:, x:x + 1] + rnn.b)   # (m, 1)
-    o = np.dot(rnn.V, h) + rnn.c                                 # (K, 1)
-    return h, softmax(o / temperature)[:, 0]
+    now = step(rnn, h, x)                               # chapter 2: (2.1)-(2.4)
+    return now.h, softmax(now.o / temperature)[:, 0]    # (K,); T = 1 gives now.p
 # --8<-- [end:next-distribution]
 
 
@@ -149,8 +153,11 @@ def greedy(rnn: RNN, h0: np.ndarray, x0: int, n: int) -> np.ndarray:
 
 # --8<-- [start:prime]
 def prime(rnn: RNN, h0: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """The hidden state after reading ``ids``, shape (m, 1): chapter 2's forward pass."""
-    return forward(rnn, np.asarray(ids, dtype=np.int64), h0).h
+    """The hidden state after reading ``ids``, shape (m, 1): chapter 2's forward pass.
+
+    Reading nothing leaves the state as it was: ``h0``.
+    """
+    return forward(rnn, ids, h0).h if len(ids) else h0
 # --8<-- [end:prime]
 
 

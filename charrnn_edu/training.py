@@ -37,7 +37,8 @@ from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.forward import RNN
 from charrnn_edu.sampling import sample
 
-__all__ = ["Settings", "PRESETS", "Sample", "TrainingDiverged", "Trainer", "iterations_per_epoch"]
+__all__ = ["Settings", "PRESETS", "init_scaled", "initial_parameters", "Sample",
+           "TrainingDiverged", "Trainer", "iterations_per_epoch"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class Settings:
         The loss (3.1) summed over the tau steps, or its mean (the 2026 edition's), which
         divides the loss and every gradient by tau.
     init : {"classic", "scaled"}
-        ``RNN.init`` with sigma, or ``RNN.init_scaled`` (the 2026 edition's).
+        ``RNN.init`` with sigma, or :func:`init_scaled` (the 2026 edition's).
     dtype : {"float64", "float32"}
         Precision of the parameters and of every computation. float32 is faster and
         learns the same; gradient checks need float64 (chapter 5).
@@ -117,6 +118,33 @@ PRESETS: dict[str, Settings] = {
     "2026": Settings(eta=0.001, optimizer="adam", loss="mean", init="scaled"),
 }
 """The course's editions of the assignment, by name (``--preset`` at the command line)."""
+
+
+def init_scaled(K: int, m: int = 100, *, rng: np.random.Generator) -> RNN:
+    r"""The 2026 edition's initialisation: variances scaled by the number of inputs.
+
+    U ~ N(0, 1/(2K)), W ~ N(0, 1/(2m)), V ~ N(0, 1/m), biases zero. Each unit's
+    pre-activation sums its inputs, so dividing the variance by their number keeps
+    a_t and o_t of order 1 whatever K and m are; U and W share a_t, hence the halves.
+    """
+    if K < 1 or m < 1:
+        raise ValueError(f"K and m must be at least 1, got K={K}, m={m}")
+    return RNN(b=np.zeros((m, 1)), c=np.zeros((K, 1)),
+               U=rng.normal(0.0, np.sqrt(1 / (2 * K)), (m, K)),
+               W=rng.normal(0.0, np.sqrt(1 / (2 * m)), (m, m)),
+               V=rng.normal(0.0, np.sqrt(1 / m), (K, m)))
+
+
+def initial_parameters(K: int, settings: Settings, rng: np.random.Generator) -> RNN:
+    """The parameters a run starts from: ``settings.init``, drawn in float64, then cast.
+
+    Drawing in float64 and casting means a float32 run starts from the same numbers, rounded.
+    """
+    if settings.init == "scaled":
+        rnn = init_scaled(K, settings.hidden, rng=rng)
+    else:
+        rnn = RNN.init(K, settings.hidden, settings.sigma, rng=rng)
+    return rnn.map(lambda theta: theta.astype(settings.dtype))
 
 
 @dataclass(frozen=True)
@@ -209,11 +237,7 @@ class Trainer:
                              f"seq_length + 1 = {settings.seq_length + 1} (use a longer text "
                              "or a smaller seq_length)")
         rng = np.random.default_rng(settings.seed)
-        if settings.init == "scaled":
-            rnn = RNN.init_scaled(len(vocab), settings.hidden, rng=rng, dtype=settings.dtype)
-        else:
-            rnn = RNN.init(len(vocab), settings.hidden, settings.sigma, rng=rng,
-                           dtype=settings.dtype)
+        rnn = initial_parameters(len(vocab), settings, rng)
         optimizer = (Adam(eta=settings.eta) if settings.optimizer == "adam"
                      else AdaGrad(eta=settings.eta))
         return cls(data=vocab.encode(text), vocab=vocab, settings=settings, rnn=rnn,

@@ -14,7 +14,7 @@ from charrnn_edu.bptt import gradients
 from charrnn_edu.checkpoint import corpus_sha256, load, save
 from charrnn_edu.files import default_corpus, read_text
 from charrnn_edu.forward import RNN
-from charrnn_edu.training import PRESETS, Settings, Trainer
+from charrnn_edu.training import PRESETS, Settings, Trainer, init_scaled
 
 TEXT = read_text(default_corpus())[:600]
 SMALL = dict(hidden=8, seq_length=6, sample_every=9, sample_length=12, seed=5)
@@ -76,7 +76,7 @@ def test_adam_rejects_bad_settings(kwargs):
 
 def test_scaled_init_has_the_2026_variances():
     K, m = 400, 300
-    rnn = RNN.init_scaled(K, m, rng=np.random.default_rng(0))
+    rnn = init_scaled(K, m, rng=np.random.default_rng(0))
     assert not rnn.b.any() and not rnn.c.any()
     for theta, variance in ((rnn.U, 1 / (2 * K)), (rnn.W, 1 / (2 * m)), (rnn.V, 1 / m)):
         assert theta.var() == pytest.approx(variance, rel=0.05)
