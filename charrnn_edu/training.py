@@ -34,6 +34,7 @@ import numpy as np
 from charrnn_edu.adagrad import AdaGrad, Adam, clip
 from charrnn_edu.bptt import gradients
 from charrnn_edu.encoding import Vocabulary
+from charrnn_edu.engine import Engine
 from charrnn_edu.forward import RNN
 from charrnn_edu.sampling import sample
 
@@ -160,6 +161,10 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the parameters are those of the last good iteration."""
 
 
+ENGINES = ("fast", "chapters")
+"""Who computes each update: ``charrnn_edu.engine``, or chapters 4 and 6 as written."""
+
+
 def iterations_per_epoch(n_chars: int, seq_length: int) -> int:
     """Pieces of tau characters (plus one target) that fit in the text: one epoch."""
     return (n_chars - 1) // seq_length
@@ -198,6 +203,10 @@ class Trainer:
         The loss and the smooth loss of every iteration.
     epoch_starts : list of int
         The iteration (1-based) at which each epoch began.
+    engine : {"fast", "chapters"}
+        Who computes each update: ``charrnn_edu.engine`` (fast, the default) or chapters 4
+        and 6 themselves (slow, but every line is the lesson). Both give the same numbers to
+        rounding (``tests/test_engine.py``); a resume is bit-exact with the same engine.
     samples : list of Sample
     """
 
@@ -220,16 +229,22 @@ class Trainer:
     epoch_starts: list[int] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     stop_requested: bool = False
+    engine: str = "fast"
+    _engine: Engine | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {self.engine!r}")
 
     @classmethod
     def start(cls, text: str, settings: Settings = Settings(),
-              vocab: Vocabulary | None = None) -> Trainer:
+              vocab: Vocabulary | None = None, *, engine: str = "fast") -> Trainer:
         """A fresh run on ``text``: parameters drawn from ``settings.seed``, AdaGrad at zero.
 
         Raises
         ------
         ValueError
-            If the text has fewer than seq_length + 1 characters.
+            If the text has fewer than seq_length + 1 characters, or ``engine`` is unknown.
         """
         vocab = vocab or Vocabulary.from_text(text)
         if len(text) < settings.seq_length + 1:
@@ -242,7 +257,8 @@ class Trainer:
                      else AdaGrad(eta=settings.eta))
         return cls(data=vocab.encode(text), vocab=vocab, settings=settings, rnn=rnn,
                    optimizer=optimizer, rng=rng,
-                   h=np.zeros((settings.hidden, 1), dtype=settings.dtype), best=rnn.copy())
+                   h=np.zeros((settings.hidden, 1), dtype=settings.dtype), best=rnn.copy(),
+                   engine=engine)
 
     @property
     def iterations_per_epoch(self) -> int:
@@ -262,16 +278,8 @@ class Trainer:
         new_epoch = self.iteration == 0 or self.e + tau + 1 > len(self.data)
         e, h = (0, np.zeros_like(self.h)) if new_epoch else (self.e, self.h)
         X, Y = self.data[e:e + tau], self.data[e + 1:e + tau + 1]
-        loss, grads, h_next = gradients(self.rnn, X, Y, h)
-        if self.settings.loss == "mean":
-            loss, grads = loss / tau, grads.map(lambda g: g / tau)
-        if not math.isfinite(loss):
-            largest = max(float(np.abs(g).max()) for g in grads)
-            raise TrainingDiverged(
-                f"the loss became {loss} at iteration {self.iteration + 1} (largest gradient "
-                f"element {largest:.3g}, learning rate {self.settings.eta:g}); "
-                "try a smaller --eta or --clip")
-        self.optimizer.step(self.rnn, clip(grads, self.settings.clip))
+        update = self._update_by_chapters if self.engine == "chapters" else self._update_fast
+        loss, h_next = update(X, Y, h)
         if new_epoch:
             self.epoch += 1
             self.epoch_starts.append(self.iteration + 1)
@@ -283,12 +291,50 @@ class Trainer:
         self.smooth_losses.append(self.smooth_loss)
         if self.smooth_loss < self.best_loss:
             self.best_loss, self.best_iteration = self.smooth_loss, self.iteration
-            for kept, theta in zip(self.best, self.rnn, strict=True):
-                np.copyto(kept, theta)
+            self._keep_best()
         if self.iteration == 1 or self.iteration % self.settings.sample_every == 0:
             ids = sample(self.rnn, h_prev, int(X[0]), self.settings.sample_length, self.rng)
             self.samples.append(Sample(self.iteration, self.smooth_loss, self.vocab.decode(ids)))
         return loss
+
+    def _update_by_chapters(self, X: np.ndarray, Y: np.ndarray,
+                            h: np.ndarray) -> tuple[float, np.ndarray]:
+        """Chapters 4 and 6 as written: BPTT, clipping, the optimiser's step."""
+        loss, grads, h_next = gradients(self.rnn, X, Y, h)
+        if self.settings.loss == "mean":
+            tau = self.settings.seq_length
+            loss, grads = loss / tau, grads.map(lambda g: g / tau)
+        self._check_finite(loss, max(float(np.abs(g).max()) for g in grads))
+        self.optimizer.step(self.rnn, clip(grads, self.settings.clip))
+        return loss, h_next
+    # --8<-- [end:step]
+
+    def _update_fast(self, X: np.ndarray, Y: np.ndarray,
+                     h: np.ndarray) -> tuple[float, np.ndarray]:
+        """The same update by ``charrnn_edu.engine``."""
+        engine = self._engine
+        if engine is None or not engine.bound_to(self.rnn, self.optimizer, self.best):
+            engine = self._engine = Engine(self.rnn, self.optimizer, self.best,
+                                           tau=self.settings.seq_length, clip=self.settings.clip,
+                                           mean_loss=self.settings.loss == "mean")
+        loss = engine.loss_and_gradients(X, Y, h)
+        self._check_finite(loss, float(np.abs(engine.grad).max()))
+        engine.update()
+        return loss, engine.h
+
+    def _check_finite(self, loss: float, largest_gradient: float) -> None:
+        if not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"the loss became {loss} at iteration {self.iteration + 1} (largest gradient "
+                f"element {largest_gradient:.3g}, learning rate {self.settings.eta:g}); "
+                "try a smaller --eta or --clip")
+
+    def _keep_best(self) -> None:
+        if self._engine is not None and self.engine == "fast":
+            self._engine.keep_best()
+        else:
+            for kept, theta in zip(self.best, self.rnn, strict=True):
+                np.copyto(kept, theta)
     # --8<-- [end:step]
 
     def run(self, iterations: int, callback: Callable[[Trainer], None] | None = None,

@@ -1,0 +1,279 @@
+r"""The training engine: one training iteration of chapters 2–6, made fast.
+
+Not a chapter. The chapters are written to be read; this module computes exactly the same
+numbers — loss (3.1), gradients (4.1)–(4.8), clipping (6.1) and the optimiser's update
+(6.2)–(6.3) or (6.4)–(6.6) — with every trick that pays at m = 100, where numpy's cost per
+call, not the arithmetic, dominates. The test suite proves it equal to the chapters
+(``tests/test_engine.py``), and ``docs/chapters/8b-fast.md`` walks through the tricks one at a
+time with their measured gains (``benchmarks/speed.py``).
+
+The tricks, in the order the page teaches them:
+
+1. **Whole-matrix products outside the recurrence.** Only (2.1)–(2.2) and (4.4)–(4.5) must
+   run step by step. The input term U x_t + b for all t is one gather of rows of U^T; (2.3),
+   (2.4), (3.1), (4.1)–(4.3) and (4.6)–(4.8) are one matrix operation each over all tau steps.
+2. **Time-major rows.** Row t of every (tau, .) buffer is the report's column t, so each step
+   reads and writes one contiguous row. A row vector times W^T is W times the column.
+3. **Buffers allocated once.** Every array an iteration needs is made in ``__init__``; the
+   iteration writes into them with ``out=``, so it allocates (almost) nothing.
+4. **The additive term inside the product.** Step t computes h_{t-1}^T W^T + (U x_t + b)^T.
+   Stacking the tau input rows under W^T and appending the unit row vector e_t to h_{t-1}
+   makes that one product, [h_{t-1}^T, e_t^T] [W^T; A_in]: two numpy calls per step (product,
+   tanh) instead of three. The same trick puts (4.4)'s V^T g_t inside W^T da_{t+1}.
+5. **One flat buffer for all five parameters**, and the same layout for the gradients and
+   the optimiser's state, so clipping is one call and AdaGrad or Adam a handful of calls over
+   all 26,000 numbers instead of a handful per parameter.
+6. **AdaGrad on the touched columns of U only.** A piece of 25 characters touches at most 25
+   of the K columns of U; the others have zero gradient, so (6.2) adds 0 to their memory and
+   (6.3) subtracts 0 from them: skipping them is exact. (Not for Adam: its moving averages
+   decay even where the gradient is 0.)
+7. **float32** when asked: half the bytes per number, and twice the numbers per vector
+   instruction.
+
+The engine owns the memory of the parameters: on binding, the arrays of the ``RNN`` it is
+given (and of the optimiser's state, and of the best copy) are replaced by views into its flat
+buffers, holding the same numbers. Anyone who reads ``trainer.rnn.W`` sees the live values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from charrnn_edu.adagrad import AdaGrad, Adam
+from charrnn_edu.forward import RNN
+
+__all__ = ["Engine"]
+
+
+def _flat_views(flat: np.ndarray, m: int, K: int) -> RNN:
+    """The five parameter-shaped views into one flat buffer, laid out W, V, b, c, U.
+
+    U comes last so the dense part [W, V, b, c] is one contiguous slice (AdaGrad treats U
+    apart, trick 6).
+    """
+    sizes = {"W": (m, m), "V": (K, m), "b": (m, 1), "c": (K, 1), "U": (m, K)}
+    views, start = {}, 0
+    for name, shape in sizes.items():
+        stop = start + math.prod(shape)
+        views[name] = flat[start:stop].reshape(shape)
+        start = stop
+    return RNN(**views)
+
+
+def _bind(rnn: RNN, flat: np.ndarray) -> RNN:
+    """Copy ``rnn``'s numbers into ``flat`` and point ``rnn``'s attributes at the views."""
+    views = _flat_views(flat, rnn.m, rnn.K)
+    for name in RNN.names():
+        np.copyto(getattr(views, name), getattr(rnn, name))
+        setattr(rnn, name, getattr(views, name))
+    return views
+
+
+class Engine:
+    """One fast training iteration for a bound model, optimiser and best copy.
+
+    Parameters
+    ----------
+    rnn : RNN
+        The parameters; rebound to views into the engine's buffer (same numbers).
+    optimizer : AdaGrad or Adam
+        Its state is rebound the same way (created at zero if it has none yet).
+    best : RNN
+        The best parameters so far; rebound too, so keeping a new best is one copy.
+    tau : int
+        Characters per piece.
+    clip : float
+        Gradients are clipped to [-clip, clip], equation (6.1).
+    mean_loss : bool
+        Divide the loss and every gradient by tau (the 2026 edition's mean loss).
+    """
+
+    def __init__(self, rnn: RNN, optimizer: AdaGrad | Adam, best: RNN, *, tau: int,
+                 clip: float, mean_loss: bool = False) -> None:
+        m, K = rnn.m, rnn.K
+        dtype = rnn.W.dtype
+        if dtype not in (np.float64, np.float32):
+            raise ValueError(f"the engine computes in float64 or float32, not {dtype}")
+        if not tau >= 1:
+            raise ValueError(f"tau must be at least 1, got {tau}")
+        self.m, self.K, self.tau, self.clip = m, K, tau, clip
+        self.optimizer, self.mean_loss = optimizer, mean_loss
+        n = m * m + K * m + m + K + m * K
+        self.dense = m * m + K * m + m + K          # [W, V, b, c]; U follows
+
+        # Trick 5: parameters, gradients and optimiser state share one flat layout.
+        self.theta = np.empty(n, dtype)
+        self.rnn = _bind(rnn, self.theta)
+        self.best_theta = np.empty(n, dtype)
+        _bind(best, self.best_theta)
+        self.grad = np.zeros(n, dtype)
+        self.grads = _flat_views(self.grad, m, K)
+        if isinstance(optimizer, AdaGrad):
+            if optimizer.memory is None:
+                optimizer.memory = rnn.map(np.zeros_like)
+            self.memory = np.empty(n, dtype)
+            _bind(optimizer.memory, self.memory)
+        else:
+            if optimizer.first is None or optimizer.second is None:
+                optimizer.first, optimizer.second = rnn.map(np.zeros_like), rnn.map(np.zeros_like)
+            self.first, self.second = np.empty(n, dtype), np.empty(n, dtype)
+            _bind(optimizer.first, self.first)
+            _bind(optimizer.second, self.second)
+        self.tmp, self.tmp2 = np.empty(n, dtype), np.empty(n, dtype)
+        self._bound = self._state(rnn, optimizer, best)
+
+        # Tricks 2-4. Row t of Hx is [h_t^T, e_{t+1}^T]: the hidden state, then the unit row
+        # that picks input row t + 1 out of the stacked matrix Mf = [W^T; A_in].
+        self.Hx = np.zeros((tau + 1, m + tau), dtype)          # (tau + 1, m + tau)
+        self.Hx[np.arange(tau), m + np.arange(tau)] = 1
+        self.Mf = np.empty((m + tau, m), dtype)                # (m + tau, m): [W^T; A_in]
+        self.H = self.Hx[:, :m]                                # (tau + 1, m), row t = h_t^T
+        # Backwards, row t of Dx is [da_t^T, e_{t-1}^T], and Mb = [W; dH_out] with row t of
+        # dH_out = (V^T g_t)^T, so [da_{t+1}^T, e_t^T] Mb = (W^T da_{t+1} + V^T g_t)^T: (4.4).
+        self.Dx = np.zeros((tau + 1, m + tau), dtype)          # (tau + 1, m + tau)
+        self.Dx[np.arange(1, tau + 1), m + np.arange(tau)] = 1
+        self.Mb = np.empty((m + tau, m), dtype)                # (m + tau, m): [W; dH_out]
+        self.dA = self.Dx[:tau, :m]                            # (tau, m), row t = dL/da_t^T
+        self.P = np.empty((tau, K), dtype)                     # (tau, K), row t = p_t^T
+        self.tanh_grad = np.empty((tau, m), dtype)             # (tau, m), 1 - h_t^2
+        self.onehot = np.zeros((tau, K), dtype)                # (tau, K), row t = x_t^T
+        self.steps = np.arange(tau)
+        self.x = self.y = self.steps                           # the piece of the last pass
+
+    def bound_to(self, rnn: RNN, optimizer: AdaGrad | Adam, best: RNN) -> bool:
+        """Whether these objects still hold this engine's views (nobody swapped an array)."""
+        return optimizer is self.optimizer and all(
+            a is b for a, b in zip(self._state(rnn, optimizer, best), self._bound, strict=True))
+
+    @staticmethod
+    def _state(rnn: RNN, optimizer: AdaGrad | Adam, best: RNN) -> list[np.ndarray | None]:
+        moments = ([optimizer.memory] if isinstance(optimizer, AdaGrad)
+                   else [optimizer.first, optimizer.second])
+        return [*rnn, *best, *(a for state in moments for a in (state or [None] * 5))]
+
+    def loss_and_gradients(self, x: np.ndarray, y: np.ndarray, h0: np.ndarray) -> float:
+        """Forward pass, loss and BPTT for one piece; the gradients land in :attr:`grads`.
+
+        Parameters
+        ----------
+        x, y : ndarray of shape (tau,)
+            Input and target ids.
+        h0 : ndarray of shape (m, 1)
+            The hidden state before the piece.
+
+        Returns
+        -------
+        float
+            The loss (3.1), or its mean over tau for the mean loss.
+        """
+        m, tau, rnn, g = self.m, self.tau, self.rnn, self.grads
+        if len(x) != tau or len(y) != tau:
+            raise ValueError(f"the engine was built for pieces of tau = {tau} characters, "
+                             f"got {len(x)} inputs and {len(y)} targets")
+        self.x, self.y = x, y
+        dot, tanh, multiply = np.dot, np.tanh, np.multiply
+        Hx, H, P, Mf, Mb, Dx = self.Hx, self.H, self.P, self.Mf, self.Mb, self.Dx
+
+        # Forward. A_in = U^T[x] + b^T (trick 1), stacked under W^T (trick 4).
+        Mf[:m] = rnn.W.T
+        np.take(rnn.U.T, x, axis=0, out=Mf[m:])                # (tau, m): row t = (U x_t)^T
+        Mf[m:] += rnn.b.T
+        H[0] = h0[:, 0]
+        for t in range(tau):                                   # (2.1)-(2.2), 2 calls a step
+            row = H[t + 1]
+            dot(Hx[t], Mf, out=row)
+            tanh(row, out=row)
+        Hs = H[1:]                                             # (tau, m), rows h_1 ... h_tau
+        dot(Hs, rnn.V.T, out=P)                                # (2.3) for all t: (tau, K)
+        P += rnn.c.T
+        P -= P.max(axis=1, keepdims=True)                      # (2.4), overflow-free
+        np.exp(P, out=P)
+        P /= P.sum(axis=1, keepdims=True)
+        loss = -np.log(P[self.steps, y]).sum()                 # (3.1)
+
+        # Backward. P becomes G, row t = g_t^T = (p_t - y_t)^T: (4.1).
+        G = P
+        G[self.steps, y] -= 1
+        if self.mean_loss:
+            G *= 1 / tau                                       # every gradient is linear in G
+            loss = loss / tau
+        dot(G.T, Hs, out=g.V)                                  # (4.2)  (K, m)
+        G.sum(axis=0, out=g.c[:, 0])                           # (4.3)  (K, 1)
+        Mb[:m] = rnn.W
+        dot(G, rnn.V, out=Mb[m:])                              # (tau, m), rows (V^T g_t)^T
+        multiply(Hs, Hs, out=self.tanh_grad)
+        np.subtract(1, self.tanh_grad, out=self.tanh_grad)     # (tau, m), 1 - h_t^2
+        Dx[tau, :m] = 0                                        # dL/da_{tau+1} = 0
+        for t in range(tau - 1, -1, -1):                       # (4.4)-(4.5), 2 calls a step
+            row = Dx[t, :m]
+            dot(Dx[t + 1], Mb, out=row)
+            multiply(row, self.tanh_grad[t], out=row)
+        dA = self.dA                                           # (tau, m)
+        dot(dA.T, H[:tau], out=g.W)                            # (4.6)  (m, m), h_0 included
+        dA.sum(axis=0, out=g.b[:, 0])                          # (4.8)  (m, 1)
+        # (4.7): dU = dA^T X^T with X one-hot, as one product; the one-hot rows are set and
+        # cleared again so the buffer stays all zeros between iterations.
+        self.onehot[self.steps, x] = 1
+        dot(dA.T, self.onehot, out=g.U)                        # (m, K)
+        self.onehot[self.steps, x] = 0
+        return float(loss)
+
+    @property
+    def h(self) -> np.ndarray:
+        """A copy of the last hidden state h_tau of the last pass, shape (m, 1)."""
+        return self.H[self.tau][:, None].copy()
+
+    def update(self) -> None:
+        """Clip the gradients and take one optimiser step, in place, (6.1)–(6.6)."""
+        g, tmp, tmp2 = self.grad, self.tmp, self.tmp2
+        np.clip(g, -self.clip, self.clip, out=g)               # (6.1), all five at once
+        opt = self.optimizer
+        if isinstance(opt, AdaGrad):
+            d = self.dense                                     # trick 6: [W, V, b, c] whole,
+            self._adagrad(g[:d], self.memory[:d], self.theta[:d], tmp[:d], tmp2[:d])
+            cols = np.unique(self.x)                           # U on its touched columns
+            U, memU, gU = self.rnn.U, self.optimizer.memory.U, self.grads.U
+            gc = gU[:, cols]
+            mc = memU[:, cols]
+            mc += gc * gc                                      # (6.2)
+            memU[:, cols] = mc
+            U[:, cols] -= opt.eta * gc / np.sqrt(mc + opt.eps)  # (6.3)
+        else:
+            self._adam(g, tmp, tmp2)
+
+    def _adagrad(self, g: np.ndarray, mem: np.ndarray, theta: np.ndarray,
+                 tmp: np.ndarray, tmp2: np.ndarray) -> None:
+        opt = self.optimizer
+        np.multiply(g, g, out=tmp)
+        mem += tmp                                             # (6.2)
+        np.add(mem, opt.eps, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        np.multiply(g, opt.eta, out=tmp2)                      # eta g / sqrt(m + eps), in the
+        tmp2 /= tmp                                            # chapter's order of operations
+        theta -= tmp2                                          # (6.3)
+
+    def _adam(self, g: np.ndarray, tmp: np.ndarray, tmp2: np.ndarray) -> None:
+        opt = self.optimizer
+        opt.t += 1
+        c1, c2 = 1 - opt.beta1 ** opt.t, 1 - opt.beta2 ** opt.t
+        first, second = self.first, self.second
+        first *= opt.beta1
+        np.multiply(g, 1 - opt.beta1, out=tmp)
+        first += tmp                                           # (6.4)
+        second *= opt.beta2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - opt.beta2
+        second += tmp                                          # (6.5)
+        np.divide(second, c2, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        tmp += opt.eps                                         # sqrt(v-hat) + eps
+        np.divide(first, c1, out=tmp2)                         # m-hat
+        tmp2 *= opt.eta
+        tmp2 /= tmp
+        self.theta -= tmp2                                     # (6.6)
+
+    def keep_best(self) -> None:
+        """Copy the current parameters into the best copy: one call for all five."""
+        np.copyto(self.best_theta, self.theta)
