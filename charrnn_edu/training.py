@@ -335,7 +335,6 @@ class Trainer:
         else:
             for kept, theta in zip(self.best, self.rnn, strict=True):
                 np.copyto(kept, theta)
-    # --8<-- [end:step]
 
     def run(self, iterations: int, callback: Callable[[Trainer], None] | None = None,
             every: int = 100) -> None:
