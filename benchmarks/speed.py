@@ -1,10 +1,18 @@
 """Training speed of the package against the textbook per-time-step loop, measured together.
 
-Both train the report's RNN (m = 100, tau = 25, AdaGrad, clipping) on the bundled corpus from
-the same seed. Runs alternate A, B, A, B, ... so that anything else the machine does slows both
-alike; the script prints each run and the median ratio. Run it with::
+Everything trains the report's RNN (m = 100, tau = 25, AdaGrad, clipping) on the bundled
+corpus. Runs alternate textbook, package, textbook, package, ... so that anything else the
+machine does slows both alike, and the script prints the median of the per-round ratios.
+Runs inside this process are timed in CPU time (time.process_time), which other processes
+on the machine do not inflate; whole processes (--process) in wall time.
 
-    python benchmarks/speed.py [--iterations 2000] [--rounds 5] [--dtype float64]
+    python benchmarks/speed.py                      # the three ratios: chapters, engine
+                                                    #   in float64, engine in float32
+    python benchmarks/speed.py --ladder             # one technique at a time (the table of
+                                                    #   docs/chapters/8b-fast.md)
+    python benchmarks/speed.py --process 30000      # whole processes: `charrnn train
+                                                    #   --iterations 30000` against the
+                                                    #   textbook loop's own script
 
 Speed is measured here, never in the test suite.
 """
@@ -15,58 +23,155 @@ import argparse
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import ladder  # noqa: E402
 import textbook  # noqa: E402
 
+from charrnn_edu.adagrad import AdaGrad  # noqa: E402
+from charrnn_edu.encoding import Vocabulary  # noqa: E402
 from charrnn_edu.files import default_corpus, read_text  # noqa: E402
+from charrnn_edu.forward import RNN  # noqa: E402
 from charrnn_edu.training import Settings, Trainer  # noqa: E402
 
 
-def package_rate(text: str, iterations: int, settings: Settings) -> float:
-    """Iterations per second of ``Trainer`` (sampling off, as in the baseline)."""
-    trainer = Trainer.start(text, settings)
-    start = time.perf_counter()
-    trainer.run(iterations)
-    return iterations / (time.perf_counter() - start)
+def machine() -> str:
+    """One line naming the machine, Python, numpy and its BLAS."""
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    blas = f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+    try:   # the kernel OpenBLAS picked for this CPU, if threadpoolctl is installed
+        from threadpoolctl import threadpool_info
+        kernels = [i.get("architecture") for i in threadpool_info() if i["user_api"] == "blas"]
+        blas += f" ({', '.join(k for k in kernels if k)} kernel)" if any(kernels) else ""
+    except ImportError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, "
+            f"numpy {np.__version__}, BLAS {blas}")
 
 
-def textbook_rate(text: str, iterations: int) -> float:
+def textbook_rate(data: np.ndarray, K: int, iterations: int) -> float:
     """Iterations per second of the textbook loop in ``benchmarks/textbook.py``."""
-    chars = sorted(set(text))
-    ids = {ch: k for k, ch in enumerate(chars)}
-    data = np.array([ids[ch] for ch in text], dtype=np.int64)
+    start = time.process_time()
+    textbook.train(data, K, iterations)
+    return iterations / (time.process_time() - start)
+
+
+def trainer_rate(text: str, iterations: int, engine: str, dtype: str) -> float:
+    """Iterations per second of ``Trainer`` (sampling off, as in the textbook loop)."""
+    settings = Settings(sample_every=10**9, sample_length=0, dtype=dtype)
+    trainer = Trainer.start(text, settings, engine=engine)
+    start = time.process_time()
+    trainer.run(iterations)
+    return iterations / (time.process_time() - start)
+
+
+def rung_rate(build: Callable, dtype: type, data: np.ndarray, K: int, iterations: int) -> float:
+    """Iterations per second of one rung of ``ladder.py``, from the report's initial model."""
+    rnn = RNN.init(K, 100, 0.01, rng=np.random.default_rng(0))
+    rnn = rnn.map(lambda a: a.astype(dtype))
+    iterate = build(rnn, AdaGrad(), 25)
+    h = np.zeros((100, 1), dtype)
+    start = time.process_time()
+    for i in range(iterations):
+        e = (i * 25) % (len(data) - 26)
+        _, h = iterate(data[e:e + 25], data[e + 1:e + 26], h)
+    return iterations / (time.process_time() - start)
+
+
+def alternate(rounds: int, baseline: Callable[[], float],
+              contenders: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
+    """Each round runs every contender right after a run of the baseline of its own, and
+    keeps the ratio contender / baseline, so a change in the machine's load between
+    contenders does not leak into their ratios."""
+    ratios: dict[str, list[float]] = {name: [] for name in contenders}
+    for r in range(1, rounds + 1):
+        line = [f"round {r}:"]
+        for name, run in contenders.items():
+            base, rate = baseline(), run()
+            ratios[name].append(rate / base)
+            line.append(f"{name}: {rate:.0f} it/s, textbook {base:.0f} ({rate / base:.2f}x)")
+        print("\n    ".join(line), flush=True)
+    return ratios
+
+
+def process_seconds(command: list[str]) -> float:
+    """Wall time of a whole process, start-up included."""
     start = time.perf_counter()
-    textbook.train(data, len(chars), iterations)
-    return iterations / (time.perf_counter() - start)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64",
-                        help="precision of the package (the textbook loop is float64)")
+    parser.add_argument("--iterations", type=int, default=2000, help="per run (default 2000)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--ladder", action="store_true",
+                      help="time each technique of the engine, one at a time")
+    mode.add_argument("--process", type=int, metavar="N",
+                      help="time whole processes of N iterations: charrnn train and textbook.py")
     args = parser.parse_args()
     text = read_text(default_corpus())
-    # Sampling is off (sample_every beyond the run) because the baseline does not sample.
-    settings = Settings(sample_every=10**9, sample_length=0, dtype=args.dtype)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or '?'}; "
-          f"Python {platform.python_version()}, numpy {np.__version__}")
-    print(f"{args.iterations} iterations per run, m = {settings.hidden}, "
-          f"tau = {settings.seq_length}, K = {len(set(text))}, package in {args.dtype}")
-    ratios = []
-    for r in range(1, args.rounds + 1):
-        a = package_rate(text, args.iterations, settings)
-        b = textbook_rate(text, args.iterations)
-        ratios.append(a / b)
-        print(f"round {r}: package {a:7.0f} it/s   textbook {b:7.0f} it/s   ratio {a / b:.2f}x")
-    print(f"median ratio: {statistics.median(ratios):.2f}x the textbook loop")
+    vocab = Vocabulary.from_text(text)
+    data = vocab.encode(text).astype(np.int64)
+    K = len(vocab)
+    print(f"machine: {machine()}")
+    print(f"m = 100, tau = 25, K = {K}; {args.rounds} rounds, median of the per-round ratios")
+
+    if args.process:
+        n = args.process
+        with tempfile.TemporaryDirectory() as tmp:
+            charrnn = str(Path(sys.executable).with_name("charrnn"))
+            contenders = {
+                f"charrnn train {dtype}": (lambda d=dtype: n / process_seconds(
+                    [charrnn, "train", "--iterations", str(n), "--quiet", "--dtype", d,
+                     "--out", str(Path(tmp) / f"run-{d}-{time.monotonic_ns()}")]))
+                for dtype in ("float64", "float32")}
+            print(f"whole processes, {n} iterations each (charrnn train with its default "
+                  "samples and checkpoints)")
+            ratios = alternate(args.rounds, lambda: n / process_seconds(
+                [sys.executable, str(HERE / "textbook.py"), "--iterations", str(n)]),
+                contenders)
+    elif args.ladder:
+        ladder.check(data, K)
+        print(f"training loop only, {args.iterations} iterations per run; every rung was first "
+              "checked against the chapters (ladder.check)")
+        contenders = {name: (lambda b=build, d=dtype: rung_rate(b, d, data, K, args.iterations))
+                      for name, build, dtype in ladder.RUNGS}
+        ratios = alternate(args.rounds, lambda: textbook_rate(data, K, args.iterations),
+                           contenders)
+    else:
+        print(f"Trainer.run, {args.iterations} iterations per run, sampling off")
+        contenders = {"chapters": lambda: trainer_rate(text, args.iterations, "chapters",
+                                                       "float64"),
+                      "engine float64": lambda: trainer_rate(text, args.iterations, "fast",
+                                                             "float64"),
+                      "engine float32": lambda: trainer_rate(text, args.iterations, "fast",
+                                                             "float32")}
+        ratios = alternate(args.rounds, lambda: textbook_rate(data, K, args.iterations),
+                           contenders)
+    print()
+    print("| | median speed-up over the textbook loop |")
+    print("|---|---|")
+    for name, values in ratios.items():
+        print(f"| {name} | {statistics.median(values):.2f}x |")
 
 
 if __name__ == "__main__":

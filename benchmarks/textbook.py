@@ -104,11 +104,14 @@ def train(data_ids: np.ndarray, K: int, iterations: int, m: int = 100, seq_lengt
 
 
 if __name__ == "__main__":
+    import argparse
+    parser = argparse.ArgumentParser(description="Train the textbook loop on the bundled corpus.")
+    parser.add_argument("--iterations", type=int, default=2000)
+    n = parser.parse_args().iterations
     text = (Path(__file__).resolve().parent.parent / "data" / "shakespeare.txt").read_text("utf-8")
     chars = sorted(set(text))
     char_to_id = {ch: k for k, ch in enumerate(chars)}
     data = np.array([char_to_id[ch] for ch in text], dtype=np.int64)
-    n = 2000
     start = time.perf_counter()
     losses = train(data, len(chars), n)
     seconds = time.perf_counter() - start

@@ -23,10 +23,11 @@ The tricks, in the order the page teaches them:
 5. **One flat buffer for all five parameters**, and the same layout for the gradients and
    the optimiser's state, so clipping is one call and AdaGrad or Adam a handful of calls over
    all 26,000 numbers instead of a handful per parameter.
-6. **AdaGrad on the touched columns of U only.** A piece of 25 characters touches at most 25
-   of the K columns of U; the others have zero gradient, so (6.2) adds 0 to their memory and
-   (6.3) subtracts 0 from them: skipping them is exact. (Not for Adam: its moving averages
-   decay even where the gradient is 0.)
+6. **Not taken: AdaGrad on the touched columns of U only.** A piece of 25 characters
+   touches at most 25 of the K columns of U; the others have zero gradient, so skipping them
+   is exact. But gathering and scattering strided columns costs more than the arithmetic it
+   saves at K = 76 (measured in ``benchmarks/speed.py --ladder``), so the engine updates all
+   of U with the rest.
 7. **float32** when asked: half the bytes per number, and twice the numbers per vector
    instruction.
 
@@ -38,6 +39,7 @@ buffers, holding the same numbers. Anyone who reads ``trainer.rnn.W`` sees the l
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -48,11 +50,7 @@ __all__ = ["Engine"]
 
 
 def _flat_views(flat: np.ndarray, m: int, K: int) -> RNN:
-    """The five parameter-shaped views into one flat buffer, laid out W, V, b, c, U.
-
-    U comes last so the dense part [W, V, b, c] is one contiguous slice (AdaGrad treats U
-    apart, trick 6).
-    """
+    """The five parameter-shaped views into one flat buffer, laid out W, V, b, c, U."""
     sizes = {"W": (m, m), "V": (K, m), "b": (m, 1), "c": (K, 1), "U": (m, K)}
     views, start = {}, 0
     for name, shape in sizes.items():
@@ -101,7 +99,6 @@ class Engine:
         self.m, self.K, self.tau, self.clip = m, K, tau, clip
         self.optimizer, self.mean_loss = optimizer, mean_loss
         n = m * m + K * m + m + K + m * K
-        self.dense = m * m + K * m + m + K          # [W, V, b, c]; U follows
 
         # Trick 5: parameters, gradients and optimiser state share one flat layout.
         self.theta = np.empty(n, dtype)
@@ -141,17 +138,21 @@ class Engine:
         self.onehot = np.zeros((tau, K), dtype)                # (tau, K), row t = x_t^T
         self.steps = np.arange(tau)
         self.x = self.y = self.steps                           # the piece of the last pass
+        # The loops walk lists of row views made once: a view costs as much as a small add.
+        self.forward_rows = list(zip(self.Hx[:tau], self.H[1:], strict=True))
+        self.backward_rows = list(zip(self.Dx[tau:0:-1], self.dA[::-1], self.tanh_grad[::-1],
+                                      strict=True))
 
     def bound_to(self, rnn: RNN, optimizer: AdaGrad | Adam, best: RNN) -> bool:
         """Whether these objects still hold this engine's views (nobody swapped an array)."""
         return optimizer is self.optimizer and all(
-            a is b for a, b in zip(self._state(rnn, optimizer, best), self._bound, strict=True))
+            map(operator.is_, self._state(rnn, optimizer, best), self._bound))
 
     @staticmethod
-    def _state(rnn: RNN, optimizer: AdaGrad | Adam, best: RNN) -> list[np.ndarray | None]:
-        moments = ([optimizer.memory] if isinstance(optimizer, AdaGrad)
-                   else [optimizer.first, optimizer.second])
-        return [*rnn, *best, *(a for state in moments for a in (state or [None] * 5))]
+    def _state(rnn: RNN, optimizer: AdaGrad | Adam, best: RNN) -> tuple[object, ...]:
+        moments = ((optimizer.memory,) if isinstance(optimizer, AdaGrad)
+                   else (optimizer.first, optimizer.second))
+        return (*rnn, *best, *(a for state in moments for a in (state or (None,))))
 
     def loss_and_gradients(self, x: np.ndarray, y: np.ndarray, h0: np.ndarray) -> float:
         """Forward pass, loss and BPTT for one piece; the gradients land in :attr:`grads`.
@@ -174,17 +175,16 @@ class Engine:
                              f"got {len(x)} inputs and {len(y)} targets")
         self.x, self.y = x, y
         dot, tanh, multiply = np.dot, np.tanh, np.multiply
-        Hx, H, P, Mf, Mb, Dx = self.Hx, self.H, self.P, self.Mf, self.Mb, self.Dx
+        H, P, Mf, Mb, Dx = self.H, self.P, self.Mf, self.Mb, self.Dx
 
         # Forward. A_in = U^T[x] + b^T (trick 1), stacked under W^T (trick 4).
         Mf[:m] = rnn.W.T
         np.take(rnn.U.T, x, axis=0, out=Mf[m:])                # (tau, m): row t = (U x_t)^T
         Mf[m:] += rnn.b.T
         H[0] = h0[:, 0]
-        for t in range(tau):                                   # (2.1)-(2.2), 2 calls a step
-            row = H[t + 1]
-            dot(Hx[t], Mf, out=row)
-            tanh(row, out=row)
+        for h_prev, h in self.forward_rows:                    # (2.1)-(2.2), 2 calls a step
+            dot(h_prev, Mf, out=h)
+            tanh(h, out=h)
         Hs = H[1:]                                             # (tau, m), rows h_1 ... h_tau
         dot(Hs, rnn.V.T, out=P)                                # (2.3) for all t: (tau, K)
         P += rnn.c.T
@@ -206,10 +206,9 @@ class Engine:
         multiply(Hs, Hs, out=self.tanh_grad)
         np.subtract(1, self.tanh_grad, out=self.tanh_grad)     # (tau, m), 1 - h_t^2
         Dx[tau, :m] = 0                                        # dL/da_{tau+1} = 0
-        for t in range(tau - 1, -1, -1):                       # (4.4)-(4.5), 2 calls a step
-            row = Dx[t, :m]
-            dot(Dx[t + 1], Mb, out=row)
-            multiply(row, self.tanh_grad[t], out=row)
+        for da_next, da, d_tanh in self.backward_rows:         # (4.4)-(4.5), 2 calls a step
+            dot(da_next, Mb, out=da)
+            multiply(da, d_tanh, out=da)
         dA = self.dA                                           # (tau, m)
         dot(dA.T, H[:tau], out=g.W)                            # (4.6)  (m, m), h_0 included
         dA.sum(axis=0, out=g.b[:, 0])                          # (4.8)  (m, 1)
@@ -227,25 +226,15 @@ class Engine:
 
     def update(self) -> None:
         """Clip the gradients and take one optimiser step, in place, (6.1)–(6.6)."""
-        g, tmp, tmp2 = self.grad, self.tmp, self.tmp2
-        np.clip(g, -self.clip, self.clip, out=g)               # (6.1), all five at once
-        opt = self.optimizer
-        if isinstance(opt, AdaGrad):
-            d = self.dense                                     # trick 6: [W, V, b, c] whole,
-            self._adagrad(g[:d], self.memory[:d], self.theta[:d], tmp[:d], tmp2[:d])
-            cols = np.unique(self.x)                           # U on its touched columns
-            U, memU, gU = self.rnn.U, self.optimizer.memory.U, self.grads.U
-            gc = gU[:, cols]
-            mc = memU[:, cols]
-            mc += gc * gc                                      # (6.2)
-            memU[:, cols] = mc
-            U[:, cols] -= opt.eta * gc / np.sqrt(mc + opt.eps)  # (6.3)
+        np.clip(self.grad, -self.clip, self.clip, out=self.grad)   # (6.1), all five at once
+        if isinstance(self.optimizer, AdaGrad):
+            self._adagrad()
         else:
-            self._adam(g, tmp, tmp2)
+            self._adam()
 
-    def _adagrad(self, g: np.ndarray, mem: np.ndarray, theta: np.ndarray,
-                 tmp: np.ndarray, tmp2: np.ndarray) -> None:
-        opt = self.optimizer
+    def _adagrad(self) -> None:
+        opt, g, mem, theta, tmp, tmp2 = (self.optimizer, self.grad, self.memory, self.theta,
+                                          self.tmp, self.tmp2)
         np.multiply(g, g, out=tmp)
         mem += tmp                                             # (6.2)
         np.add(mem, opt.eps, out=tmp)
@@ -254,8 +243,8 @@ class Engine:
         tmp2 /= tmp                                            # chapter's order of operations
         theta -= tmp2                                          # (6.3)
 
-    def _adam(self, g: np.ndarray, tmp: np.ndarray, tmp2: np.ndarray) -> None:
-        opt = self.optimizer
+    def _adam(self) -> None:
+        opt, g, tmp, tmp2 = self.optimizer, self.grad, self.tmp, self.tmp2
         opt.t += 1
         c1, c2 = 1 - opt.beta1 ** opt.t, 1 - opt.beta2 ** opt.t
         first, second = self.first, self.second

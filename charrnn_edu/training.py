@@ -304,7 +304,7 @@ class Trainer:
         if self.settings.loss == "mean":
             tau = self.settings.seq_length
             loss, grads = loss / tau, grads.map(lambda g: g / tau)
-        self._check_finite(loss, max(float(np.abs(g).max()) for g in grads))
+        self._check_finite(loss, lambda: max(float(np.abs(g).max()) for g in grads))
         self.optimizer.step(self.rnn, clip(grads, self.settings.clip))
         return loss, h_next
     # --8<-- [end:step]
@@ -318,15 +318,15 @@ class Trainer:
                                            tau=self.settings.seq_length, clip=self.settings.clip,
                                            mean_loss=self.settings.loss == "mean")
         loss = engine.loss_and_gradients(X, Y, h)
-        self._check_finite(loss, float(np.abs(engine.grad).max()))
+        self._check_finite(loss, lambda: float(np.abs(engine.grad).max()))
         engine.update()
         return loss, engine.h
 
-    def _check_finite(self, loss: float, largest_gradient: float) -> None:
+    def _check_finite(self, loss: float, largest_gradient: Callable[[], float]) -> None:
         if not math.isfinite(loss):
             raise TrainingDiverged(
                 f"the loss became {loss} at iteration {self.iteration + 1} (largest gradient "
-                f"element {largest_gradient:.3g}, learning rate {self.settings.eta:g}); "
+                f"element {largest_gradient():.3g}, learning rate {self.settings.eta:g}); "
                 "try a smaller --eta or --clip")
 
     def _keep_best(self) -> None:
