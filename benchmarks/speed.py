@@ -122,6 +122,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=2000, help="per run (default 2000)")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
+    parser.add_argument("--markdown", type=Path, metavar="PATH",
+                        help="also write the machine, the command and the table to PATH")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--ladder", action="store_true",
                       help="time each technique of the engine, one at a time")
@@ -167,12 +169,15 @@ def main() -> None:
                                                              "float32")}
         ratios = alternate(args.rounds, lambda: textbook_rate(data, K, args.iterations),
                            contenders)
-    print()
-    print("| | median speed-up over the textbook loop |")
-    print("|---|---|")
-    for name, values in ratios.items():
-        print(f"| {name} | {statistics.median(values):.2f}x |")
-
+    table = ["| | median speed-up over the textbook loop |", "|---|---:|"]
+    table += [f"| {name.strip()} | {statistics.median(values):.2f}× |"
+              for name, values in ratios.items()]
+    print("\n" + "\n".join(table))
+    if args.markdown:
+        command = "python benchmarks/speed.py " + " ".join(sys.argv[1:])
+        args.markdown.write_text(
+            f"Measured with `{command.split(' --markdown')[0]}` on {time.strftime('%Y-%m-%d')}: "
+            f"{machine()}.\n\n" + "\n".join(table) + "\n", encoding="utf-8")
 
 if __name__ == "__main__":
     main()

@@ -137,7 +137,6 @@ class Engine:
         self.tanh_grad = np.empty((tau, m), dtype)             # (tau, m), 1 - h_t^2
         self.onehot = np.zeros((tau, K), dtype)                # (tau, K), row t = x_t^T
         self.steps = np.arange(tau)
-        self.x = self.y = self.steps                           # the piece of the last pass
         # The loops walk lists of row views made once: a view costs as much as a small add.
         self.forward_rows = list(zip(self.Hx[:tau], self.H[1:], strict=True))
         self.backward_rows = list(zip(self.Dx[tau:0:-1], self.dA[::-1], self.tanh_grad[::-1],
@@ -173,7 +172,6 @@ class Engine:
         if len(x) != tau or len(y) != tau:
             raise ValueError(f"the engine was built for pieces of tau = {tau} characters, "
                              f"got {len(x)} inputs and {len(y)} targets")
-        self.x, self.y = x, y
         dot, tanh, multiply = np.dot, np.tanh, np.multiply
         H, P, Mf, Mb, Dx = self.H, self.P, self.Mf, self.Mb, self.Dx
 
@@ -182,9 +180,11 @@ class Engine:
         np.take(rnn.U.T, x, axis=0, out=Mf[m:])                # (tau, m): row t = (U x_t)^T
         Mf[m:] += rnn.b.T
         H[0] = h0[:, 0]
+        # --8<-- [start:forward-recurrence]
         for h_prev, h in self.forward_rows:                    # (2.1)-(2.2), 2 calls a step
             dot(h_prev, Mf, out=h)
             tanh(h, out=h)
+        # --8<-- [end:forward-recurrence]
         Hs = H[1:]                                             # (tau, m), rows h_1 ... h_tau
         dot(Hs, rnn.V.T, out=P)                                # (2.3) for all t: (tau, K)
         P += rnn.c.T
@@ -205,10 +205,12 @@ class Engine:
         dot(G, rnn.V, out=Mb[m:])                              # (tau, m), rows (V^T g_t)^T
         multiply(Hs, Hs, out=self.tanh_grad)
         np.subtract(1, self.tanh_grad, out=self.tanh_grad)     # (tau, m), 1 - h_t^2
+        # --8<-- [start:backward-recurrence]
         Dx[tau, :m] = 0                                        # dL/da_{tau+1} = 0
         for da_next, da, d_tanh in self.backward_rows:         # (4.4)-(4.5), 2 calls a step
             dot(da_next, Mb, out=da)
             multiply(da, d_tanh, out=da)
+        # --8<-- [end:backward-recurrence]
         dA = self.dA                                           # (tau, m)
         dot(dA.T, H[:tau], out=g.W)                            # (4.6)  (m, m), h_0 included
         dA.sum(axis=0, out=g.b[:, 0])                          # (4.8)  (m, 1)
@@ -232,6 +234,7 @@ class Engine:
         else:
             self._adam()
 
+    # --8<-- [start:adagrad]
     def _adagrad(self) -> None:
         opt, g, mem, theta, tmp, tmp2 = (self.optimizer, self.grad, self.memory, self.theta,
                                           self.tmp, self.tmp2)
@@ -242,6 +245,7 @@ class Engine:
         np.multiply(g, opt.eta, out=tmp2)                      # eta g / sqrt(m + eps), in the
         tmp2 /= tmp                                            # chapter's order of operations
         theta -= tmp2                                          # (6.3)
+    # --8<-- [end:adagrad]
 
     def _adam(self) -> None:
         opt, g, tmp, tmp2 = self.optimizer, self.grad, self.tmp, self.tmp2
