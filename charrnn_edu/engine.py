@@ -86,17 +86,22 @@ class Engine:
         Gradients are clipped to [-clip, clip], equation (6.1).
     mean_loss : bool
         Divide the loss and every gradient by tau (the 2026 edition's mean loss).
+    batch : int
+        B, the number of streams (``charrnn_edu.batches``). With B > 1, pieces are (B, tau)
+        arrays, hidden states (m, B), and the loss is averaged over the streams.
     """
 
     def __init__(self, rnn: RNN, optimizer: AdaGrad | Adam, best: RNN, *, tau: int,
-                 clip: float, mean_loss: bool = False) -> None:
+                 clip: float, mean_loss: bool = False, batch: int = 1) -> None:
         m, K = rnn.m, rnn.K
         dtype = rnn.W.dtype
         if dtype not in (np.float64, np.float32):
             raise ValueError(f"the engine computes in float64 or float32, not {dtype}")
         if not tau >= 1:
             raise ValueError(f"tau must be at least 1, got {tau}")
-        self.m, self.K, self.tau, self.clip = m, K, tau, clip
+        if not batch >= 1:
+            raise ValueError(f"the batch must have at least 1 stream, got {batch}")
+        self.m, self.K, self.tau, self.clip, self.B = m, K, tau, clip, batch
         self.optimizer, self.mean_loss = optimizer, mean_loss
         n = m * m + K * m + m + K + m * K
 
@@ -121,6 +126,13 @@ class Engine:
         self.tmp, self.tmp2 = np.empty(n, dtype), np.empty(n, dtype)
         self._bound = self._state(rnn, optimizer, best)
 
+        if batch == 1:
+            self._one_stream_buffers()
+        else:
+            self._stream_buffers()
+
+    def _one_stream_buffers(self) -> None:
+        m, K, tau, dtype = self.m, self.K, self.tau, self.theta.dtype
         # Tricks 2-4. Row t of Hx is [h_t^T, e_{t+1}^T]: the hidden state, then the unit row
         # that picks input row t + 1 out of the stacked matrix Mf = [W^T; A_in].
         self.Hx = np.zeros((tau + 1, m + tau), dtype)          # (tau + 1, m + tau)
@@ -142,6 +154,23 @@ class Engine:
         self.backward_rows = list(zip(self.Dx[tau:0:-1], self.dA[::-1], self.tanh_grad[::-1],
                                       strict=True))
 
+    def _stream_buffers(self) -> None:
+        m, K, tau, B, dtype = self.m, self.K, self.tau, self.B, self.theta.dtype
+        # Block t of each (tau, B, .) buffer is step t, one row per stream. With B rows the
+        # per-call cost is shared by B streams, so trick 4 (which would need tau * B unit
+        # columns) no longer pays: each step is product, add, tanh.
+        self.H = np.zeros((tau + 1, B, m), dtype)              # H[t] = H_t^T
+        self.A_in = np.empty((tau, B, m), dtype)               # (U X_t + b 1^T)^T
+        self.P = np.empty((tau * B, K), dtype)                 # row t * B + b: p_t of stream b
+        self.dH_out = np.empty((tau, B, m), dtype)             # (V^T G_t)^T
+        self.dA = np.zeros((tau + 1, B, m), dtype)             # dA[t] = dL/dA_t^T; dA[tau] = 0
+        self.tanh_grad = np.empty((tau, B, m), dtype)
+        self.onehot = np.zeros((tau * B, K), dtype)
+        self.rows = np.arange(tau * B)
+        self.forward_rows = list(zip(self.H[:tau], self.H[1:], self.A_in, strict=True))
+        self.backward_rows = list(zip(self.dA[tau:0:-1], self.dA[tau - 1::-1],
+                                      self.dH_out[::-1], self.tanh_grad[::-1], strict=True))
+
     def bound_to(self, rnn: RNN, optimizer: AdaGrad | Adam, best: RNN) -> bool:
         """Whether these objects still hold this engine's views (nobody swapped an array)."""
         return optimizer is self.optimizer and all(
@@ -158,20 +187,24 @@ class Engine:
 
         Parameters
         ----------
-        x, y : ndarray of shape (tau,)
+        x, y : ndarray of shape (tau,), or (B, tau) for B streams
             Input and target ids.
-        h0 : ndarray of shape (m, 1)
+        h0 : ndarray of shape (m, 1), or (m, B)
             The hidden state before the piece.
 
         Returns
         -------
         float
-            The loss (3.1), or its mean over tau for the mean loss.
+            The loss (3.1), or its mean over tau for the mean loss; for B streams the
+            mean over the streams, (M.5).
         """
         m, tau, rnn, g = self.m, self.tau, self.rnn, self.grads
-        if len(x) != tau or len(y) != tau:
-            raise ValueError(f"the engine was built for pieces of tau = {tau} characters, "
-                             f"got {len(x)} inputs and {len(y)} targets")
+        expected = (tau,) if self.B == 1 else (self.B, tau)
+        if np.shape(x) != expected or np.shape(y) != expected:
+            raise ValueError(f"the engine was built for pieces of shape {expected}, got "
+                             f"{np.shape(x)} inputs and {np.shape(y)} targets")
+        if self.B > 1:
+            return self._streams(x, y, h0)
         dot, tanh, multiply = np.dot, np.tanh, np.multiply
         H, P, Mf, Mb, Dx = self.H, self.P, self.Mf, self.Mb, self.Dx
 
@@ -221,10 +254,55 @@ class Engine:
         self.onehot[self.steps, x] = 0
         return float(loss)
 
+    def _streams(self, X: np.ndarray, Y: np.ndarray, H0: np.ndarray) -> float:
+        """:meth:`loss_and_gradients` for B > 1 streams, equations (M.1)–(M.6)."""
+        m, tau, B, rnn, g = self.m, self.tau, self.B, self.rnn, self.grads
+        dot, add, tanh, multiply = np.dot, np.add, np.tanh, np.multiply
+        H, P, dA = self.H, self.P, self.dA
+        np.take(rnn.U.T, X.T, axis=0, out=self.A_in)           # (tau, B, m): rows (U x)^T
+        self.A_in += rnn.b.T
+        H[0] = H0.T
+        WT = rnn.W.T
+        for h_prev, h, a_in in self.forward_rows:              # (M.1)-(M.2), (B, m) each
+            dot(h_prev, WT, out=h)
+            add(h, a_in, out=h)
+            tanh(h, out=h)
+        Hs = H[1:].reshape(tau * B, m)                         # (tau B, m), all steps
+        dot(Hs, rnn.V.T, out=P)                                # (M.3)  (tau B, K)
+        P += rnn.c.T
+        P -= P.max(axis=1, keepdims=True)                      # (M.4)
+        np.exp(P, out=P)
+        P /= P.sum(axis=1, keepdims=True)
+        targets = Y.T.reshape(tau * B)                         # row t * B + b: y_t of stream b
+        loss = -np.log(P[self.rows, targets]).sum() / B        # (M.5)
+        G = P
+        G[self.rows, targets] -= 1
+        G *= (1 / (B * tau)) if self.mean_loss else (1 / B)    # (M.6), and the mean over tau
+        if self.mean_loss:
+            loss = loss / tau
+        dot(G.T, Hs, out=g.V)                                  # (4.2)
+        G.sum(axis=0, out=g.c[:, 0])                           # (4.3)
+        dot(G, rnn.V, out=self.dH_out.reshape(tau * B, m))     # rows (V^T G_t)^T
+        multiply(H[1:], H[1:], out=self.tanh_grad)
+        np.subtract(1, self.tanh_grad, out=self.tanh_grad)
+        W = rnn.W
+        for da_next, da, dh_out, d_tanh in self.backward_rows:   # (4.4)-(4.5), (B, m) each
+            dot(da_next, W, out=da)
+            add(da, dh_out, out=da)
+            multiply(da, d_tanh, out=da)
+        dAs = dA[:tau].reshape(tau * B, m)
+        dot(dAs.T, H[:tau].reshape(tau * B, m), out=g.W)       # (4.6)
+        dAs.sum(axis=0, out=g.b[:, 0])                         # (4.8)
+        inputs = X.T.reshape(tau * B)
+        self.onehot[self.rows, inputs] = 1
+        dot(dAs.T, self.onehot, out=g.U)                       # (4.7)
+        self.onehot[self.rows, inputs] = 0
+        return float(loss)
+
     @property
     def h(self) -> np.ndarray:
-        """A copy of the last hidden state h_tau of the last pass, shape (m, 1)."""
-        return self.H[self.tau][:, None].copy()
+        """A copy of the last hidden state of the last pass, shape (m, 1), or (m, B)."""
+        return self.H[self.tau].T.copy() if self.B > 1 else self.H[self.tau][:, None].copy()
 
     def update(self) -> None:
         """Clip the gradients and take one optimiser step, in place, (6.1)–(6.6)."""

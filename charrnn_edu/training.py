@@ -31,7 +31,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from charrnn_edu import batches
 from charrnn_edu.adagrad import AdaGrad, Adam, clip
+from charrnn_edu.batches import streams
 from charrnn_edu.bptt import gradients
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.engine import Engine
@@ -74,6 +76,9 @@ class Settings:
     dtype : {"float64", "float32"}
         Precision of the parameters and of every computation. float32 is faster and
         learns the same; gradient checks need float64 (chapter 5).
+    batch : int
+        B, the number of streams read side by side (``charrnn_edu.batches``); 1 is the
+        report's loop. The loss is averaged over the streams.
 
     Notes
     -----
@@ -92,6 +97,7 @@ class Settings:
     loss: str = "sum"
     init: str = "classic"
     dtype: str = "float64"
+    batch: int = 1
 
     def __post_init__(self) -> None:
         for name, allowed in (("optimizer", ("adagrad", "adam")), ("loss", ("sum", "mean")),
@@ -100,7 +106,7 @@ class Settings:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; "
                                  f"got {getattr(self, name)!r}")
-        for name in ("hidden", "seq_length", "eta", "clip", "sample_every"):
+        for name in ("hidden", "seq_length", "eta", "clip", "sample_every", "batch"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("sigma", "sample_length"):
@@ -165,9 +171,9 @@ ENGINES = ("fast", "chapters")
 """Who computes each update: ``charrnn_edu.engine``, or chapters 4 and 6 as written."""
 
 
-def iterations_per_epoch(n_chars: int, seq_length: int) -> int:
-    """Pieces of tau characters (plus one target) that fit in the text: one epoch."""
-    return (n_chars - 1) // seq_length
+def iterations_per_epoch(n_chars: int, seq_length: int, batch: int = 1) -> int:
+    """Pieces of tau characters (plus one target) that fit in each of the B streams: one epoch."""
+    return (n_chars // batch - 1) // seq_length
 
 
 @dataclass
@@ -247,23 +253,26 @@ class Trainer:
             If the text has fewer than seq_length + 1 characters, or ``engine`` is unknown.
         """
         vocab = vocab or Vocabulary.from_text(text)
-        if len(text) < settings.seq_length + 1:
+        need = settings.batch * (settings.seq_length + 1)
+        if len(text) < need:
             raise ValueError(f"the text has {len(text)} characters; training needs at least "
-                             f"seq_length + 1 = {settings.seq_length + 1} (use a longer text "
-                             "or a smaller seq_length)")
+                             f"batch * (seq_length + 1) = {need} (use a longer text, a smaller "
+                             "seq_length or fewer streams)")
         rng = np.random.default_rng(settings.seed)
         rnn = initial_parameters(len(vocab), settings, rng)
         optimizer = (Adam(eta=settings.eta) if settings.optimizer == "adam"
                      else AdaGrad(eta=settings.eta))
         return cls(data=vocab.encode(text), vocab=vocab, settings=settings, rnn=rnn,
                    optimizer=optimizer, rng=rng,
-                   h=np.zeros((settings.hidden, 1), dtype=settings.dtype), best=rnn.copy(),
+                   h=np.zeros((settings.hidden, settings.batch), dtype=settings.dtype),
+                   best=rnn.copy(),
                    engine=engine)
 
     @property
     def iterations_per_epoch(self) -> int:
         """Iterations in one pass over the text."""
-        return iterations_per_epoch(len(self.data), self.settings.seq_length)
+        return iterations_per_epoch(len(self.data), self.settings.seq_length,
+                                    self.settings.batch)
 
     # --8<-- [start:step]
     def step(self) -> float:
@@ -275,9 +284,10 @@ class Trainer:
             If the loss is NaN or infinite; nothing is updated then.
         """
         tau = self.settings.seq_length
-        new_epoch = self.iteration == 0 or self.e + tau + 1 > len(self.data)
+        text = self.data if self.settings.batch == 1 else streams(self.data, self.settings.batch)
+        new_epoch = self.iteration == 0 or self.e + tau + 1 > text.shape[-1]
         e, h = (0, np.zeros_like(self.h)) if new_epoch else (self.e, self.h)
-        X, Y = self.data[e:e + tau], self.data[e + 1:e + tau + 1]
+        X, Y = text[..., e:e + tau], text[..., e + 1:e + tau + 1]   # (tau,), or (B, tau)
         update = self._update_by_chapters if self.engine == "chapters" else self._update_fast
         loss, h_next = update(X, Y, h)
         if new_epoch:
@@ -293,14 +303,17 @@ class Trainer:
             self.best_loss, self.best_iteration = self.smooth_loss, self.iteration
             self._keep_best()
         if self.iteration == 1 or self.iteration % self.settings.sample_every == 0:
-            ids = sample(self.rnn, h_prev, int(X[0]), self.settings.sample_length, self.rng)
+            # One stream writes the sample: the first, from its state and character.
+            ids = sample(self.rnn, h_prev[:, :1], int(X.flat[0]), self.settings.sample_length,
+                         self.rng)
             self.samples.append(Sample(self.iteration, self.smooth_loss, self.vocab.decode(ids)))
         return loss
 
     def _update_by_chapters(self, X: np.ndarray, Y: np.ndarray,
                             h: np.ndarray) -> tuple[float, np.ndarray]:
         """Chapters 4 and 6 as written: BPTT, clipping, the optimiser's step."""
-        loss, grads, h_next = gradients(self.rnn, X, Y, h)
+        bptt = gradients if self.settings.batch == 1 else batches.gradients
+        loss, grads, h_next = bptt(self.rnn, X, Y, h)
         if self.settings.loss == "mean":
             tau = self.settings.seq_length
             loss, grads = loss / tau, grads.map(lambda g: g / tau)
@@ -316,7 +329,8 @@ class Trainer:
         if engine is None or not engine.bound_to(self.rnn, self.optimizer, self.best):
             engine = self._engine = Engine(self.rnn, self.optimizer, self.best,
                                            tau=self.settings.seq_length, clip=self.settings.clip,
-                                           mean_loss=self.settings.loss == "mean")
+                                           mean_loss=self.settings.loss == "mean",
+                                           batch=self.settings.batch)
         loss = engine.loss_and_gradients(X, Y, h)
         self._check_finite(loss, lambda: float(np.abs(engine.grad).max()))
         engine.update()
