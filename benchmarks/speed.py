@@ -13,24 +13,30 @@ on the machine do not inflate; whole processes (--process) in wall time.
     python benchmarks/speed.py --process 30000      # whole processes: `charrnn train
                                                     #   --iterations 30000` against the
                                                     #   textbook loop's own script
+    python benchmarks/speed.py --batches            # characters per second with B = 1, 8,
+                                                    #   32, 64 streams, float64 and float32
 
 Speed is measured here, never in the test suite.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Callable
-from pathlib import Path
 
-import numpy as np
+# One BLAS thread, as the charrnn command uses (set before numpy is imported).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -73,9 +79,9 @@ def textbook_rate(data: np.ndarray, K: int, iterations: int) -> float:
     return iterations / (time.process_time() - start)
 
 
-def trainer_rate(text: str, iterations: int, engine: str, dtype: str) -> float:
+def trainer_rate(text: str, iterations: int, engine: str, dtype: str, batch: int = 1) -> float:
     """Iterations per second of ``Trainer`` (sampling off, as in the textbook loop)."""
-    settings = Settings(sample_every=10**9, sample_length=0, dtype=dtype)
+    settings = Settings(sample_every=10**9, sample_length=0, dtype=dtype, batch=batch)
     trainer = Trainer.start(text, settings, engine=engine)
     start = time.process_time()
     trainer.run(iterations)
@@ -127,6 +133,8 @@ def main() -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--ladder", action="store_true",
                       help="time each technique of the engine, one at a time")
+    mode.add_argument("--batches", action="store_true",
+                      help="characters per second of the engine with B = 1, 8, 32, 64 streams")
     mode.add_argument("--process", type=int, metavar="N",
                       help="time whole processes of N iterations: charrnn train and textbook.py")
     args = parser.parse_args()
@@ -151,6 +159,15 @@ def main() -> None:
             ratios = alternate(args.rounds, lambda: n / process_seconds(
                 [sys.executable, str(HERE / "textbook.py"), "--iterations", str(n)]),
                 contenders)
+    elif args.batches:
+        n = args.iterations
+        print(f"characters per second: the textbook loop {n} iterations of 25 characters, "
+              "the engine the same characters in n / B iterations of B streams")
+        contenders = {
+            f"B = {B}, {dtype}": (lambda B=B, dtype=dtype: B * trainer_rate(
+                text, max(n // B, 20), "fast", dtype, B))
+            for dtype in ("float64", "float32") for B in (1, 8, 32, 64)}
+        ratios = alternate(args.rounds, lambda: textbook_rate(data, K, n), contenders)
     elif args.ladder:
         ladder.check(data, K)
         print(f"training loop only, {args.iterations} iterations per run; every rung was first "
