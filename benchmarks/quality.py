@@ -3,7 +3,8 @@
 Trains the report's network on the first 90% of the bundled corpus with one stream (the
 report's loop) and with B streams, for the same CPU time each, and records against that time
 the smooth loss (per character, so that both are on one scale) and the held-out loss on
-the last 10% of the text (its first 50,000 characters), in bits per character. Writes a figure and a Markdown table::
+the last 10% of the text (its first 50,000 characters), in bits per character. Writes a
+figure and a Markdown table::
 
     python benchmarks/quality.py [--seconds 120] [--batch 32] [--etas 0.05,0.1,0.2,0.4]
                                  [--out docs/measured]
