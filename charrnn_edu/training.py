@@ -41,7 +41,7 @@ from charrnn_edu.forward import RNN
 from charrnn_edu.sampling import sample
 
 __all__ = ["Settings", "PRESETS", "init_scaled", "initial_parameters", "Sample",
-           "TrainingDiverged", "Trainer", "iterations_per_epoch"]
+           "TrainingDiverged", "Trainer", "iterations_per_epoch", "split_text", "held_out_loss"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,11 @@ class Settings:
     batch : int
         B, the number of streams read side by side (``charrnn_edu.batches``); 1 is the
         report's loop. The loss is averaged over the streams.
+    val_frac : float in [0, 0.5]
+        The last ``val_frac`` of the text is held out of training and used only to measure
+        the loss on text the network has not seen (0, the report's way, holds out nothing).
+    eval_every : int
+        With a held-out part, measure its loss every this many iterations.
 
     Notes
     -----
@@ -98,6 +103,8 @@ class Settings:
     init: str = "classic"
     dtype: str = "float64"
     batch: int = 1
+    val_frac: float = 0.0
+    eval_every: int = 5_000
 
     def __post_init__(self) -> None:
         for name, allowed in (("optimizer", ("adagrad", "adam")), ("loss", ("sum", "mean")),
@@ -106,7 +113,10 @@ class Settings:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; "
                                  f"got {getattr(self, name)!r}")
-        for name in ("hidden", "seq_length", "eta", "clip", "sample_every", "batch"):
+        if not 0 <= self.val_frac <= 0.5:
+            raise ValueError(f"val_frac must lie in [0, 0.5], got {self.val_frac}")
+        for name in ("hidden", "seq_length", "eta", "clip", "sample_every", "batch",
+                     "eval_every"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("sigma", "sample_length"):
@@ -167,6 +177,38 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the parameters are those of the last good iteration."""
 
 
+def split_text(text: str, settings: Settings, vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
+    """The training ids and the held-out ids: the last ``settings.val_frac`` of the text.
+
+    The vocabulary is the whole text's, so every held-out character has an id.
+    """
+    cut = len(text) - round(settings.val_frac * len(text))
+    return vocab.encode(text[:cut]), vocab.encode(text[cut:])
+
+
+def held_out_loss(rnn: RNN, ids: np.ndarray, streams: int = 64, piece: int = 100) -> float:
+    """Mean loss per character, in nats, of predicting ``ids[1:]`` from ``ids[:-1]``.
+
+    The text is read as up to ``streams`` contiguous streams (chapter 9's forward pass, in
+    float64), ``piece`` characters at a time with the hidden states carried, so memory stays
+    small for any length. Divide by ln 2 for bits per character; a network that knows
+    nothing scores ln K.
+    """
+    if len(ids) < 2:
+        raise ValueError(f"the held-out text has {len(ids)} characters; it needs at least 2")
+    B = max(1, min(streams, (len(ids) - 1) // piece))
+    S = batches.streams(np.asarray(ids), B)                       # (B, n)
+    rnn = rnn.map(lambda theta: theta.astype(np.float64))
+    H, total = np.zeros((rnn.m, B)), 0.0
+    for start in range(0, S.shape[1] - 1, piece):
+        X, Y = S[:, start:start + piece], S[:, start + 1:start + piece + 1]
+        X = X[:, :Y.shape[1]]
+        run = batches.forward(rnn, X, H)
+        total += batches.loss(run.P, Y) * B                     # summed over all characters
+        H = run.H[-1]
+    return total / (B * (S.shape[1] - 1))
+
+
 ENGINES = ("fast", "chapters")
 """Who computes each update: ``charrnn_edu.engine``, or chapters 4 and 6 as written."""
 
@@ -214,6 +256,11 @@ class Trainer:
         and 6 themselves (slow, but every line is the lesson). Both give the same numbers to
         rounding (``tests/test_engine.py``); a resume is bit-exact with the same engine.
     samples : list of Sample
+    held_out : ndarray of shape (n_held_out,)
+        The held-out ids (``settings.val_frac`` of the text), never trained on.
+    evaluations : list of (int, float)
+        (iteration, held-out loss in nats per character), every ``settings.eval_every``
+        iterations when there is a held-out part.
     """
 
     data: np.ndarray
@@ -234,6 +281,8 @@ class Trainer:
     smooth_losses: list[float] = field(default_factory=list)
     epoch_starts: list[int] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
+    held_out: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    evaluations: list[tuple[int, float]] = field(default_factory=list)
     stop_requested: bool = False
     engine: str = "fast"
     _engine: Engine | None = field(default=None, init=False, repr=False, compare=False)
@@ -253,16 +302,20 @@ class Trainer:
             If the text has fewer than seq_length + 1 characters, or ``engine`` is unknown.
         """
         vocab = vocab or Vocabulary.from_text(text)
+        data, held_out = split_text(text, settings, vocab)
         need = settings.batch * (settings.seq_length + 1)
-        if len(text) < need:
-            raise ValueError(f"the text has {len(text)} characters; training needs at least "
-                             f"batch * (seq_length + 1) = {need} (use a longer text, a smaller "
-                             "seq_length or fewer streams)")
+        if len(data) < need:
+            raise ValueError(f"the text has {len(data)} characters to train on; training needs "
+                             f"at least batch * (seq_length + 1) = {need} (use a longer text, "
+                             "a smaller seq_length, fewer streams or a smaller val_frac)")
+        if settings.val_frac > 0 and len(held_out) < 2:
+            raise ValueError(f"val_frac = {settings.val_frac} holds out {len(held_out)} "
+                             "characters; it needs at least 2 (use a larger val_frac)")
         rng = np.random.default_rng(settings.seed)
         rnn = initial_parameters(len(vocab), settings, rng)
         optimizer = (Adam(eta=settings.eta) if settings.optimizer == "adam"
                      else AdaGrad(eta=settings.eta))
-        return cls(data=vocab.encode(text), vocab=vocab, settings=settings, rnn=rnn,
+        return cls(data=data, held_out=held_out, vocab=vocab, settings=settings, rnn=rnn,
                    optimizer=optimizer, rng=rng,
                    h=np.zeros((settings.hidden, settings.batch), dtype=settings.dtype),
                    best=rnn.copy(),
@@ -307,6 +360,9 @@ class Trainer:
             ids = sample(self.rnn, h_prev[:, :1], int(X.flat[0]), self.settings.sample_length,
                          self.rng)
             self.samples.append(Sample(self.iteration, self.smooth_loss, self.vocab.decode(ids)))
+        if len(self.held_out) and self.iteration % self.settings.eval_every == 0:
+            self.evaluations.append((self.iteration,
+                                     float(held_out_loss(self.rnn, self.held_out))))
         return loss
 
     def _update_by_chapters(self, X: np.ndarray, Y: np.ndarray,

@@ -157,3 +157,41 @@ def test_a_batch_that_does_not_fit_the_text_is_refused():
         Trainer.start(TEXT[:100], replace(PRESETS["classic"], batch=8))
     with pytest.raises(ValueError, match="batch must be positive"):
         replace(PRESETS["classic"], batch=0)
+
+
+@given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 8), m=st.integers(1, 6),
+       n=st.integers(2, 400), streams=st.integers(1, 9), piece=st.integers(1, 60))
+def test_held_out_loss_is_the_mean_loss_of_its_streams_read_by_chapter_2(seed, K, m, n,
+                                                                          streams, piece):
+    from charrnn_edu.loss import sequence_loss
+    from charrnn_edu.training import held_out_loss
+    rng = np.random.default_rng(seed)
+    rnn = RNN.init(K, m, 0.5, rng=rng)
+    ids = rng.integers(0, K, n)
+    got = held_out_loss(rnn, ids, streams=streams, piece=piece)
+    B = max(1, min(streams, (n - 1) // piece))
+    S = batches.streams(ids, B)
+    total = sum(sequence_loss(rnn, row[:-1], row[1:], np.zeros((m, 1))) for row in S)
+    assert got == pytest.approx(total / (B * (S.shape[1] - 1)), rel=1e-12)
+
+
+def test_a_model_that_knows_nothing_scores_ln_k_held_out():
+    from charrnn_edu.training import held_out_loss
+    rnn = RNN.init(30, 7, 0.0, rng=np.random.default_rng(0))
+    ids = np.random.default_rng(1).integers(0, 30, 5_000)
+    assert held_out_loss(rnn, ids) == pytest.approx(np.log(30), rel=1e-14)
+
+
+def test_the_held_out_part_is_the_end_of_the_text_and_never_trained_on():
+    from charrnn_edu.training import split_text
+    settings = replace(PRESETS["classic"], hidden=8, val_frac=0.2, eval_every=20,
+                       sample_every=10**9)
+    trainer = Trainer.start(TEXT, settings)
+    data, held_out = split_text(TEXT, settings, trainer.vocab)
+    assert trainer.vocab.decode(held_out) == TEXT[4_800:]
+    assert np.array_equal(trainer.data, data) and len(data) == 4_800
+    trainer.run(60)
+    assert [i for i, _ in trainer.evaluations] == [20, 40, 60]
+    assert all(0 < loss < np.log(trainer.rnn.K) + 1 for _, loss in trainer.evaluations)
+    with pytest.raises(ValueError, match="val_frac must lie"):
+        replace(settings, val_frac=0.9)
