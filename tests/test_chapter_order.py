@@ -8,7 +8,7 @@ import pytest
 import charrnn_edu
 
 ORDER = ["encoding", "forward", "loss", "bptt", "gradcheck", "adagrad", "sampling",
-         "batches", "files", "engine", "training", "checkpoint", "runs", "report", "exercises",
+         "batches", "files", "original", "engine", "training", "checkpoint", "runs", "report", "exercises",
          "cli"]
 # Package machinery, not chapters: __main__ is the entry point and may import anything.
 NOT_CHAPTERS = {"__init__", "__main__"}
