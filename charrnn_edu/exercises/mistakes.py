@@ -139,7 +139,7 @@ MISTAKES: tuple[Mistake, ...] = (
             (("h = np.tanh(a)", "h = a"),)),
            ("W-transposed-forward", "forward-step", "equations", "(2.1)", "W^T h_{t-1} in (2.1)",
             "a_t = W h_{t-1} + U x_t + b: row i of W holds the weights into unit i, so multiply "
-            "by W itself. (The transpose belongs to the backward pass, (4.4).)",
+            "by W itself; the transpose belongs to the backward pass, (4.4).",
             (("rnn.W @ h_prev", "rnn.W.T @ h_prev"),)),
            ("state-not-carried", "forward", "matches package", "(2.1)", "state not carried "
             "from step to step", "Every step starts from h0. The recurrence is "

@@ -103,14 +103,14 @@ def _run_one(check: Check, f: Any, examples: int, shrink: bool) -> CheckResult:
             check.body(f, *copy.deepcopy(example))
         except LearnerError as err:
             if err.kind == "NotImplementedError":
-                raise _Unimplemented from None
+                raise _Unimplemented(err.function) from None
             raise
 
     if check.strategy is None:
         try:
             body()
-        except _Unimplemented:
-            return CheckResult(check, "todo")
+        except _Unimplemented as stop:
+            return CheckResult(check, "todo", stop.args[0])
         except Exception as err:      # noqa: BLE001: the learner's results may break anything
             return CheckResult(check, "fail", _one_line(err), check.fixed)
         return CheckResult(check, "pass")
@@ -129,8 +129,8 @@ def _run_one(check: Check, f: Any, examples: int, shrink: bool) -> CheckResult:
         smallest = find(check.strategy, fails, settings=config)
     except NoSuchExample:
         return CheckResult(check, "pass")
-    except _Unimplemented:
-        return CheckResult(check, "todo")
+    except _Unimplemented as stop:
+        return CheckResult(check, "todo", stop.args[0])
     except HypothesisException as err:
         return CheckResult(check, "fail", "the function does not give the same result on the "
                            "same input: does it keep state between calls?"
