@@ -106,7 +106,8 @@ def test_messages_carry_data_only():
     value = (rnn, [1, 2.5, None, "x", 1j, True], {"a": np.arange(3, dtype=np.int32)},
              np.array(2.0 + 1j))
     back = unpack(pack(value))
-    assert isinstance(back[0], RNN) and all(np.array_equal(a, b) for a, b in zip(back[0], rnn))
+    assert isinstance(back[0], RNN)
+    assert all(np.array_equal(a, b) for a, b in zip(back[0], rnn, strict=True))
     assert back[1] == [1, 2.5, None, "x", 1j, True] and back[2]["a"].dtype == np.int32
     assert back[3] == 2.0 + 1j
     opaque = unpack(pack((object(), np.array(["s"], dtype=object))))

@@ -98,30 +98,26 @@ class Case:
 
 def assert_close(actual: object, desired: object, rtol: float = 0.0, atol: float = 0.0,
                  what: str = "the result") -> None:
-    """Raise AssertionError, with a one-line message, unless ``actual`` is close to ``desired``.
+    """Raise AssertionError, one line, unless |actual - desired| <= atol + rtol |desired|.
 
-    ``desired`` may be a scalar, standing for every element. Equal within ``atol + rtol *
-    |desired|`` element by element (rtol = atol = 0: exactly equal); nan is never close.
+    ``desired`` may be a scalar, standing for every element; nan is never close.
     """
     try:
         a = np.asarray(actual)
-        ok_type = a.dtype.kind in "biufc"
     except (TypeError, ValueError):
-        ok_type = False
-    if not ok_type:
+        a = np.asarray(None)
+    if a.dtype.kind not in "biufc":
         raise AssertionError(f"{what} is {type(actual).__name__} {actual!r:.80}, not numbers")
-    a, d = a.astype(float) if a.dtype.kind == "b" else a, np.asarray(desired, dtype=complex
-                                                                        if a.dtype.kind == "c" else float)
-    if d.shape != a.shape:
-        if d.ndim:
-            raise AssertionError(f"{what} has shape {a.shape}, expected {d.shape}")
-        d = np.broadcast_to(d, a.shape)
-    bad = ~(np.abs(a - d) <= atol + rtol * np.abs(d))
+    d = np.asarray(desired, dtype=complex if a.dtype.kind == "c" else float)
+    if d.ndim and d.shape != a.shape:
+        raise AssertionError(f"{what} has shape {a.shape}, expected {d.shape}")
+    bad = ~(np.abs(a - np.broadcast_to(d, a.shape)) <= atol + rtol * np.abs(d))
     if bad.any():
         i = tuple(int(k) for k in np.argwhere(bad)[0])
-        raise AssertionError(f"{what} differs at {list(i)}: got {a[i]:.6g}, expected {d[i]:.6g} "
-                             f"({int(bad.sum())} of {bad.size} elements differ; rtol {rtol:g}, "
-                             f"atol {atol:g})")
+        got, expected = a[i], np.broadcast_to(d, a.shape)[i]
+        raise AssertionError(f"{what} differs at {list(i)}: got {got:.6g}, expected "
+                             f"{expected:.6g} ({int(bad.sum())} of {bad.size} elements differ; "
+                             f"rtol {rtol:g}, atol {atol:g})")
 
 
 def norm_relative_error(g_a: np.ndarray, g_n: np.ndarray) -> float:

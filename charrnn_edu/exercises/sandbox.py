@@ -56,6 +56,7 @@ class LearnerError(Exception):
 
     @staticmethod
     def of(function: str, kind: str, message: str, where: str = "") -> LearnerError:
+        """The error, also an instance of the builtin exception called ``kind`` if any."""
         builtin = getattr(builtins, kind, None)
         if isinstance(builtin, type) and issubclass(builtin, Exception) and builtin is not \
                 Exception:
@@ -143,8 +144,9 @@ def unpack(data: bytes) -> Any:
                 raise ValueError("a malformed array")
             return np.frombuffer(blobs[start:start + size], dtype).reshape(shape).copy()
         decoders = {"RNN": lambda b: RNN(*map(decode, b)), "complex": lambda b: complex(*b),
-                    "tuple": lambda b: tuple(map(decode, b)), "list": lambda b: list(map(decode, b)),
-                    "dict": lambda b: {k: decode(x) for k, x in b.items()}, "opaque": Opaque}
+                    "tuple": lambda b: tuple(map(decode, b)), "opaque": Opaque,
+                    "list": lambda b: list(map(decode, b)),
+                    "dict": lambda b: {k: decode(x) for k, x in b.items()}}
         return decoders[tag](body)
 
     try:
@@ -159,7 +161,7 @@ def _where(err: BaseException, files: dict[str, str]) -> str:
     if not frames:
         return ""
     frame = frames[-1]
-    return f"{files[frame.filename]}, line {frame.lineno}" + (f": {frame.line}" if frame.line else "")
+    return f"{files[frame.filename]}, line {frame.lineno}" + (f": {frame.line}" * bool(frame.line))
 
 
 def _run(functions: dict[str, Callable], files: dict[str, str], request: dict) -> dict:
@@ -190,26 +192,18 @@ def _finite(value: Any) -> bool:
 
 
 def _write_back(args: tuple, after: Any) -> None:
-    """Copy what the call changed in its arguments into the parent's arguments."""
-    if not isinstance(after, list | tuple) or len(after) != len(args):
+    """Copy what the call changed in its arguments into the parent's, in the same arrays."""
+    if not isinstance(after, list) or len(after) != len(args):
         return
     for arg, new in zip(args, after, strict=True):
-        pairs = ([(arg, name, new) for name in RNN.names()] if isinstance(arg, RNN)
-                 and isinstance(new, RNN) else [])
-        for holder, name, source in pairs:
-            old, value = getattr(holder, name), getattr(source, name)
-            if isinstance(value, np.ndarray) and value.shape == old.shape:
-                try:
-                    old[...] = value
-                    continue
-                except (TypeError, ValueError):
-                    pass
-            setattr(holder, name, value)
-        if isinstance(arg, np.ndarray) and isinstance(new, np.ndarray) and arg.shape == new.shape:
-            try:
-                arg[...] = new
-            except (TypeError, ValueError):
-                pass
+        pairs = (zip(arg, new, RNN.names(), strict=True) if isinstance(arg, RNN)
+                 and isinstance(new, RNN) else [(arg, new, None)])
+        for old, value, name in pairs:
+            if (isinstance(old, np.ndarray) and isinstance(value, np.ndarray)
+                    and value.shape == old.shape and np.can_cast(value.dtype, old.dtype, "same_kind")):
+                old[...] = value
+            elif name is not None:
+                setattr(arg, name, value)
 
 
 class Learner:
@@ -298,8 +292,10 @@ class Sandbox(Learner):
         os.close(response_w)
         from charrnn_edu.exercises.catalog import signature_text
         load = [[str(path.resolve()), str(path),
-                 [[f.__name__, *_parameter_counts(f), signature_text(f, width=None)]
-                  for f in references]] for path, references in files]
+                 [[f.__name__, sum(p.default is p.empty for p in inspect.signature(f).parameters
+                                   .values()), len(inspect.signature(f).parameters),
+                   signature_text(f, width=None)] for f in references]]
+                for path, references in files]
         try:
             response = self._exchange({"load": load})
         except BaseException:
@@ -388,12 +384,6 @@ class Sandbox(Learner):
                             return unpack(bytes(incoming))
                         except ValueError as err:
                             raise self._stop(f"the checking process sent {err}") from None
-
-
-def _parameter_counts(function: Callable) -> tuple[int, int]:
-    """(required, all) positional parameters of a reference function."""
-    parameters = inspect.signature(function).parameters.values()
-    return sum(p.default is p.empty for p in parameters), len(parameters)
 
 
 # ---------------------------------------------------------------- the child's side
