@@ -302,7 +302,7 @@ def train(iterations: Annotated[int, typer.Option("--iterations", help="Iteratio
                     typer.echo(f"  {who:8s}{text.replace(chr(10), ' / ')}")
         except (Stopped, FloatingPointError) as err:
             _fail(str(err), 1)
-        except Exception as err:    # noqa: BLE001: the learner's code may raise anything
+        except Exception as err:    # the learner's code may raise anything
             _fail(f"{type(err).__name__}: {err}" if not str(err).startswith(
                 tuple(names)) else str(err), 1)
 
@@ -355,7 +355,7 @@ def _gradient_check(sandbox: Sandbox) -> list[str]:
         _, grads, _ = sandbox.call("gradients", *problem)
         rows = [(n, float(np.max(relative_error(np.asarray(g), e)))) for n, g, e in
                 zip("bcUWV", grads, complex_step_gradients(*problem), strict=True)]
-    except (Exception, Stopped) as err:     # noqa: BLE001
+    except (Exception, Stopped) as err:
         return ["", f"gradient check: your gradients cannot be checked ({err})"]
     return ["", "gradient check of your gradients against complex-step derivatives (chapter 5,"
             " random h0):", *(f"  d{n}  max relative error {e:.2e}  {'ok' if e < 1e-7 else 'WRONG'}"

@@ -111,14 +111,14 @@ def _run_one(check: Check, f: Any, examples: int, shrink: bool) -> CheckResult:
             body()
         except _Unimplemented as stop:
             return CheckResult(check, "todo", stop.args[0])
-        except Exception as err:      # noqa: BLE001: the learner's results may break anything
+        except Exception as err:      # the learner's results may break anything
             return CheckResult(check, "fail", _one_line(err), check.fixed)
         return CheckResult(check, "pass")
 
     def fails(example: Any) -> bool:
         try:
             body(example)
-        except Exception:             # noqa: BLE001
+        except Exception:
             return True
         return False
 
@@ -138,7 +138,7 @@ def _run_one(check: Check, f: Any, examples: int, shrink: bool) -> CheckResult:
     shown = compact(smallest, labels=check.labels)
     try:
         body(smallest)
-    except Exception as err:          # noqa: BLE001
+    except Exception as err:
         return CheckResult(check, "fail", _one_line(err), shown)
     return CheckResult(check, "fail", "failed once, then passed on the same input: does the "
                        "function keep state between calls?", shown)

@@ -171,7 +171,7 @@ def _run(functions: dict[str, Callable], files: dict[str, str], request: dict) -
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             result = functions[name](*args)
-    except BaseException as err:        # noqa: BLE001: whatever the learner's code raises
+    except BaseException as err:        # whatever the learner's code raises
         message = " ".join(str(err).split())
         return {"raised": {"kind": type(err).__name__, "message": message[:300],
                            "where": _where(err, files)}}
@@ -199,8 +199,8 @@ def _write_back(args: tuple, after: Any) -> None:
         pairs = (zip(arg, new, RNN.names(), strict=True) if isinstance(arg, RNN)
                  and isinstance(new, RNN) else [(arg, new, None)])
         for old, value, name in pairs:
-            if (isinstance(old, np.ndarray) and isinstance(value, np.ndarray)
-                    and value.shape == old.shape and np.can_cast(value.dtype, old.dtype, "same_kind")):
+            if (isinstance(old, np.ndarray) and isinstance(value, np.ndarray) and value.shape
+                    == old.shape and np.can_cast(value.dtype, old.dtype, "same_kind")):
                 old[...] = value
             elif name is not None:
                 setattr(arg, name, value)
@@ -418,7 +418,7 @@ def _import(path: str, shown: str, index: int) -> Any:
     except SyntaxError as err:
         text = f": {err.text.strip()}" if err.text and err.text.strip() else ""
         raise FileProblem(f"{shown}, line {err.lineno}: syntax error, {err.msg}{text}") from None
-    except BaseException as err:        # noqa: BLE001: whatever the file does when it runs
+    except BaseException as err:        # whatever the file does when it runs
         where = _where(err, {path: shown}).removeprefix(shown)
         message = " ".join(str(err).split())
         raise FileProblem(f"{shown}{where}: running the file raised {type(err).__name__}"
