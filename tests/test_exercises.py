@@ -213,6 +213,8 @@ HOSTILE = {
                  "np.allclose = lambda *a, **k: True\n"
                  "def softmax(o):\n    return np.full(o.shape, 1.0 / o.shape[0])\n", 1,
                  "FAIL  extreme logits"),
+    "dataclass.py": ("from dataclasses import dataclass\n@dataclass\nclass A:\n    x: int\n"
+                     + RIGHT_SOFTMAX, 0, "All 3 checks pass."),
     "adir": (None, 2, "adir is a directory"),
     "missing.py": (None, 2, "does not exist: create it with 'charrnn exercises start softmax"),
 }
@@ -225,7 +227,8 @@ def test_code_that_loops_exits_prints_or_cheats_ends_cleanly(capsys, learner, na
         (learner / name).mkdir()
     elif source is not None:
         (learner / name).write_text(source, encoding="utf-8")
-    code, out, err = run(capsys, "exercises", "check", "softmax", name, "--timeout", "1")
+    timeout = "1" if "loop" in name else "30"
+    code, out, err = run(capsys, "exercises", "check", "softmax", name, "--timeout", timeout)
     assert code == expected_code and words in out + err, out + err
     assert not err or (len(err.strip().splitlines()) == 1 and err.startswith("charrnn: error:"))
 
@@ -243,7 +246,7 @@ def test_the_lab_plants_a_bug_the_gradient_check_finds_and_a_repair_passes(capsy
     assert run(capsys, "lab", "start", "h_t-in-dW", "--to", "mine.py")[0] == 0
     code, out, _ = run(capsys, "lab", "check", "h_t-in-dW", "mine.py", "--hint")
     assert code == 1 and "dW  max relative error" in out and "WRONG" in out
-    assert "hint: h_t instead of h_{t-1} in (4.6)" in out
+    assert "hint: h_t instead of h_{t-1}, breaking (4.6)" in out
     repaired = (learner / "mine.py").read_text().replace("da @ h_t.T", "da @ h_prev.T")
     (learner / "mine.py").write_text(repaired)
     code, out, _ = run(capsys, "lab", "check", "h_t-in-dW", "mine.py")

@@ -19,12 +19,6 @@ outputs on a few probes are compared with those of every classic mistake of one 
 the gradient check, and ``charrnn lab check NAME FILE`` says when it is repaired. Your
 progress is kept in ``~/.charrnn/exercises.json`` (or ``$CHARRNN_HOME/exercises.json``).
 
-The modules, in reading order: :mod:`~charrnn_edu.exercises.properties` and
-:mod:`~charrnn_edu.exercises.strategies` (what every implementation must do, and the cases),
-:mod:`~charrnn_edu.exercises.references` and :mod:`~charrnn_edu.exercises.catalog` (the
-exercises and their starters), :mod:`~charrnn_edu.exercises.sandbox` (running the learner's
-file), :mod:`~charrnn_edu.exercises.checks`, :mod:`~charrnn_edu.exercises.mistakes` and
-:mod:`~charrnn_edu.exercises.runner` (checks, mistakes, diagnoses),
-:mod:`~charrnn_edu.exercises.train`, :mod:`~charrnn_edu.exercises.progress` and
-:mod:`~charrnn_edu.exercises.commands` (the shell commands).
+The modules, in reading order: properties, strategies, references, catalog, sandbox, checks,
+mistakes, runner, train, progress, commands.
 """

@@ -27,13 +27,11 @@ class Exercise:
 
     Attributes
     ----------
-    name : str
-        What ``charrnn exercises start/check`` call it.
+    name, title : str
+        What ``charrnn exercises`` calls it, and one line for its list.
     chapter : int
     module : ModuleType
         The chapter's module; its docstring holds the equations.
-    title : str
-        One line for ``charrnn exercises list``.
     functions : tuple of callable
         The package's functions: their names and signatures are the ones to write.
     equations : tuple of str

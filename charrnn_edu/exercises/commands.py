@@ -27,7 +27,13 @@ from charrnn_edu.exercises.mistakes import MISTAKES, Mistake, find_mistake, plan
 from charrnn_edu.exercises.progress import Progress, ProgressError
 from charrnn_edu.exercises.properties import Case
 from charrnn_edu.exercises.runner import DEFAULT_EXAMPLES, Report, run_checks
-from charrnn_edu.exercises.sandbox import DEFAULT_TIMEOUT, FileProblem, Sandbox, Stopped
+from charrnn_edu.exercises.sandbox import (
+    DEFAULT_TIMEOUT,
+    FileProblem,
+    LearnerError,
+    Sandbox,
+    Stopped,
+)
 from charrnn_edu.files import default_corpus, read_text
 from charrnn_edu.gradcheck import complex_step_gradients, relative_error
 
@@ -167,15 +173,19 @@ def _printed(sandbox: Sandbox) -> list[str]:
 
 # ---------------------------------------------------------------- charrnn exercises
 
+def _table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  "
+                   + row[-1])
+
+
 @app.command("list")
 def list_exercises() -> None:
     """List the exercises, chapter by chapter, with where you stand on each."""
     progress = _progress()
-    rows = [(e.name, str(e.chapter), e.title, progress.status(e.name)) for e in EXERCISES]
-    header = ("exercise", "ch.", "what you write", "status")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
-    for row in [header, *rows]:
-        typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[3])
+    _table([("exercise", "ch.", "what you write", "status"),
+            *((e.name, str(e.chapter), e.title, progress.status(e.name)) for e in EXERCISES)])
     done = sum(progress.status(e.name).startswith("passed") for e in EXERCISES)
     typer.echo(f"\n{done} of {len(EXERCISES)} passed. Start one with: "
                "charrnn exercises start NAME")
@@ -300,11 +310,9 @@ def train(iterations: Annotated[int, typer.Option("--iterations", help="Iteratio
                 for who, text in (("yours", moment.your_sample),
                                   ("package", moment.package_sample)):
                     typer.echo(f"  {who:8s}{text.replace(chr(10), ' / ')}")
-        except (Stopped, FloatingPointError) as err:
-            _fail(str(err), 1)
-        except Exception as err:    # the learner's code may raise anything
-            _fail(f"{type(err).__name__}: {err}" if not str(err).startswith(
-                tuple(names)) else str(err), 1)
+        except (Exception, Stopped) as err:     # the learner's code may raise anything
+            _fail(str(err) if isinstance(err, LearnerError | Stopped | FloatingPointError)
+                  else f"{type(err).__name__}: {err}", 1)
 
 
 # ---------------------------------------------------------------- charrnn lab
@@ -321,11 +329,8 @@ def lab_list(exercise: Annotated[str | None, typer.Argument(
     """List the mistakes the lab can plant, with the chapter file each goes into."""
     if exercise is not None:
         _exercise(exercise)
-    rows = [(m.key, m.module.__name__.split(".")[-1] + ".py", m.equation, m.title)
-            for m in MISTAKES if exercise in (None, m.exercise)]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    for row in rows:
-        typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[3])
+    _table([(m.key, m.module.__name__.split(".")[-1] + ".py", m.equation, m.title)
+            for m in MISTAKES if exercise in (None, m.exercise)])
     typer.echo("\nPlant one in a copy of its chapter with: charrnn lab start NAME")
 
 

@@ -1,13 +1,10 @@
 r"""The classic mistakes: one table that the checks' diagnoses, the bug lab and the tests read.
 
-Each mistake is the package's own code with one line (rarely two) changed: ``edits`` holds
-the line as the chapter has it and as the mistake writes it. Applying the edits to the
-chapter's source gives both the mistake's *implementation* (the source is run as a module of
-its own) and the *lab's file* (the source is written out for a learner to repair).
-
-A learner's functions are diagnosed with a mistake when, on the exercise's probes
-(:data:`~charrnn_edu.exercises.checks.PROBES`), they give the mistake's outputs wherever the
-mistake's outputs differ from the package's. ``check`` names the check that must fail.
+Each mistake is the package's own code with one line (rarely two) changed. Applying its
+edits to the chapter's source gives both the mistake's *implementation* (the source run as a
+module of its own) and the *lab's file* (the source written out for a learner to repair).
+A learner's functions show a mistake when, on the exercise's probes, they give the mistake's
+outputs wherever those differ from the package's.
 """
 
 from __future__ import annotations
@@ -36,17 +33,12 @@ class Mistake:
 
     Attributes
     ----------
-    key : str
-    exercise : str
-        The exercise whose check must catch it.
-    check : str
-        The name of that check.
+    key, title, advice : str
+        Its name, the mistake in a few words, and what is wrong and how to fix it.
+    exercise, check : str
+        The exercise, and the name of its check that must catch the mistake.
     equation : str
         The equation it breaks, like ``"(4.5)"``.
-    title : str
-        The mistake in a few words.
-    advice : str
-        What is wrong and how to fix it.
     edits : tuple of (str, str)
         Each a piece of the chapter's source and what the mistake writes instead.
     module : ModuleType
@@ -137,7 +129,7 @@ MISTAKES: tuple[Mistake, ...] = (
            ("tanh-missing", "forward-step", "equations", "(2.2)", "tanh left out",
             "h_t = tanh(a_t): without the tanh the network is linear and h grows without bound.",
             (("h = np.tanh(a)", "h = a"),)),
-           ("W-transposed-forward", "forward-step", "equations", "(2.1)", "W^T h_{t-1} in (2.1)",
+           ("W-transposed-forward", "forward-step", "equations", "(2.1)", "W^T instead of W",
             "a_t = W h_{t-1} + U x_t + b: row i of W holds the weights into unit i, so multiply "
             "by W itself; the transpose belongs to the backward pass, (4.4).",
             (("rnn.W @ h_prev", "rnn.W.T @ h_prev"),)),
@@ -174,11 +166,11 @@ MISTAKES: tuple[Mistake, ...] = (
            ("g-index", "backward-step", "complex step", "(4.1)", "one-hot at the input, not the "
             "target", "g_t = p_t - y_t subtracts 1 at the *target* y_t, the character that "
             "came next, not at the input x_t.", (("g[y_t] -= 1", "g[x_t] -= 1"),)),
-           ("V-not-transposed", "backward-step", "complex step", "(4.4)", "V instead of V^T in "
-            "(4.4)", f"dL/dh_t = V^T g_t + ...: o_t = V h_t + c, so g_t reaches h_t through V^T. "
+           ("V-not-transposed", "backward-step", "complex step", "(4.4)", "V instead of V^T",
+            f"dL/dh_t = V^T g_t + ...: o_t = V h_t + c, so g_t reaches h_t through V^T. "
             f"{TRANSPOSE}", (("rnn.V.T @ g", "rnn.V @ g"),)),
-           ("W-not-transposed", "backward-step", "complex step", "(4.4)", "W instead of W^T in "
-            "(4.4)", f"dL/dh_t = ... + W^T dL/da_{{t+1}}: a_{{t+1}} = W h_t + ..., so the "
+           ("W-not-transposed", "backward-step", "complex step", "(4.4)", "W instead of W^T",
+            f"dL/dh_t = ... + W^T dL/da_{{t+1}}: a_{{t+1}} = W h_t + ..., so the "
             f"gradient from the next step reaches h_t through W^T. {TRANSPOSE}",
             (("rnn.W.T @ da_next", "rnn.W @ da_next"),)),
            ("next-step-term-dropped", "backward-step", "complex step", "(4.4)", "the next-step "
@@ -190,8 +182,8 @@ MISTAKES: tuple[Mistake, ...] = (
             "derivative (1 - h_t^2) missing", "h_t = tanh(a_t), so dL/da_t = dL/dh_t * "
             "(1 - h_t^2), element by element. Yours is exact only where tanh is nearly linear "
             "(tiny a_t), wrong everywhere else.", (("dh * (1 - h_t**2)", "dh"),)),
-           ("h_t-in-dW", "backward-step", "complex step", "(4.6)", "h_t instead of h_{t-1} in "
-            "(4.6)", "a_t = W h_{t-1} + ...: W multiplies the state *before* the step, so "
+           ("h_t-in-dW", "backward-step", "complex step", "(4.6)", "h_t instead of h_{t-1}",
+            "a_t = W h_{t-1} + ...: W multiplies the state *before* the step, so "
             "dL/dW gets dL/da_t h_{t-1}^T (h_prev), not h_t^T.",
             (("da @ h_prev.T", "da @ h_t.T"),)),
            ("dW-transposed", "backward-step", "complex step", "(4.6)", "dL/dW transposed",

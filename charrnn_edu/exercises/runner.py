@@ -1,14 +1,10 @@
 r"""Running an exercise's checks on a learner's functions, and naming the mistake behind a failure.
 
-Each check with a strategy runs through ``hypothesis.find``, looking for an example on which
-it fails: derandomised and without a database, so the same functions get the same verdict
-and the same smallest failing example every time. A ``NotImplementedError`` from the
-learner's function marks the check "todo". A :class:`~charrnn_edu.exercises.sandbox.Stopped`
-child (time limit, exit, too much printing) ends the run with its message.
-
-When a check fails, :func:`diagnose` runs the exercise's probe on the learner's functions and
-on every mistake of :data:`~charrnn_edu.exercises.mistakes.MISTAKES`, and names the mistakes
-whose outputs the learner's match. Nothing here prints: the CLI formats the :class:`Report`.
+Each check runs through ``hypothesis.find``, derandomised and without a database: the same
+functions get the same verdict and the same smallest failing example every time. A
+``NotImplementedError`` marks a check "todo"; a stopped child ends the run. When a check
+fails, :func:`diagnose` names the mistakes of the table whose outputs the learner's match.
+Nothing here prints: the CLI formats the :class:`Report`.
 """
 
 from __future__ import annotations
@@ -20,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, find, settings
+from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException, NoSuchExample
 
 from charrnn_edu.exercises.catalog import Exercise
@@ -98,27 +95,18 @@ def _one_line(err: BaseException) -> str:
 
 
 def _run_one(check: Check, f: Any, examples: int, shrink: bool) -> CheckResult:
-    def body(*example: Any) -> None:
+    def body(example: Any) -> None:
         try:
-            check.body(f, *copy.deepcopy(example))
+            check.body(f, *([] if check.strategy is None else [copy.deepcopy(example)]))
         except LearnerError as err:
             if err.kind == "NotImplementedError":
                 raise _Unimplemented(err.function) from None
             raise
 
-    if check.strategy is None:
-        try:
-            body()
-        except _Unimplemented as stop:
-            return CheckResult(check, "todo", stop.args[0])
-        except Exception as err:      # the learner's results may break anything
-            return CheckResult(check, "fail", _one_line(err), check.fixed)
-        return CheckResult(check, "pass")
-
     def fails(example: Any) -> bool:
         try:
             body(example)
-        except Exception:
+        except Exception:             # the learner's results may break anything
             return True
         return False
 
@@ -126,7 +114,8 @@ def _run_one(check: Check, f: Any, examples: int, shrink: bool) -> CheckResult:
     config = settings(max_examples=examples, derandomize=True, database=None, deadline=None,
                       suppress_health_check=list(HealthCheck), phases=phases)
     try:
-        smallest = find(check.strategy, fails, settings=config)
+        smallest = find(st.just(None) if check.strategy is None else check.strategy, fails,
+                        settings=config)
     except NoSuchExample:
         return CheckResult(check, "pass")
     except _Unimplemented as stop:
@@ -135,7 +124,7 @@ def _run_one(check: Check, f: Any, examples: int, shrink: bool) -> CheckResult:
         return CheckResult(check, "fail", "the function does not give the same result on the "
                            "same input: does it keep state between calls?"
                            if "Flaky" in type(err).__name__ else _one_line(err))
-    shown = compact(smallest, labels=check.labels)
+    shown = check.fixed or compact(smallest, labels=check.labels)
     try:
         body(smallest)
     except Exception as err:

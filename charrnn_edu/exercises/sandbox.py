@@ -1,18 +1,12 @@
 r"""Running a learner's file in a child process, and calling its functions from the parent.
 
-The checks run in the parent process; only the learner's functions run in the child. The
-parent sends the inputs of one call, the child runs the learner's function on them and sends
-back its result *and* its arguments after the call (so the parent sees what the function
-changed in place), and the parent compares. A learner's file that patches numpy patches only
-the child's numpy, and cannot change what the parent compares.
-
+Only the learner's functions run in the child: the parent sends the inputs of one call, the
+child sends back the result *and* the arguments after the call (what the function changed in
+place), and the parent compares. A file that patches numpy patches only the child's numpy.
 Messages are data only, never pickles: a JSON header and the raw bytes of numeric arrays.
-The child's time is limited, and so is what it prints; an endless loop, ``sys.exit``,
-``os._exit`` or a crash end the child, never the check, and become one clear message.
-
-:class:`InProcess` runs functions in this process through the same messages, with the same
-copies and the same results: the mistakes of the lab and the package's own functions are
-graded with it.
+The child's time and printing are limited; an endless loop, ``sys.exit``, ``os._exit`` or a
+crash end the child, never the check, and become one clear message. :class:`InProcess` runs
+functions in this process through the same messages (the package's and the mistakes').
 """
 
 from __future__ import annotations
@@ -270,8 +264,7 @@ class Sandbox(Learner):
     Raises
     ------
     FileProblem
-        If a file cannot be imported or lacks a function (a syntax error, an exception while
-        it runs, a missing function or one with other parameters); the message is one line.
+        If a file cannot be imported or lacks a function; the message is one line.
     Stopped
         If importing the files did not finish in time, or ended the child.
     """
@@ -279,8 +272,7 @@ class Sandbox(Learner):
     def __init__(self, files: list[tuple[Path, tuple[Callable, ...]]],
                  timeout: float = DEFAULT_TIMEOUT) -> None:
         super().__init__()
-        self.timeout, self.printed, self.doing = timeout, bytearray(), "importing your file"
-        self.renew()
+        self.timeout, self.printed = timeout, bytearray()
         request_r, self.request_w = os.pipe()
         self.response_r, response_w = os.pipe()
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -297,6 +289,10 @@ class Sandbox(Learner):
                    signature_text(f, width=None)] for f in references]]
                 for path, references in files]
         try:
+            self.budget, self.doing = 120.0, "starting Python"    # not the learner's time
+            self._exchange(None)
+            self.renew()
+            self.doing = "importing your file"
             response = self._exchange({"load": load})
         except BaseException:
             self.close()
@@ -332,16 +328,17 @@ class Sandbox(Learner):
         self.close()
         return Stopped(reason)
 
-    def _exchange(self, request: dict) -> dict:
-        if "call" in request:
+    def _exchange(self, request: dict | None) -> dict:
+        if request and "call" in request:
             self.doing = f"running {request['call']}"
-        outgoing, incoming = memoryview(pack(request)), bytearray()
+        outgoing, incoming = memoryview(pack(request) if request else b""), bytearray()
         out_fd = self.child.stdout.fileno() if self.child.stdout else -1
         with selectors.DefaultSelector() as selector:
             selector.register(self.response_r, selectors.EVENT_READ)
             if out_fd >= 0:
                 selector.register(out_fd, selectors.EVENT_READ)
-            selector.register(self.request_w, selectors.EVENT_WRITE)
+            if outgoing:
+                selector.register(self.request_w, selectors.EVENT_WRITE)
             while True:
                 start = time.monotonic()
                 events = selector.select(max(self.budget, 0.0))
@@ -412,6 +409,7 @@ def _import(path: str, shown: str, index: int) -> Any:
     if spec is None or spec.loader is None:
         raise FileProblem(f"{shown} cannot be imported: give a .py file")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module         # dataclasses look their module up there
     sys.path.insert(0, str(Path(path).parent))
     try:
         spec.loader.exec_module(module)
@@ -454,6 +452,7 @@ def serve(request_fd: int, response_fd: int) -> None:
     """The child's loop: load the files, then run one call per request until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the parent's to handle
     sys.dont_write_bytecode = True
+    _send(response_fd, {"ready": True})
     try:
         functions, files = _load(_receive(request_fd)["load"])
     except FileProblem as err:
