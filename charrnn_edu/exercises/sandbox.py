@@ -24,6 +24,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -72,14 +73,11 @@ class FileProblem(Exception):
     """The learner's file cannot give the exercise's functions; the message is one line."""
 
 
+@dataclass(frozen=True)
 class Opaque:
     """Stands for a value that is not numbers, text or containers of them (never unpickled)."""
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-
-    def __repr__(self) -> str:
-        return f"<{self.kind}>"
+    kind: str
 
 
 # ---------------------------------------------------------------- messages
