@@ -107,9 +107,10 @@ def _learner_file(path: Path, start: str) -> Path:
     """``path`` if it is a readable UTF-8 file; else a one-line error."""
     if path.is_dir():
         _fail(f"{path} is a directory: give the .py file in it to check", 2)
+    if path.exists() and not path.is_file():
+        _fail(f"{path} is not a regular file: give your .py file", 2)
     if not path.is_file():
-        _fail(f"{path} does not exist{' or is not a regular file' if path.exists() else ''}: "
-              f"create it with '{start} --to {path}'", 2)
+        _fail(f"{path} does not exist: create it with '{start} --to {path}'", 2)
     try:
         path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as err:
