@@ -571,7 +571,7 @@ def report(
 
 # The exercises and the bug lab (charrnn_edu.exercises): write each chapter's functions yourself.
 app.add_typer(exercises_app, name="exercises")
-app.command(name="lab")(lab_command)
+app.add_typer(lab_command, name="lab")
 
 
 def main(argv: list[str] | None = None) -> None:

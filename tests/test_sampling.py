@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from strategies import seeds
 
 from charrnn_edu.encoding import Vocabulary
-from charrnn_edu.exercises.properties import check_nucleus_properties, reference_step
+from charrnn_edu.exercises.properties import check_nucleus_properties
 from charrnn_edu.exercises.strategies import distributions
-from charrnn_edu.forward import RNN
+from charrnn_edu.forward import RNN, step
 from charrnn_edu.sampling import draw, generate, greedy, nucleus, prime, sample
 
 RTOL, ATOL = 1e-12, 1e-14
@@ -60,7 +60,8 @@ def greedy_margins(rnn: RNN, h0: np.ndarray, x0: int, n: int) -> tuple[list[int]
     """The greedy ids by the reference step, and the smallest gap between the two top logits."""
     h, x, ids, margin = h0, x0, [], math.inf
     for _ in range(n):
-        h, o = reference_step(rnn, h, x)
+        _, h, o, _ = step(rnn, h, x)
+        o = o[:, 0]
         top2 = np.sort(o)[-2:]
         margin = min(margin, float(top2[1] - top2[0]))
         x = int(np.argmax(o))
@@ -149,7 +150,8 @@ def check_sample_stays_in_nucleus(sample: Callable, rnn: RNN, h0: np.ndarray, x0
     ids = sample(rnn, h0, x0, n, np.random.default_rng(seed), temperature, top_p)
     h, x = h0, x0
     for t, k in enumerate(ids.tolist()):
-        h, o = reference_step(rnn, h, x)
+        _, h, o, _ = step(rnn, h, x)
+        o = o[:, 0]
         p = np.exp((o - o.max()) / temperature)
         p /= p.sum()
         order = np.argsort(-p, kind="stable")
@@ -225,7 +227,7 @@ def check_priming(generate: Callable, sample: Callable, rnn: RNN, vocab: Vocabul
                                                           else vocab.chars[0])
     h = h0
     for x in ids[:-1]:
-        h, _ = reference_step(rnn, h, int(x))
+        h = step(rnn, h, int(x)).h
     expected = sample(rnn, h, int(ids[-1]), n, np.random.default_rng(seed), temperature, top_p)
     text = generate(rnn, vocab, n, np.random.default_rng(seed), prefix=prefix,
                     temperature=temperature, top_p=top_p, h0=h0)
@@ -408,7 +410,7 @@ def test_prime_is_the_state_after_reading_the_ids(model, ids):
     ids = np.array([x % rnn.K for x in ids], dtype=np.int64)
     h = h0
     for x in ids:
-        h, _ = reference_step(rnn, h, int(x))
+        h = step(rnn, h, int(x)).h
     np.testing.assert_allclose(prime(rnn, h0, ids), h, rtol=RTOL, atol=ATOL)
 
 

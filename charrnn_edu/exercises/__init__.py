@@ -1,36 +1,24 @@
 r"""Exercises — write each chapter's functions yourself, checked by the package's own tests.
 
 Reading a chapter is not the same as being able to write it. Each exercise asks for one piece
-of the network (the vocabulary, one-hot columns, softmax, the forward pass, the loss, the bias
-gradients, all of BPTT, numerical gradients, the relative error, clipping, an AdaGrad step,
-temperature and top-p sampling) and grades it with the *same* Hypothesis properties the
-package's own tests run, plus a comparison with the package's implementation on random cases::
+of the network, from the vocabulary to one step of BPTT to top-p sampling, and grades it with
+the *same* Hypothesis properties the package's own tests run, plus a comparison with the
+package on random cases::
 
     charrnn exercises list                      # the exercises and where you stand
-    charrnn exercises start softmax             # writes softmax.py: signature, docstring, no body
+    charrnn exercises start softmax             # writes softmax.py: equations, signature
     charrnn exercises check softmax softmax.py  # pass/fail per check, the smallest failing
-                                                # example, and what the mistake usually is
+                                                # example, and the name of the mistake
+    charrnn exercises train                     # your bptt and adagrad train the network
 
-A failing check shows the smallest example Hypothesis could shrink it to, and a *diagnosis*
-names the classic mistake behind it when it recognises one (dL/dc off by the one-hot target,
-softmax overflowing on large logits, h0 ignored in the first step, epsilon outside the square
-root, ...). ``charrnn lab`` shows those mistakes as small mutations of the package's own
-functions, and which check catches each. Your progress is kept in ``~/.charrnn/exercises.json``
-(or under ``$CHARRNN_HOME``).
+Your file runs in a child process with a time limit; the checks compare its results in the
+parent (:mod:`~charrnn_edu.exercises.sandbox`). A failing check is *diagnosed*: the learner's
+outputs on a few probes are compared with those of every classic mistake of one table
+(:mod:`~charrnn_edu.exercises.mistakes`), each the package's own code with one line changed.
+``charrnn lab start NAME`` plants one of them in a copy of its chapter for you to find with
+the gradient check, and ``charrnn lab check NAME FILE`` says when it is repaired. Your
+progress is kept in ``~/.charrnn/exercises.json`` (or ``$CHARRNN_HOME/exercises.json``).
 
-The modules, in reading order:
-
-- :mod:`~charrnn_edu.exercises.properties` — the properties every implementation must have
-- :mod:`~charrnn_edu.exercises.strategies` — the Hypothesis strategies that feed them
-- :mod:`~charrnn_edu.exercises.catalog` — the exercises and their starter files
-- :mod:`~charrnn_edu.exercises.checks` — each exercise's checks and diagnoses
-- :mod:`~charrnn_edu.exercises.runner` — running the checks, the report
-- :mod:`~charrnn_edu.exercises.lab` — the bug lab's mutations
-- :mod:`~charrnn_edu.exercises.learner`, :mod:`~charrnn_edu.exercises.progress` — loading a
-  learner's file, keeping their progress
-- :mod:`~charrnn_edu.exercises.commands` — the ``charrnn exercises`` and ``charrnn lab``
-  commands
-
-Nothing is imported here: ``charrnn exercises list`` and ``start`` work without Hypothesis,
-which only the checks need.
+The modules, in reading order: properties, strategies, references, catalog, sandbox, checks,
+mistakes, runner, train, progress, commands.
 """

@@ -1,11 +1,9 @@
 r"""The exercises: what a learner writes for each chapter, and the starter file for it.
 
-Each exercise names one or more functions. Their *reference* is the package's own function
-where the learner writes exactly that (``softmax``, ``forward``, ``gradients``, ...), or a
-thin wrapper around it where the exercise cuts a piece out differently (the vocabulary as a
-plain string, the two bias gradients on their own, one AdaGrad step as a function). The
-reference gives the signature a learner's function must have, and, where it fits, the
-docstring of the starter file; the chapter's own module docstring gives its equations.
+Each exercise names the package's own functions to write again (``softmax``, ``step``,
+``backward_step``, ``gradients``, ...), or the plain versions in
+:mod:`~charrnn_edu.exercises.references`. Their signatures are the ones a learner's file must
+match and their docstrings go into the starter, under the chapter's equations.
 """
 
 from __future__ import annotations
@@ -16,146 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
-import numpy as np
-
 from charrnn_edu import adagrad, bptt, encoding, forward, gradcheck, loss, sampling
-from charrnn_edu.adagrad import AdaGrad
-from charrnn_edu.encoding import Vocabulary
-from charrnn_edu.forward import RNN
+from charrnn_edu.exercises import references
 
-__all__ = ["Function", "Exercise", "EXERCISES", "find_exercise", "equation_lines",
-           "signature_text", "starter_source", "starter_filename"]
-
-
-# ---------------------------------------------------------------- references the package lacks
-
-def vocabulary(text: str) -> str:
-    """The vocabulary of ``text``: its distinct characters, each once, in sorted order.
-
-    Parameters
-    ----------
-    text : str
-        A non-empty corpus.
-
-    Returns
-    -------
-    chars : str
-        Character ``chars[k]`` has id ``k``. Sorted, so that the ids depend only on the set
-        of characters: the same text gives the same ids in every process (the order of
-        ``set(text)`` changes from process to process).
-    """
-    return Vocabulary.from_text(text).chars
-
-
-def encode(text: str, chars: str) -> np.ndarray:
-    """The id of each character of ``text``: its position in the vocabulary ``chars``.
-
-    Parameters
-    ----------
-    text : str
-        Made only of characters in ``chars``.
-    chars : str
-        The vocabulary, as :func:`vocabulary` returns it.
-
-    Returns
-    -------
-    ids : ndarray of shape (len(text),), dtype int64
-    """
-    return Vocabulary(chars).encode(text)
-
-
-def decode(ids: np.ndarray, chars: str) -> str:
-    """The text of a sequence of ids: ``decode(encode(s, chars), chars) == s``.
-
-    Parameters
-    ----------
-    ids : ndarray of shape (tau,), dtype int64
-        Ids in ``0..len(chars)-1``.
-    chars : str
-        The vocabulary.
-
-    Returns
-    -------
-    str
-        The characters ``chars[ids[0]], chars[ids[1]], ...`` joined into one string.
-    """
-    return Vocabulary(chars).decode(ids)
-
-
-def bias_gradients(rnn: RNN, x: np.ndarray, y: np.ndarray,
-                   h0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The gradients of the loss (3.1) with respect to the two biases, by BPTT.
-
-    Parameters
-    ----------
-    rnn : RNN
-    x, y : ndarray of shape (tau,)
-        Input ids and target ids.
-    h0 : ndarray of shape (m, 1)
-        Hidden state before the first step.
-
-    Returns
-    -------
-    db : ndarray of shape (m, 1)
-        dL/db, equation (4.8): needs dL/da_t from the backward recurrence (4.4)-(4.5).
-    dc : ndarray of shape (K, 1)
-        dL/dc, equation (4.3).
-    """
-    _, grads, _ = bptt.gradients(rnn, x, y, h0)
-    return grads.b, grads.c
-
-
-def adagrad_step(rnn: RNN, grads: RNN, memory: RNN, eta: float = 0.1,
-                 eps: float = 1e-8) -> None:
-    """One AdaGrad step, equations (6.2)-(6.3), updating ``memory`` and ``rnn`` in place.
-
-    Parameters
-    ----------
-    rnn : RNN
-        The parameters theta (b, c, U, W, V); updated in place: the arrays stay the same
-        objects, their values change.
-    grads : RNN
-        The gradients g, one array per parameter; left unchanged.
-    memory : RNN
-        The accumulators m_theta, one array per parameter (zeros before the first step);
-        updated in place.
-    eta : float
-        Learning rate.
-    eps : float
-        Added *inside* the square root.
-
-    Returns
-    -------
-    None
-    """
-    AdaGrad(eta=eta, eps=eps, memory=memory).step(rnn, grads)
-
-
-# ---------------------------------------------------------------- the catalog
-
-@dataclass(frozen=True)
-class Function:
-    """One function a learner writes.
-
-    Attributes
-    ----------
-    reference : callable
-        The package's implementation: its name and signature are the ones to write.
-    todo : str
-        What the unimplemented starter says when it is called.
-    extra_doc : str
-        Added to the reference's docstring in the starter (a promise the checks test that
-        the package's docstring leaves implicit).
-    """
-
-    reference: Callable
-    todo: str
-    extra_doc: str = ""
-
-    @property
-    def name(self) -> str:
-        """The function's name, as the learner's file must define it."""
-        return self.reference.__name__
+__all__ = ["Exercise", "EXERCISES", "find_exercise", "equation_lines", "signature_text",
+           "starter_source", "starter_filename"]
 
 
 @dataclass(frozen=True)
@@ -164,93 +27,86 @@ class Exercise:
 
     Attributes
     ----------
-    name : str
-        What ``charrnn exercises start/check`` call it.
+    name, title : str
+        What ``charrnn exercises`` calls it, and one line for its list.
     chapter : int
     module : ModuleType
         The chapter's module; its docstring holds the equations.
-    title : str
-        One line for ``charrnn exercises list``.
-    functions : tuple of Function
+    functions : tuple of callable
+        The package's functions: their names and signatures are the ones to write.
     equations : tuple of str
-        Tags like ``"2.1"`` of the chapter docstring's equation lines to copy into the starter.
+        Tags like ``"2.1"`` of the equations the starter shows.
     imports : str
-        The import lines of the starter: what the learner may use from earlier chapters.
+        The starter's import lines: what the learner may use from earlier chapters.
+    promise : str
+        Added to the starter's docstring: what the checks test that the docstring leaves out.
     """
 
     name: str
     chapter: int
     module: ModuleType
     title: str
-    functions: tuple[Function, ...]
+    functions: tuple[Callable, ...]
     equations: tuple[str, ...] = ()
     imports: str = ""
+    promise: str = ""
 
     @property
     def function_names(self) -> tuple[str, ...]:
         """Names of the functions to write, in order."""
-        return tuple(f.name for f in self.functions)
+        return tuple(f.__name__ for f in self.functions)
 
     @property
     def references(self) -> dict[str, Callable]:
         """The package's implementation of every function, by name."""
-        return {f.name: f.reference for f in self.functions}
+        return {f.__name__: f for f in self.functions}
 
 
 RNN_IMPORT = "from charrnn_edu.forward import RNN"
 
 EXERCISES: tuple[Exercise, ...] = (
     Exercise("encoding", 1, encoding, "vocabulary, encode and decode",
-             (Function(vocabulary, "build the sorted vocabulary"),
-              Function(encode, "map each character to its id"),
-              Function(decode, "map ids back to characters"))),
+             (references.vocabulary, references.encode, references.decode)),
     Exercise("one-hot", 1, encoding, "one-hot columns of a sequence of ids, (1.1)",
-             (Function(encoding.one_hot, "build X, equation (1.1)"),)),
+             (encoding.one_hot,), ("1.1",), "from collections.abc import Iterable"),
     Exercise("softmax", 2, forward, "column-wise softmax that never overflows, (2.4)",
-             (Function(forward.softmax, "equation (2.4), safe for large logits"),),
-             equations=("2.4",)),
+             (forward.softmax,), ("2.4",)),
+    Exercise("forward-step", 2, forward, "one time step of the forward pass, (2.1)-(2.4)",
+             (forward.step,), ("2.1", "2.2", "2.3", "2.4"),
+             "from charrnn_edu.forward import RNN, Step, softmax"),
     Exercise("forward", 2, forward, "the forward pass over a sequence, (2.1)-(2.4)",
-             (Function(forward.forward, "run equations (2.1)-(2.4) over the sequence"),),
-             equations=("2.1", "2.2", "2.3", "2.4"),
-             imports="from charrnn_edu.forward import RNN, Forward, softmax"),
+             (forward.forward,), ("2.1", "2.2", "2.3", "2.4"),
+             "from charrnn_edu.forward import RNN, Forward, softmax"),
     Exercise("cross-entropy", 3, loss, "the summed cross-entropy loss, (3.1)",
-             (Function(loss.cross_entropy, "equation (3.1)"),),
-             equations=("3.1",)),
-    Exercise("bias-gradients", 4, bptt, "dL/db and dL/dc by BPTT, (4.1)-(4.5), (4.8)",
-             (Function(bias_gradients, "equations (4.1), (4.3)-(4.5) and (4.8)"),),
-             equations=("4.1", "4.3", "4.4", "4.5", "4.8"),
-             imports="from charrnn_edu.forward import RNN, forward"),
-    Exercise("bptt", 4, bptt, "all five gradients by BPTT, (4.1)-(4.8)",
-             (Function(bptt.gradients, "equations (4.1)-(4.8)"),),
-             equations=("4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7", "4.8"),
-             imports="from charrnn_edu.forward import RNN, forward\n"
-                     "from charrnn_edu.loss import cross_entropy"),
+             (loss.cross_entropy,), ("3.1",)),
+    Exercise("backward-step", 4, bptt, "one time step of BPTT, (4.1)-(4.8)",
+             (bptt.backward_step,), tuple(f"4.{i}" for i in range(1, 9)), RNN_IMPORT),
+    Exercise("bptt", 4, bptt, "the loss and all five gradients by BPTT, (4.1)-(4.8)",
+             (bptt.gradients,), tuple(f"4.{i}" for i in range(1, 9)),
+             "from charrnn_edu.forward import RNN, forward\n"
+             "from charrnn_edu.loss import cross_entropy"),
     Exercise("numerical-gradients", 5, gradcheck, "centred-difference gradients, (5.1)",
-             (Function(gradcheck.numerical_gradients, "equation (5.1) for every element"),),
-             equations=("5.1",),
-             imports="from charrnn_edu.forward import RNN\n"
-                     "from charrnn_edu.loss import sequence_loss"),
+             (gradcheck.numerical_gradients,), ("5.1",),
+             "from charrnn_edu.forward import RNN, forward\n"
+             "from charrnn_edu.loss import cross_entropy"),
     Exercise("relative-error", 5, gradcheck, "the report's relative error, (5.2)",
-             (Function(gradcheck.relative_error, "equation (5.2), element-wise"),),
-             equations=("5.2",)),
+             (gradcheck.relative_error,), ("5.2",)),
     Exercise("clip", 6, adagrad, "element-wise gradient clipping, (6.1)",
-             (Function(adagrad.clip, "equation (6.1) for every gradient",
-                       extra_doc="Raises\n------\nValueError\n"
-                                 "    If ``bound`` is not positive; the message names it."),),
-             equations=("6.1",), imports=RNN_IMPORT),
+             (adagrad.clip,), ("6.1",), RNN_IMPORT,
+             "Raises\n------\nValueError\n    If ``bound`` is not positive; the message names "
+             "it."),
     Exercise("adagrad", 6, adagrad, "one AdaGrad step, (6.2)-(6.3)",
-             (Function(adagrad_step, "equations (6.2) and (6.3)"),),
-             equations=("6.2", "6.3"), imports=RNN_IMPORT),
+             (references.adagrad_step,), ("6.2", "6.3"), RNN_IMPORT),
     Exercise("temperature", 7, sampling, "one sampling step with temperature, (7.1)",
-             (Function(sampling.next_distribution, "equation (7.1) up to the draw"),),
-             equations=("7.1",), imports="from charrnn_edu.forward import RNN, softmax"),
+             (sampling.next_distribution,), ("7.1",),
+             "from charrnn_edu.forward import RNN, softmax"),
     Exercise("top-p", 7, sampling, "nucleus (top-p) filtering of a distribution",
-             (Function(sampling.nucleus, "keep the smallest most likely set of mass top_p"),)),
+             (sampling.nucleus,)),
 )
 
 
 def find_exercise(name: str) -> Exercise:
-    """The exercise called ``name``; ValueError naming the closest ones if there is none."""
+    """The exercise called ``name``; ValueError naming the closest one if there is none."""
     for exercise in EXERCISES:
         if exercise.name == name:
             return exercise
@@ -264,22 +120,36 @@ def find_exercise(name: str) -> Exercise:
 # ---------------------------------------------------------------- starter files
 
 def equation_lines(module: ModuleType, tags: tuple[str, ...]) -> list[str]:
-    """The lines of ``module``'s docstring that state the equations ``tags``, like ``(2.1)``.
+    """The lines of the equation blocks of ``module``'s docstring that state ``tags``.
+
+    An equation block is the indented block after a line ending in ``::``; prose that only
+    mentions an equation is never taken. A block whose lines carry no tag, like chapter 1's
+    one-hot rule, is taken whole when the line before it names the tag, and gets the tag.
 
     Raises
     ------
     LookupError
-        If a tag has no line (the chapter's docstring changed its numbering).
+        If a tag is stated nowhere (the chapter's docstring changed its numbering).
     """
-    doc = inspect.getdoc(module) or ""
-    lines = []
-    for tag in tags:
-        # "(2.3)  o_t = ..." states (2.3); "(2.3)–(2.4) do not ..." only mentions it.
-        found = [line.strip() for line in doc.splitlines()
-                 if re.match(rf"\({re.escape(tag)}\)\s", line.strip())]
-        if not found:
-            raise LookupError(f"equation ({tag}) is not in the docstring of {module.__name__}")
-        lines += found
+    doc, lines, found = (inspect.getdoc(module) or "").splitlines(), [], set()
+    for i, intro in enumerate(doc):
+        if not intro.rstrip().endswith("::"):
+            continue
+        block = []
+        for line in doc[i + 2:]:
+            if not line.startswith("    "):
+                break
+            block.append(line.strip())
+        tagged = {t: line for line in block for t in tags if line.startswith(f"({t})")}
+        named = [t for t in tags if f"({t})" in intro]
+        if not any(re.match(r"\(\d+\.\d+\)", line) for line in block) and named:
+            lines += [f"({named[0]})  {block[0]}", *block[1:]]
+            found.add(named[0])
+        lines += [line for line in block if line in tagged.values()]
+        found |= set(tagged)
+    missing = [t for t in tags if t not in found]
+    if missing:
+        raise LookupError(f"equation ({missing[0]}) is not in the docstring of {module.__name__}")
     return lines
 
 
@@ -289,14 +159,9 @@ def signature_text(function: Callable, width: int | None = 90) -> str:
     Longer than ``width``, it has one parameter per line; ``width=None`` keeps it on one.
     """
     sig = inspect.signature(function)
-    parts, star_done = [], False
+    parts = []
     for p in sig.parameters.values():
-        if p.kind is p.KEYWORD_ONLY and not star_done:
-            parts.append("*")
-            star_done = True
-        text = p.name
-        if p.annotation is not p.empty:
-            text += f": {p.annotation}"
+        text = p.name + (f": {p.annotation}" if p.annotation is not p.empty else "")
         if p.default is not p.empty:
             text += f" = {p.default!r}" if p.annotation is not p.empty else f"={p.default!r}"
         parts.append(text)
@@ -312,31 +177,29 @@ def starter_filename(exercise: Exercise) -> str:
     return exercise.name.replace("-", "_") + ".py"
 
 
-def _docstring(function: Function) -> str:
-    doc = inspect.getdoc(function.reference) or ""
-    if function.extra_doc:
-        doc += "\n\n" + function.extra_doc
-    return "\n".join(("    " + line).rstrip() for line in doc.splitlines())
-
-
 def starter_source(exercise: Exercise, filename: str) -> str:
-    """The text of a starter file: signatures, docstrings and ``raise NotImplementedError``."""
+    """The text of a starter file: equations, imports, signatures, docstrings, no bodies."""
     chapter_file = exercise.module.__name__.replace(".", "/") + ".py"
-    header = [f'r"""Exercise {exercise.name}: {exercise.title}.', "",
-              f"Chapter {exercise.chapter}, {chapter_file}."]
     names = ", ".join(exercise.function_names)
-    header.append(f"\nWrite {names} below, replacing each ``raise NotImplementedError``.")
+    header = [f'r"""Exercise {exercise.name}: {exercise.title}.', "",
+              f"Chapter {exercise.chapter}, {chapter_file}.",
+              f"Write {names} below, replacing each ``raise NotImplementedError``."]
     if exercise.equations:
         header += ["", "The equations, from the chapter::", ""]
         header += ["    " + line for line in equation_lines(exercise.module, exercise.equations)]
-    header += ["", "Check your work as often as you like (it also tells you what a failure usually "
-               "means)::", "", f"    charrnn exercises check {exercise.name} {filename}", '"""',
-               "", "from __future__ import annotations", "", "import numpy as np", ""]
-    if exercise.imports:
-        header += [exercise.imports, ""]
+    header += ["", "Check your work as often as you like; a failure comes with the smallest "
+               "example", "that shows it, and often with the name of the mistake::", "",
+               f"    charrnn exercises check {exercise.name} {filename}", '"""', "",
+               "from __future__ import annotations", ""]
+    standard = [line for line in exercise.imports.splitlines() if "collections" in line]
+    header += [*standard, *([""] if standard else []), "import numpy as np", ""]
+    header += [line for line in exercise.imports.splitlines() if "collections" not in line]
     body = []
     for function in exercise.functions:
-        body += ["", f"def {signature_text(function.reference)}:",
-                 f'    r"""{_docstring(function)[4:]}', '    """',
-                 f'    raise NotImplementedError("{function.name}: {function.todo}")', ""]
-    return "\n".join(header + body).rstrip() + "\n"
+        doc = inspect.getdoc(function) or ""
+        if exercise.promise:
+            doc += "\n\n" + exercise.promise
+        doc = "\n".join(("    " + line).rstrip() for line in doc.splitlines())[4:]
+        body += ["", "", f"def {signature_text(function)}:", f'    r"""{doc}', '    """',
+                 f'    raise NotImplementedError("{function.__name__}: not written yet")']
+    return "\n".join(header + body).replace("\n\n\n\n", "\n\n\n") + "\n"

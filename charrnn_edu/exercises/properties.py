@@ -25,7 +25,7 @@ from charrnn_edu.forward import RNN
 __all__ = [
     "RTOL", "ATOL", "CENTRED_RTOL", "CENTRED_ATOL", "COMPLEX_RTOL", "COMPLEX_ATOL",
     "NUMERICAL_STEP", "Problem", "Case", "norm_relative_error", "assert_gradients_close",
-    "textbook_gradients", "reference_step", "parameter_shapes", "random_problem",
+    "textbook_gradients", "assert_close", "parameter_shapes", "random_problem",
     "check_vocabulary", "check_roundtrip", "check_one_hot_properties",
     "check_softmax_properties", "check_softmax_extreme_logits", "check_forward_properties",
     "check_forward_chaining", "check_forward_complex", "check_uniform_loss",
@@ -96,6 +96,30 @@ class Case:
         return Problem(rnn, x, y, h0)
 
 
+def assert_close(actual: object, desired: object, rtol: float = 0.0, atol: float = 0.0,
+                 what: str = "the result") -> None:
+    """Raise AssertionError, one line, unless |actual - desired| <= atol + rtol |desired|.
+
+    ``desired`` may be a scalar, standing for every element; nan is never close.
+    """
+    try:
+        a = np.asarray(actual)
+    except (TypeError, ValueError):
+        a = np.asarray(None)
+    if a.dtype.kind not in "biufc":
+        raise AssertionError(f"{what} is {type(actual).__name__} {actual!r:.80}, not numbers")
+    d = np.asarray(desired, dtype=complex if a.dtype.kind == "c" else float)
+    if d.ndim and d.shape != a.shape:
+        raise AssertionError(f"{what} has shape {a.shape}, expected {d.shape}")
+    bad = ~(np.abs(a - np.broadcast_to(d, a.shape)) <= atol + rtol * np.abs(d))
+    if bad.any():
+        i = tuple(int(k) for k in np.argwhere(bad)[0])
+        got, expected = a[i], np.broadcast_to(d, a.shape)[i]
+        raise AssertionError(f"{what} differs at {list(i)}: got {got:.6g}, expected "
+                             f"{expected:.6g} ({int(bad.sum())} of {bad.size} elements differ; "
+                             f"rtol {rtol:g}, atol {atol:g})")
+
+
 def norm_relative_error(g_a: np.ndarray, g_n: np.ndarray) -> float:
     """||g_a - g_n|| / max(1e-12, ||g_a|| + ||g_n||): one number for a whole gradient."""
     return float(np.linalg.norm(g_a - g_n)
@@ -145,14 +169,6 @@ def textbook_gradients(rnn: RNN, x: np.ndarray, y: np.ndarray, h0: np.ndarray, *
         grads.b += da
         da_next = da
     return loss, grads, hs[len(x) - 1]
-
-
-def reference_step(rnn: RNN, h: np.ndarray, x: int) -> tuple[np.ndarray, np.ndarray]:
-    """(2.1)-(2.3) with a one-hot column and ``@``: the new h (m, 1) and the logits o (K,)."""
-    x_onehot = np.zeros((rnn.K, 1))
-    x_onehot[x] = 1.0                                      # (K, 1)
-    h = np.tanh(rnn.W @ h + rnn.U @ x_onehot + rnn.b)      # (m, 1)
-    return h, (rnn.V @ h + rnn.c)[:, 0]                    # (K,)
 
 
 def parameter_shapes(m: int, K: int) -> list[tuple[int, int]]:
@@ -215,7 +231,7 @@ def check_one_hot_properties(one_hot: Callable[[np.ndarray, int], np.ndarray],
     X = one_hot(ids, K)
     assert X.shape == (K, len(ids)), f"X has shape {X.shape}, expected (K, tau) = {(K, len(ids))}"
     assert np.all((X == 0) | (X == 1)), "X has entries other than 0 and 1"
-    np.testing.assert_array_equal(X.sum(axis=0), np.ones(len(ids)))
+    assert_close(X.sum(axis=0), np.ones(len(ids)), what="the column sums of X")
     for t, k in enumerate(ids.tolist()):
         assert X[k, t] == 1, f"column {t} should have its 1 at row {k}"
 
@@ -228,11 +244,11 @@ def check_softmax_properties(softmax: Callable[[np.ndarray], np.ndarray],
     p = softmax(o)
     assert p.shape == o.shape, f"p has shape {p.shape}, o has {o.shape}"
     assert np.all(p > 0), "softmax probabilities must be positive"
-    np.testing.assert_allclose(p.sum(axis=0), 1.0, rtol=RTOL, atol=ATOL)
+    assert_close(p.sum(axis=0), 1.0, rtol=RTOL, atol=ATOL, what="the column sums of p")
     # o + shift rounds each logit by up to eps_mach * 130, a relative change of ~1e-13 in p.
-    np.testing.assert_allclose(softmax(o + shift), p, rtol=RTOL, atol=ATOL)
+    assert_close(softmax(o + shift), p, rtol=RTOL, atol=ATOL)
     # The largest logit of a column gets the largest probability.
-    np.testing.assert_array_equal(p[o.argmax(axis=0), np.arange(o.shape[1])], p.max(axis=0))
+    assert_close(p[o.argmax(axis=0), np.arange(o.shape[1])], p.max(axis=0))
 
 
 def check_softmax_extreme_logits(softmax: Callable[[np.ndarray], np.ndarray]) -> None:
@@ -243,7 +259,7 @@ def check_softmax_extreme_logits(softmax: Callable[[np.ndarray], np.ndarray]) ->
                          [0.0, 1.0, 0.5, 0.5]])
     with np.errstate(over="raise", invalid="raise"):
         p = softmax(o)
-    np.testing.assert_allclose(p, expected, rtol=RTOL, atol=ATOL)
+    assert_close(p, expected, rtol=RTOL, atol=ATOL, what="p")
 
 
 def check_forward_properties(forward: Callable, rnn: RNN, x: np.ndarray,
@@ -256,8 +272,8 @@ def check_forward_properties(forward: Callable, rnn: RNN, x: np.ndarray,
     assert h.shape == (m, 1), f"h has shape {h.shape}, expected (m, 1) = {(m, 1)}"
     assert np.all(np.abs(H) < 1), "tanh keeps every hidden unit strictly inside (-1, 1)"
     assert np.all(P > 0), "P has probabilities that are not positive"
-    np.testing.assert_allclose(P.sum(axis=0), 1.0, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(h[:, 0], H[:, -1], rtol=RTOL, atol=ATOL)
+    assert_close(P.sum(axis=0), 1.0, rtol=RTOL, atol=ATOL, what="the column sums of P")
+    assert_close(h[:, 0], H[:, -1], rtol=RTOL, atol=ATOL, what="h against H[:, -1]")
 
 
 def check_forward_chaining(forward: Callable, rnn: RNN, x: np.ndarray, h0: np.ndarray,
@@ -266,11 +282,11 @@ def check_forward_chaining(forward: Callable, rnn: RNN, x: np.ndarray, h0: np.nd
     H, P, h = forward(rnn, x, h0)
     H1, P1, h1 = forward(rnn, x[:split], h0)
     H2, P2, h2 = forward(rnn, x[split:], h1)
-    np.testing.assert_allclose(np.hstack([H1, H2]), H, rtol=RTOL, atol=ATOL,
-                               err_msg=f"H of the halves x[:{split}], x[{split}:] vs one pass")
-    np.testing.assert_allclose(np.hstack([P1, P2]), P, rtol=RTOL, atol=ATOL,
-                               err_msg=f"P of the halves x[:{split}], x[{split}:] vs one pass")
-    np.testing.assert_allclose(h2, h, rtol=RTOL, atol=ATOL, err_msg="the last h")
+    assert_close(np.hstack([H1, H2]), H, rtol=RTOL, atol=ATOL,
+                               what=f"H of the halves x[:{split}], x[{split}:] vs one pass")
+    assert_close(np.hstack([P1, P2]), P, rtol=RTOL, atol=ATOL,
+                               what=f"P of the halves x[:{split}], x[{split}:] vs one pass")
+    assert_close(h2, h, rtol=RTOL, atol=ATOL, what="the last h")
 
 
 def check_forward_complex(forward: Callable, rnn: RNN, x: np.ndarray, h0: np.ndarray) -> None:
@@ -279,10 +295,10 @@ def check_forward_complex(forward: Callable, rnn: RNN, x: np.ndarray, h0: np.nda
     Hc, Pc, hc = forward(rnn.map(lambda a: a.astype(complex)), x, h0.astype(complex))
     for name, real, cplx in (("H", H, Hc), ("P", P, Pc), ("h", h, hc)):
         assert np.iscomplexobj(cplx), f"{name} lost its imaginary part"
-        np.testing.assert_allclose(cplx.real, real, rtol=RTOL, atol=ATOL,
-                                   err_msg=f"real part of the complex {name}")
-        np.testing.assert_allclose(cplx.imag, 0.0, rtol=0, atol=ATOL,
-                                   err_msg=f"imaginary part of the complex {name}")
+        assert_close(cplx.real, real, rtol=RTOL, atol=ATOL,
+                                   what=f"real part of the complex {name}")
+        assert_close(cplx.imag, 0.0, rtol=0, atol=ATOL,
+                                   what=f"imaginary part of the complex {name}")
 
 
 # ---------------------------------------------------------------- chapter 3: loss
@@ -325,7 +341,7 @@ def check_output_bias_gradient(gradients: Callable, forward: Callable, one_hot: 
     _, grads, _ = gradients(rnn, x, y, h0)
     P = forward(rnn, x, h0).P                                       # (K, tau)
     expected = (P - one_hot(y, rnn.K)).sum(axis=1, keepdims=True)   # (K, 1)
-    np.testing.assert_allclose(grads.c, expected, rtol=RTOL, atol=ATOL)
+    assert_close(grads.c, expected, rtol=RTOL, atol=ATOL, what="dL/dc")
 
 
 # ---------------------------------------------------------------- chapter 5: gradcheck
@@ -337,7 +353,7 @@ def check_relative_error_formula(relative_error: Callable, g_a: np.ndarray, g_n:
     assert e.shape == g_a.shape, f"the errors have shape {e.shape}, the gradients {g_a.shape}"
     expected = [abs(a - n) / max(eps, abs(a) + abs(n))
                 for a, n in zip(g_a.ravel().tolist(), g_n.ravel().tolist(), strict=True)]
-    np.testing.assert_allclose(e.ravel(), expected, rtol=1e-15, atol=0)
+    assert_close(e.ravel(), expected, rtol=1e-15, atol=0)
     assert np.all((e >= 0) & (e <= 1)), "|a - n| <= |a| + |n| keeps every error in [0, 1]"
 
 
@@ -345,7 +361,7 @@ def check_relative_error_known_values(relative_error: Callable) -> None:
     """Both 0 gives 0; below the floor the denominator is eps; else |a - n| / (|a| + |n|)."""
     g_a = np.array([0.0, 1e-8, 1.0, 1.0, -1.0])
     g_n = np.array([0.0, 0.0, 1.0, 3.0, 1.0])
-    np.testing.assert_allclose(relative_error(g_a, g_n, 1e-6), [0.0, 1e-2, 0.0, 0.5, 1.0],
+    assert_close(relative_error(g_a, g_n, 1e-6), [0.0, 1e-2, 0.0, 0.5, 1.0],
                                rtol=1e-12, atol=0)
 
 
@@ -361,18 +377,18 @@ def check_clip_properties(clip: Callable[[RNN, float], RNN], grads: RNN, bound: 
     before = grads.copy()
     clipped = clip(grads, bound)
     for name, g, g_before in zip(RNN.names(), grads, before, strict=True):
-        np.testing.assert_array_equal(g, g_before, err_msg=f"clip changed its input d{name}")
+        assert_close(g, g_before, what=f"clip changed its input d{name}")
     for name, g, c in zip(RNN.names(), grads, clipped, strict=True):
         assert c.shape == g.shape, f"d{name}: clipped shape {c.shape}, input shape {g.shape}"
         assert np.all(np.abs(c) <= bound), f"d{name} has elements outside [-{bound}, {bound}]"
         inside = np.abs(g) <= bound
-        np.testing.assert_array_equal(c[inside], g[inside],
-                                      err_msg=f"clip changed in-range elements of d{name}")
-        np.testing.assert_array_equal(c[~inside], np.sign(g[~inside]) * bound,
-                                      err_msg=f"out-of-range elements of d{name}")
+        assert_close(c[inside], g[inside],
+                                      what=f"clip changed in-range elements of d{name}")
+        assert_close(c[~inside], np.sign(g[~inside]) * bound,
+                                      what=f"out-of-range elements of d{name}")
     twice = clip(clipped, bound)
     for name, c, c2 in zip(RNN.names(), clipped, twice, strict=True):
-        np.testing.assert_array_equal(c2, c, err_msg=f"clipping d{name} twice changed it")
+        assert_close(c2, c, what=f"clipping d{name} twice changed it")
 
 
 def check_clip_rejects_bound(clip: Callable[[RNN, float], RNN], grads: RNN,
@@ -403,9 +419,9 @@ def check_zero_gradient_changes_nothing(optimizer_class: Callable, rnn: RNN, gra
     opt.step(rnn, rnn.map(np.zeros_like))
     for name, theta, kept, m_theta, m_kept in zip(RNN.names(), rnn, params, opt.memory, memory,
                                                   strict=True):
-        np.testing.assert_array_equal(theta, kept, err_msg=f"{name} moved with a zero gradient")
-        np.testing.assert_array_equal(m_theta, m_kept,
-                                      err_msg=f"m_{name} changed with a zero gradient")
+        assert_close(theta, kept, what=f"{name} moved with a zero gradient")
+        assert_close(m_theta, m_kept,
+                                      what=f"m_{name} changed with a zero gradient")
     for name, theta, original in zip(RNN.names(), rnn, arrays, strict=True):
         assert theta is original, f"{name} was replaced, not updated in place"
 
@@ -423,13 +439,13 @@ def check_memory_is_sum_of_squares(optimizer_class: Callable, rnn: RNN, grads: l
         g_before = g.copy()
         opt.step(rnn, g)
         for name, gk, gb in zip(RNN.names(), g, g_before, strict=True):
-            np.testing.assert_array_equal(gk, gb, err_msg=f"step {k} changed the gradient d{name}")
+            assert_close(gk, gb, what=f"step {k} changed the gradient d{name}")
         for name, m_now, m_prev in zip(RNN.names(), opt.memory, previous, strict=True):
             assert np.all(m_now >= m_prev), f"m_{name} decreased at step {k}"
         expected = [np.sum([list(gs)[i] ** 2 for gs in grads[:k]], axis=0) for i in range(5)]
         for name, m_now, m_expected in zip(RNN.names(), opt.memory, expected, strict=True):
-            np.testing.assert_allclose(m_now, m_expected, rtol=rtol, atol=atol,
-                                       err_msg=f"m_{name} after {k} steps")
+            assert_close(m_now, m_expected, rtol=rtol, atol=atol,
+                                       what=f"m_{name} after {k} steps")
         previous = opt.memory.copy()
 
 
@@ -446,8 +462,8 @@ def check_first_step(optimizer_class: Callable, rnn: RNN, grads: RNN, eta: float
         move = theta - theta0
         assert np.all(np.abs(move) < eta), (
             f"{name} moved by up to {np.abs(move).max()} >= eta = {eta} on the first step")
-        np.testing.assert_array_equal(np.sign(move), -np.sign(g),
-                                      err_msg=f"{name} did not move against its gradient")
+        assert_close(np.sign(move), -np.sign(g),
+                                      what=f"{name} did not move against its gradient")
 
 
 def check_update_formula(optimizer_class: Callable, rnn: RNN, grads: list[RNN], eta: float,
@@ -465,8 +481,8 @@ def check_update_formula(optimizer_class: Callable, rnn: RNN, grads: list[RNN], 
             memory[i] = memory[i] + gi * gi
             theta[i] = theta[i] - eta * gi / np.sqrt(memory[i] + eps)
         for name, got, expected in zip(RNN.names(), rnn, theta, strict=True):
-            np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol,
-                                       err_msg=f"{name} after step {k}")
+            assert_close(got, expected, rtol=rtol, atol=atol,
+                                       what=f"{name} after step {k}")
 
 
 # ---------------------------------------------------------------- chapter 7: sampling
@@ -479,15 +495,15 @@ def check_nucleus_properties(nucleus: Callable, p: np.ndarray, top_p: float,
     """
     p_before = p.copy()
     q = nucleus(p, top_p)
-    np.testing.assert_array_equal(p, p_before, err_msg="nucleus changed p")
+    assert_close(p, p_before, what="nucleus changed p")
     assert q.shape == p.shape, f"q has shape {q.shape}, p has {p.shape}"
-    np.testing.assert_allclose(q.sum(), 1.0, rtol=RTOL, atol=ATOL, err_msg="q.sum() is not 1")
+    assert_close(q.sum(), 1.0, rtol=RTOL, atol=ATOL, what="q.sum() is not 1")
     kept = q > 0
     assert kept[int(np.argmax(p))], "the most likely character must always be kept"
     assert np.all(p[kept] > 0), "a character of probability 0 got probability"
     mass = math.fsum(p[kept])
-    np.testing.assert_allclose(q[kept], p[kept] / mass, rtol=RTOL, atol=ATOL,
-                               err_msg="kept characters are not p renormalised")
+    assert_close(q[kept], p[kept] / mass, rtol=RTOL, atol=ATOL,
+                               what="kept characters are not p renormalised")
     if (~kept).any():
         assert p[kept].min() >= p[~kept].max(), (
             f"kept p = {p[kept]} but dropped a more likely character, p = {p[~kept].max()}")

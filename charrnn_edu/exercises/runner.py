@@ -1,11 +1,9 @@
-r"""Running an exercise's checks on a set of functions, and reporting what failed.
+r"""Running an exercise's checks on a learner's functions, and naming the mistake behind a failure.
 
-Each check with a strategy runs through ``hypothesis.find``, looking for an example on which
-the check fails: derandomised and without a database, so the same functions get the same
-verdict and the same smallest failing example every time. A ``NotImplementedError`` from the
-learner's function stops the search at once and marks the check "todo". When a check fails,
-every diagnosis of the exercise probes the functions for its symptom.
-
+Each check runs through ``hypothesis.find``, derandomised and without a database: the same
+functions get the same verdict and the same smallest failing example every time. A
+``NotImplementedError`` marks a check "todo"; a stopped child ends the run. When a check
+fails, :func:`diagnose` names the mistakes of the table whose outputs the learner's match.
 Nothing here prints: the CLI formats the :class:`Report`.
 """
 
@@ -13,28 +11,29 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
-from types import SimpleNamespace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, find, settings
+from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException, NoSuchExample
 
 from charrnn_edu.exercises.catalog import Exercise
-from charrnn_edu.exercises.checks import CHECKS, DIAGNOSES, Check, Diagnosis
+from charrnn_edu.exercises.checks import CHECKS, PROBES, Check
+from charrnn_edu.exercises.mistakes import MISTAKES, Mistake, wrong_functions
 from charrnn_edu.exercises.properties import Case
+from charrnn_edu.exercises.sandbox import InProcess, Learner, LearnerError, Stopped
 from charrnn_edu.forward import RNN
 
-__all__ = ["CheckResult", "Report", "run_checks", "compact", "one_line", "DEFAULT_EXAMPLES"]
+__all__ = ["CheckResult", "Report", "run_checks", "diagnose", "compact", "DEFAULT_EXAMPLES"]
 
 DEFAULT_EXAMPLES = 50
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The verdict of one check: "pass", "fail", or "todo" (a function is not written yet)."""
+    """The verdict of one check: "pass", "fail", "todo" (not written yet) or "stopped"."""
 
     check: Check
     status: str
@@ -42,48 +41,39 @@ class CheckResult:
     example: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Report:
-    """All checks of one exercise against one set of functions, and the diagnoses."""
+    """All checks of one exercise on one learner's functions, and what they point to."""
 
     exercise: Exercise
-    results: tuple[CheckResult, ...]
-    diagnoses: tuple[Diagnosis, ...]
-    unimplemented: tuple[str, ...]
+    results: list[CheckResult] = field(default_factory=list)
+    diagnoses: list[Mistake] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)
+    stopped: str = ""
 
     @property
     def passed(self) -> bool:
         """Every check passed."""
-        return all(r.status == "pass" for r in self.results)
+        return bool(self.results) and all(r.status == "pass" for r in self.results)
 
     def failed(self) -> list[str]:
-        """Names of the checks that failed (not those waiting for an unwritten function)."""
+        """Names of the checks that failed."""
         return [r.check.name for r in self.results if r.status == "fail"]
 
 
-# Recognised from the failure messages, not by a probe: any exercise can show it.
-RETURNS_NONE = Diagnosis("returns-none", "a function returns None",
-                         "A function returned None: is a `return` missing at its end?",
-                         lambda f: False)
-
-
 class _Unimplemented(BaseException):
-    """Stops ``hypothesis.find`` at once: a BaseException is not a failing example to shrink."""
+    """Stops ``hypothesis.find`` at once: a BaseException is not a failing example."""
 
 
 def compact(value: Any, width: int = 300, labels: tuple[str, ...] = ()) -> str:
-    """A one-line, short rendering of an example: arrays abbreviated, cases with their problem.
-
-    A tuple with ``labels`` shows as ``label = value, ...``.
-    """
+    """A one-line, short rendering of an example: arrays abbreviated, cases with their problem."""
     if labels and isinstance(value, tuple) and len(labels) == len(value):
-        text = ", ".join(f"{label} = {compact(v, width)}" for label, v in zip(labels, value,
-                                                                              strict=True))
+        text = ", ".join(f"{label} = {compact(v, width)}"
+                         for label, v in zip(labels, value, strict=True))
     elif isinstance(value, Case):
         _, x, y, h0 = value.build()
         h0_text = "zeros" if not h0.any() else compact(h0[:, 0])
-        text = (f"m={value.m}, K={value.K}, x={x.tolist()}, y={y.tolist()}, h0={h0_text} "
-                f"[{value!r}]")
+        text = f"m={value.m}, K={value.K}, x={x.tolist()}, y={y.tolist()}, h0={h0_text} [{value!r}]"
     elif isinstance(value, RNN):
         text = "RNN(" + ", ".join(f"{n}={compact(a)}" for n, a in zip(RNN.names(), value,
                                                                        strict=True)) + ")"
@@ -92,154 +82,146 @@ def compact(value: Any, width: int = 300, labels: tuple[str, ...] = ()) -> str:
             text = " ".join(np.array2string(value, separator=", ").split())
     elif isinstance(value, tuple):
         text = "(" + ", ".join(compact(v) for v in value) + ")"
-    elif isinstance(value, float):
-        text = f"{value:.6g}"
     else:
-        text = repr(value)
+        text = f"{value:.6g}" if isinstance(value, float) else repr(value)
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
-def _numpy_message(lines: list[str]) -> str | None:
-    """numpy.testing's several-line report, as one line: where, what it got, what it expected.
-
-    None if ``lines`` is not such a report.
-    """
-    if not lines or not lines[0].startswith(("Not equal to tolerance", "Arrays are not equal")):
-        return None
-    tolerance = lines[0].removeprefix("Not equal to tolerance ").removeprefix(
-        "Arrays are not equal")
-    starts = ("Mismatch", "(shapes", "x and y nan", "nan location", "+inf", "-inf", "ACTUAL",
-              "DESIRED", "Max ", "[")
-    context = [line for line in lines[1:] if not line.startswith(starts)]
-    found = {key: line.split(":", 1)[1].strip() for line in lines
-             for key in ("ACTUAL", "DESIRED") if line.startswith(key + ":")}
-    where = next((line for line in lines if line.startswith("[")), "")
-    shapes = next((line for line in lines if line.startswith("(shapes")), "")
-    if shapes:
-        what = shapes.strip("()").replace(" mismatch", "").replace("shapes ", "shapes differ: ")
-        what = f"{what} (yours first)"
-    elif where:
-        index, values = where.split(": ", 1)
-        actual, _, desired = values.partition(", ")
-        what = (f"at {index}: got {actual.replace(' (ACTUAL)', '')}, expected "
-                f"{desired.replace(' (DESIRED)', '')}")
-        mismatched = next((line for line in lines if line.startswith("Mismatched elements")), "")
-        if mismatched:
-            what += f" ({mismatched.split(': ', 1)[1].split(' (')[0]} elements differ)"
-    else:
-        what = f"got {found.get('ACTUAL', '?')}, expected {found.get('DESIRED', '?')}"
-    prefix = f"{'; '.join(context)}: " if context else ""
-    return prefix + what + (f" [{tolerance}]" if tolerance else "")
-
-
-def one_line(err: BaseException, width: int = 300) -> str:
-    """An exception as one short line: type (unless an assertion) and its message's lines."""
-    lines = [" ".join(line.split()) for line in str(err).splitlines()]
-    lines = [line for line in lines if line]
-    text = _numpy_message(lines) or "; ".join(lines)
-    if not isinstance(err, AssertionError) or not text:
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    if not isinstance(err, AssertionError | LearnerError) or not text:
         text = f"{type(err).__name__}: {text}" if text else type(err).__name__
-    return text if len(text) <= width else text[:width - 3] + "..."
+    return text if len(text) <= 400 else text[:397] + "..."
 
 
-def _unimplemented_names(err: BaseException, f: SimpleNamespace) -> list[str]:
-    """Which of the learner's functions raised ``err`` (found on its traceback)."""
-    codes = {getattr(fn, "__code__", None): name for name, fn in vars(f).items()}
-    names, tb = [], err.__traceback__
-    while tb is not None:
-        name = codes.get(tb.tb_frame.f_code)
-        if name is not None and name not in names:
-            names.append(name)
-        tb = tb.tb_next
-    return names[-1:] or list(vars(f))
-
-
-def _run_one(check: Check, f: SimpleNamespace, max_examples: int) -> tuple[CheckResult, list]:
-    unimplemented: list[str] = []
-    if check.strategy is None:
+def _run_one(check: Check, f: Any, examples: int, shrink: bool) -> CheckResult:
+    def body(example: Any) -> None:
         try:
-            check.body(f)
-        except NotImplementedError as err:
-            return CheckResult(check, "todo"), _unimplemented_names(err, f)
-        except (Exception, SystemExit) as err:  # the learner's code may raise anything
-            return CheckResult(check, "fail", one_line(err), check.fixed), unimplemented
-        return CheckResult(check, "pass"), unimplemented
+            check.body(f, *([] if check.strategy is None else [copy.deepcopy(example)]))
+        except LearnerError as err:
+            if err.kind == "NotImplementedError":
+                raise _Unimplemented(err.function) from None
+            raise
 
     def fails(example: Any) -> bool:
         try:
-            check.body(f, copy.deepcopy(example))  # the function may change its input
-        except NotImplementedError as err:
-            unimplemented.extend(_unimplemented_names(err, f))
-            raise _Unimplemented from None
-        except (Exception, SystemExit):
+            body(example)
+        except Exception:             # the learner's results may break anything
             return True
         return False
 
-    config = settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
-                      suppress_health_check=list(HealthCheck),
-                      phases=(Phase.explicit, Phase.generate, Phase.shrink))
+    phases = (Phase.explicit, Phase.generate) + ((Phase.shrink,) if shrink else ())
+    config = settings(max_examples=examples, derandomize=True, database=None, deadline=None,
+                      suppress_health_check=list(HealthCheck), phases=phases)
     try:
-        smallest = find(check.strategy, fails, settings=config)
+        smallest = find(st.just(None) if check.strategy is None else check.strategy, fails,
+                        settings=config)
     except NoSuchExample:
-        return CheckResult(check, "pass"), unimplemented
-    except _Unimplemented:
-        return CheckResult(check, "todo"), unimplemented
+        return CheckResult(check, "pass")
+    except _Unimplemented as stop:
+        return CheckResult(check, "todo", stop.args[0])
     except HypothesisException as err:
-        flaky = "Flaky" in type(err).__name__
         return CheckResult(check, "fail", "the function does not give the same result on the "
-                           "same input: does it keep state between calls?" if flaky
-                           else one_line(err)), unimplemented
-    example = compact(smallest, labels=check.labels)
+                           "same input: does it keep state between calls?"
+                           if "Flaky" in type(err).__name__ else _one_line(err))
+    shown = check.fixed or compact(smallest, labels=check.labels)
     try:
-        check.body(f, copy.deepcopy(smallest))
-    except (Exception, SystemExit) as err:
-        return CheckResult(check, "fail", one_line(err), example), unimplemented
+        body(smallest)
+    except Exception as err:
+        return CheckResult(check, "fail", _one_line(err), shown)
     return CheckResult(check, "fail", "failed once, then passed on the same input: does the "
-                       "function keep state between calls?", example), unimplemented
+                       "function keep state between calls?", shown)
 
 
-def _diagnose(exercise: Exercise, f: SimpleNamespace,
-              results: list[CheckResult]) -> tuple[Diagnosis, ...]:
-    found = []
-    for diagnosis in DIAGNOSES[exercise.name]:
-        try:
-            with np.errstate(all="ignore"):
-                if diagnosis.probe(f):
-                    found.append(diagnosis)
-        except (Exception, SystemExit):         # a probe that cannot run shows no symptom
-            continue
-    if not found and any("NoneType" in r.error for r in results):
-        found.append(RETURNS_NONE)
-    return tuple(found)
+def _same(a: Any, b: Any) -> bool:
+    """Two leaves of outcomes alike: equal text, or numbers of one shape within 1e-7."""
+    if isinstance(a, str | type(None)) or isinstance(b, str | type(None)):
+        return type(a) is type(b) and a == b
+    try:
+        a, b = np.asarray(a), np.asarray(b)
+        return (a.shape == b.shape and (a.dtype.kind == "c") == (b.dtype.kind == "c")
+                and bool(np.allclose(a, b, rtol=1e-7, atol=1e-9, equal_nan=True)))
+    except (TypeError, ValueError):
+        return False
 
 
-def run_checks(exercise: Exercise, functions: dict[str, Callable],
-               max_examples: int = DEFAULT_EXAMPLES) -> Report:
-    """Run every check of ``exercise`` on ``functions``; diagnose the mistakes if one fails.
+def _signs(outcomes: list[Any]) -> dict[tuple, Any]:
+    """Every number, text or "raised" of a probe's outcomes, by where it is in them."""
+    signs = {}
+
+    def walk(value: Any, where: tuple) -> None:
+        if isinstance(value, RNN | tuple | list):
+            signs[(*where, "length")] = len(list(value))
+            for i, v in enumerate(value):
+                walk(v, (*where, i))
+        else:
+            signs[where] = value
+    walk(outcomes, ())
+    return signs
+
+
+def diagnose(exercise: Exercise, learner: Learner) -> list[Mistake]:
+    """The mistakes whose outputs the learner's functions give on the exercise's probe.
+
+    A mistake fits when, wherever its outputs differ from the package's, the learner's
+    equal the mistake's. The mistakes of other exercises in the same chapter are tried too:
+    a slip in ``backward_step`` shows in ``gradients``.
+    """
+    names = exercise.function_names
+    chapter = {f.__module__ for f in exercise.functions}
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        default = PROBES[exercise.name]
+        reference = InProcess(exercise.references)
+        seen = {}
+        found = []
+        for mistake in sorted(MISTAKES, key=lambda m: m.exercise != exercise.name):
+            if mistake.module.__name__ not in chapter:
+                continue
+            probe = mistake.probe or default
+            if probe not in seen:
+                seen[probe] = (_signs(probe(learner.outcome)), _signs(probe(reference.outcome)))
+            mine, right = seen[probe]
+            wrong = _signs(probe(InProcess({n: wrong_functions(mistake.key)[n]
+                                            for n in names}).outcome))
+            differs = {key for key in set(wrong) | set(right)
+                       if not _same(wrong.get(key), right.get(key))}
+            if differs and all(_same(mine.get(key), wrong.get(key)) for key in differs):
+                found.append((mistake, probe, differs))
+    # A mistake whose signs all lie inside another's that fits too explains less: leave it out.
+    return [m for m, probe, where in found
+            if not any(p is probe and where < other for _, p, other in found)]
+
+
+def run_checks(exercise: Exercise, learner: Learner, examples: int = DEFAULT_EXAMPLES,
+               only: str | None = None, shrink: bool = True) -> Report:
+    """Run the checks of ``exercise`` (or the one called ``only``) on ``learner``'s functions.
 
     Parameters
     ----------
     exercise : Exercise
-    functions : dict of str to callable
-        One function per name in ``exercise.function_names``.
-    max_examples : int
+    learner : Learner
+        Where the functions run: a :class:`~charrnn_edu.exercises.sandbox.Sandbox` for a
+        learner's file, :class:`~charrnn_edu.exercises.sandbox.InProcess` for the package's.
+    examples : int
         Hypothesis examples per check before it counts as passed.
-
-    Returns
-    -------
-    Report
+    only : str or None
+        Run only this check.
+    shrink : bool
+        Shrink a failing example to the smallest (slower, clearer).
     """
-    missing = set(exercise.function_names) - set(functions)
-    if missing:
-        raise ValueError(f"no function for {sorted(missing)} of exercise {exercise.name}")
-    f = SimpleNamespace(**{name: functions[name] for name in exercise.function_names})
-    results, unimplemented = [], []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")         # numpy's overflow warnings, ComplexWarning...
-        for check in CHECKS[exercise.name]:
-            result, todo = _run_one(check, f, max_examples)
-            results.append(result)
-            unimplemented += [name for name in todo if name not in unimplemented]
-        failed = any(r.status == "fail" for r in results)
-        diagnoses = _diagnose(exercise, f, results) if failed else ()
-    return Report(exercise, tuple(results), diagnoses, tuple(unimplemented))
+    report = Report(exercise)
+    f = learner.namespace(exercise.function_names)
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")     # numpy's overflow warnings, ComplexWarning...
+            for check in CHECKS[exercise.name]:
+                if only is None or check.name == only:
+                    report.results.append(_run_one(check, f, examples, shrink))
+        if report.failed():
+            report.diagnoses = diagnose(exercise, learner)
+    except Stopped as err:
+        report.stopped = str(err)
+    if not report.diagnoses:
+        report.notes = dict(learner.notes)
+    return report

@@ -1,8 +1,7 @@
 """Hypothesis strategies that feed the properties, for the package's tests and the exercises.
 
 Bounded float64 values, explicit seeds for everything drawn from a Generator, and small sizes:
-a failure shrinks to a case a person can work through by hand. Importing this module needs
-Hypothesis (a development dependency).
+a failure shrinks to a case a person can work through by hand.
 """
 
 from __future__ import annotations
