@@ -50,6 +50,7 @@ Four design choices, and why:
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import math
@@ -313,6 +314,7 @@ def _trainer(state: dict[str, Any],
     corpus = {key: state["corpus"][key] for key in ("name", "sha256", "encoding")}
     if not all(isinstance(value, str) for value in corpus.values()):
         raise _Refused(f"the corpus record {corpus} is not three strings")
+    codecs.lookup(corpus["encoding"])                 # LookupError if there is no such codec
     samples = [Sample(int(s["iteration"]), float(s["smooth_loss"]), str(s["text"]))
                for s in state["samples"]]
     # PCG64() seeds itself from the operating system, but the assignment then overwrites its
@@ -394,8 +396,9 @@ def _check_text(path: Path, trainer: Trainer, corpus: dict[str, str], text: str,
     # encoding. Both must match.
     try:
         own_sha = corpus_sha256(text, corpus["encoding"])
-    except (UnicodeEncodeError, LookupError):
-        own_sha = f"(not encodable in {corpus['encoding']})"
+    except UnicodeEncodeError:
+        raise CheckpointError(f"{path} was trained on {name}, read as {corpus['encoding']}, "
+                              f"which cannot encode the given text; {fix}") from None
     for sha in (given_sha, own_sha):
         if sha is not None and sha != saved_sha:
             raise CheckpointError(
