@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from strategies import seeds
 
 from charrnn_edu import checkpoint
+from charrnn_edu.adagrad import Adam
 from charrnn_edu.checkpoint import CheckpointError, corpus_sha256, load, load_model, save
 from charrnn_edu.files import default_corpus, read_text
 from charrnn_edu.forward import RNN
@@ -44,17 +45,18 @@ def state(trainer):
               "epoch_starts": np.asarray(trainer.epoch_starts, dtype=np.int64),
               "smooth_loss": np.float64(trainer.smooth_loss),
               "best_loss": np.float64(trainer.best_loss)}
-    memory = trainer.optimizer.memory
-    for name in RNN.names():
-        arrays[f"rnn.{name}"] = getattr(trainer.rnn, name)
-        arrays[f"best.{name}"] = getattr(trainer.best, name)
-        if memory is not None:
-            arrays[f"memory.{name}"] = getattr(memory, name)
+    optimizer = trainer.optimizer
+    groups = {"rnn": trainer.rnn, "best": trainer.best,
+              **({"first": optimizer.first, "second": optimizer.second}
+                 if isinstance(optimizer, Adam) else {"memory": optimizer.memory})}
+    for prefix, rnn in groups.items():
+        for name, theta in zip(RNN.names(), rnn or (), strict=False):
+            arrays[f"{prefix}.{name}"] = theta
     values = {"e": trainer.e, "iteration": trainer.iteration, "epoch": trainer.epoch,
               "best_iteration": trainer.best_iteration, "samples": trainer.samples,
               "rng": trainer.rng.bit_generator.state, "settings": trainer.settings,
-              "vocab": trainer.vocab, "memory is None": memory is None,
-              "eta": trainer.optimizer.eta, "eps": trainer.optimizer.eps}
+              "vocab": trainer.vocab, "optimizer": type(optimizer),
+              "eta": optimizer.eta, "eps": optimizer.eps, "t": getattr(optimizer, "t", None)}
     return arrays, values
 
 
@@ -459,3 +461,82 @@ def test_messages_are_one_line(saved, tmp_path):
             call()
         messages.append(str(info.value))
     assert all("\n" not in m for m in messages), messages
+
+
+# ---------------------------------------------------------------- format 1
+
+FORMAT_1 = Path(__file__).parent / "data"        # written by charrnn-edu's format-1 code
+HAMLET = "to be or not to be, " * 8
+
+
+def same_bits(x, y):
+    x, y = np.asarray(x), np.asarray(y)
+    return x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
+
+
+@pytest.mark.parametrize("name", ["adagrad", "adam", "unstarted"])
+def test_a_format_1_checkpoint_is_read_exactly_and_saved_as_format_2(tmp_path, name):
+    path = FORMAT_1 / f"format-1-{name}.npz"
+    with np.load(path, allow_pickle=False) as npz:
+        old = {key: npz[key] for key in npz.files}
+    assert int(old["format_version"]) == 1
+    trainer = load(path, HAMLET)
+    optimizer, started = trainer.optimizer, bool(old["memory_started"])
+    groups = {"": trainer.rnn, "best_": trainer.best}
+    if isinstance(optimizer, Adam):
+        assert (optimizer.first is None, optimizer.t) == (not started, int(old["adam_t"]))
+        groups.update(first_=optimizer.first, memory_=optimizer.second)   # v was "memory"
+    else:
+        groups.update(memory_=optimizer.memory)
+    assert (groups["memory_"] is None) == (not started) == (name == "unstarted")
+    for prefix, rnn in groups.items():
+        for param, theta in zip(RNN.names(), rnn or (), strict=False):
+            assert same_bits(theta, old[prefix + param]), prefix + param
+    for key, value in [("h", trainer.h), ("losses", trainer.losses),
+                       ("smooth_losses", trainer.smooth_losses),
+                       ("epoch_starts", trainer.epoch_starts), ("e", trainer.e),
+                       ("iteration", trainer.iteration), ("epoch", trainer.epoch),
+                       ("best_iteration", trainer.best_iteration),
+                       ("smooth_loss", trainer.smooth_loss), ("best_loss", trainer.best_loss),
+                       ("optimizer_eps", optimizer.eps)]:
+        assert same_bits(np.asarray(value, dtype=old[key].dtype), old[key]), key
+    assert trainer.settings.to_dict() == json.loads(str(old["settings"]))
+    assert trainer.rng.bit_generator.state == json.loads(str(old["rng_state"]))
+    assert [vars(s) for s in trainer.samples] == json.loads(str(old["samples"]))
+    assert trainer.vocab.chars == str(old["vocabulary"])
+    _, _, meta = load_model(path)
+    assert [meta[key] for key in ("corpus_name", "corpus_sha256", "encoding")] == [
+        str(old[key]) for key in ("corpus_name", "corpus_sha256", "encoding")]
+
+    again = tmp_path / "checkpoint.npz"
+    save_as_cli(again, trainer, HAMLET, name=meta["corpus_name"])
+    resaved = load(again, HAMLET)
+    assert_identical(resaved, trainer)
+    trainer.run(trainer.iteration + 20)
+    resaved.run(resaved.iteration + 20)
+    assert_identical(resaved, trainer)
+
+
+def format_1_with(tmp_path, **changes):
+    """The format-1 AdaGrad file with entries replaced, as the reliability sweep built its."""
+    with np.load(FORMAT_1 / "format-1-adagrad.npz") as npz:
+        entries = {name: npz[name] for name in npz.files}
+    path = tmp_path / "old.npz"
+    with open(path, "wb") as f:
+        np.savez(f, **{**entries, **changes})
+    return path
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"W": np.full((4, 4), np.nan), "best_W": np.full((4, 4), np.nan)},
+     "rnn.W, best.W hold NaN or infinite values"),                                 # K12, R04
+    ({"e": np.int64(-5)}, "the text position e = -5 is not where a piece"),        # R01
+    ({"W": np.ones((4, 4), dtype=np.float16)}, "W is float16 of shape .4, 4., expected "
+                                               "float64"),                         # R03
+    ({"junk": np.ones(3)}, "unknown entries junk.npy"),                            # K31
+    ({"memory_started": np.int64(1)}, "memory_started is int64"),
+], ids=["nan", "negative e", "float16", "unknown entry", "flag of wrong dtype"])
+def test_a_damaged_format_1_checkpoint_is_refused(tmp_path, changes, message):
+    with pytest.raises(CheckpointError, match="is not a charrnn checkpoint") as info:
+        load(format_1_with(tmp_path, **changes), HAMLET)
+    info.match(message)
