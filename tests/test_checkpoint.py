@@ -376,7 +376,7 @@ def rewrite(saved, path, changes=(), edit=None):
     ({"format_version": np.int64(3)}, "format version 3, but this charrnn-edu reads versions "
                                       "1 and 2; use the charrnn-edu that wrote it"),
     ({"format_version": None}, "it has no format_version"),
-    ({"rnn.W": None, "h": None}, "missing h, rnn.W"),
+    ({"rnn.W": None, "h": None}, "missing rnn.W"),
     ({"rnn.W": np.zeros((3, 3))}, r"rnn.W is float64 of shape \(3, 3\), expected float64 "
                                   r"of shape \(8, 8\)"),
     ({"state": np.array("{not json")}, "JSONDecodeError"),
