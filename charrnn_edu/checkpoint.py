@@ -169,15 +169,15 @@ def _entry(archive: zipfile.ZipFile, limit: int, name: str, shape: tuple[int, ..
         raise _Refused(f"{name} claims {info.file_size:,} bytes ({info.compress_size:,} "
                        f"stored) in a file of {limit:,}")
     with archive.open(info) as f:
+        # numpy parses the header text with ast and tokenize, so damaged bytes can raise
+        # ValueError, SyntaxError, tokenize.TokenError, ...: the CRC-32 that would have
+        # caught them is checked only at the end of the entry.
         try:
             read_header = {(1, 0): np.lib.format.read_array_header_1_0,
                            (2, 0): np.lib.format.read_array_header_2_0}[
                                np.lib.format.read_magic(f)]
             found_shape, fortran, found = read_header(f)          # at most 10,000 bytes
-        # numpy parses the header with ast and tokenize, so damaged text can raise any of
-        # ValueError, SyntaxError, tokenize.TokenError, ...; the CRC-32 is checked only at
-        # the end of the entry, after the header.
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             raise _Refused(f"{name} is not a .npy array ({type(err).__name__}: {err})") from None
         if found.hasobject:
             raise _Refused(f"{name} holds Python objects, which only pickle reads; refused")
