@@ -121,7 +121,7 @@ def test_pickled_objects_are_refused_and_never_run(saved, tmp_path, name):  # K3
                              (pickle.dumps(Malicious(marker)), "is not a .npy array")]:
         assert problem in refusal(tmp_path, replaced(saved, {name: payload}))
     assert not marker.exists()
-    pickle.loads(pickle.dumps(Malicious(marker)))        # the payload works when unpickled
+    pickle.loads(pickle.dumps(Malicious(marker))).close()   # the payload works when unpickled
     assert marker.exists()
 
 
