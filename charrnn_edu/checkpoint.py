@@ -1,58 +1,58 @@
 r"""Checkpoints: saving a training run and continuing it bit for bit.
 
-A checkpoint is everything a :class:`~charrnn_edu.training.Trainer` holds except the corpus
-itself, in one ``.npz`` file (a zip of ``.npy`` arrays that any numpy can read)::
+A checkpoint is everything a :class:`~charrnn_edu.training.Trainer` holds except the corpus,
+in one ``.npz`` file: a zip of uncompressed ``.npy`` arrays that any numpy can read::
 
-    b, c, U, W, V            the current parameters: (m, 1), (K, 1), (m, K), (m, m), (K, m)
-    memory_b ... memory_V    AdaGrad's m_θ of (6.2), or Adam's v_θ of (6.5), same shapes;
-                             zeros before the first step
-    memory_started           False until the optimiser's first step
-    optimizer_eps            the optimiser's eps, (6.3) or (6.6)
-    first_b ... first_V      Adam only: m_θ of (6.4)
-    adam_t                   Adam only: the steps taken
-    best_b ... best_V        the parameters with the lowest smooth loss, same shapes
+    format_version           2; bumped whenever the entries or their meaning change
+    rnn.b ... rnn.V          the parameters, (m, 1), (K, 1), (m, K), (m, m), (K, m)
+    best.b ... best.V        the parameters with the lowest smooth loss
+    memory.b ... memory.V    AdaGrad's m_θ (6.2), once its first step has made them;
+                             Adam's first.* and second.*, (6.4) and (6.5), instead
     h                        the hidden state carried to the next piece, (m, 1)
-    e, iteration, epoch      where the loop stands (int64 scalars)
-    smooth_loss, best_loss   (8.1) now and at its lowest (float64 scalars)
-    best_iteration           when the lowest was reached (int64 scalar)
-    losses, smooth_losses    one float64 per iteration, (iteration,)
-    epoch_starts             the iteration each epoch began, int64, (epoch,)
-    samples                  JSON: a list of {iteration, smooth_loss, text}
-    rng_state                JSON: the random generator's complete state
-    settings                 JSON: the run's Settings
-    vocabulary               the K characters, in id order
-    corpus_name, corpus_sha256, encoding    which text the run was trained on, and how read
-    format_version           1; bumped whenever the entries or their meaning change
+    losses, smooth_losses    float64, (iteration,); epoch_starts: int64, (epoch,)
+    state                    JSON: settings, vocabulary, e, iteration, epoch, the smooth and
+                             best losses, the optimiser's eps and step count, the samples,
+                             the random generator's state, the corpus's name, SHA-256 and
+                             encoding
 
-Resuming is bit-exact: training 2N iterations in one go and training N, saving, loading and
-training N more give identical arrays, because every number the next iteration reads is
-restored exactly. Arrays keep their float64 bits; the few floats inside JSON are written
-with ``repr``, which reads back to the same float64; and the random generator's complete
-internal state is stored, so the next sample draws the very same uniform numbers.
+Parameters, optimiser state and h have the dtype ``settings.dtype``. Files of format 1 (one
+entry per scalar) are read too, and converted as they are loaded.
 
-Three design choices, and why:
+Resuming is bit-exact: training 2N iterations, or N, saving, loading and N more, gives
+identical arrays. Arrays keep their bits; JSON writes floats with ``repr``, which reads back
+to the same float64, and integers of any size, so PCG64's 128-bit state survives and the
+next sample draws the very same numbers.
 
-* **No pickle.** Unpickling a file can run arbitrary code, so a checkpoint someone sends you
-  would be a program. Here every entry is a plain numeric array or a string, and
-  :func:`load` reads with ``allow_pickle=False``.
-* **Atomic writes.** Training saves every few thousand iterations, and a crash, a full disk
-  or a second Ctrl-C can strike in the middle of a save. Writing the file in place would
-  then destroy the last good checkpoint too. Instead the bytes go to a temporary file in the
-  same folder, which then replaces the old one with ``os.replace``, a single rename that the
-  operating system performs completely or not at all: a reader sees the old checkpoint or
-  the new one, never half of one.
-* **The corpus is checked, not stored.** A corpus can be large and is already on disk, so a
-  checkpoint keeps only its SHA-256. Resuming on another text would silently go on training
-  on characters the ids do not describe, so :func:`load` refuses a text with characters
-  outside the saved vocabulary (naming them) or whose hash differs.
+Four design choices, and why:
+
+* **No pickle.** Unpickling can run arbitrary code, so a checkpoint someone sends you would
+  be a program. Every entry is a plain array or a string; an entry of Python objects is
+  refused unread.
+* **Atomic writes.** A crash, a full disk or a second Ctrl-C can strike during a save, so the
+  bytes go to a temporary file that then replaces the old checkpoint in one rename
+  (``files.write_atomically``): a reader sees the old file or the new one, never half.
+* **The corpus is checked, not stored.** Only its SHA-256 is kept; :func:`load` refuses a
+  text with characters outside the vocabulary, or another hash.
+* **Damaged or hostile files cost nothing.** :func:`load` opens the zip itself and reads only
+  the entries it expects. Before reading an entry's data it checks the ``.npy`` header's
+  dtype and shape against what the settings imply, and the size against the file's.
+  Entries must be stored uncompressed, as :func:`save` writes them, so none can unpack into
+  more bytes than the file holds (a "zip bomb"). The zip's CRC-32 catches changed bytes;
+  the values are checked too (finite numbers, a text position where a piece starts). Any
+  problem is one :class:`CheckpointError` naming the file and what is wrong.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
+import math
 import os
+import struct
 import zipfile
+import zlib
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -66,25 +66,25 @@ from charrnn_edu.training import Sample, Settings, Trainer
 
 __all__ = ["FORMAT_VERSION", "CheckpointError", "corpus_sha256", "save", "load", "load_model"]
 
-FORMAT_VERSION = 1
-"""The checkpoint layout this module writes and reads; see the module docstring."""
+FORMAT_VERSION = 2
+"""The checkpoint layout this module writes; see the module docstring."""
 
-_PARAMS = RNN.names()                                  # ("b", "c", "U", "W", "V")
-_INTS = ("e", "iteration", "epoch", "best_iteration")
-_FLOATS = ("smooth_loss", "best_loss", "optimizer_eps")
-_STRINGS = ("samples", "rng_state", "settings", "vocabulary",
-            "corpus_name", "corpus_sha256", "encoding")
-_KEYS = ("format_version", *_PARAMS, *(f"memory_{n}" for n in _PARAMS),
-         *(f"best_{n}" for n in _PARAMS), "memory_started", "h", *_INTS, *_FLOATS,
-         "losses", "smooth_losses", "epoch_starts", *_STRINGS)
+_PARAMS = RNN.names()                                             # ("b", "c", "U", "W", "V")
+_MOMENTS = {"adagrad": ("memory",), "adam": ("first", "second")}  # optimiser state, by prefix
+_INT64, _FLOAT64 = np.dtype("<i8"), np.dtype("<f8")
+# What zipfile, numpy and json raise on bad bytes or values (NotImplementedError is a
+# RuntimeError, KeyError a LookupError, OverflowError an ArithmeticError). MemoryError is a
+# last guard: no entry larger than the file is ever allocated.
+_ERRORS = (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib.error, struct.error,
+           LookupError, ValueError, TypeError, AttributeError, ArithmeticError, MemoryError)
 
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable, or does not belong to the given text."""
 
 
-def _sha256(text: str, encoding: str) -> str:
-    return hashlib.sha256(text.encode(encoding)).hexdigest()
+class _Refused(Exception):
+    """A problem found inside a checkpoint; :func:`_read` adds the file's name."""
 
 
 def corpus_sha256(text: str, encoding: str) -> str:
@@ -95,65 +95,7 @@ def corpus_sha256(text: str, encoding: str) -> str:
     UnicodeEncodeError
         If ``text`` has a character that ``encoding`` cannot represent.
     """
-    return _sha256(text, encoding)
-
-
-def _string(value: str) -> np.ndarray:
-    """``value`` as a 0-d numpy unicode array, which ``np.load`` reads without pickle."""
-    stored = np.array(value, dtype=np.str_)            # () <U...
-    # numpy's fixed-width strings drop trailing NUL characters; refuse rather than lose them.
-    if str(stored) != value:
-        raise ValueError(f"cannot store the string {value[:40]!r}: it ends in a NUL character")
-    return stored
-
-
-def _arrays(trainer: Trainer, corpus_sha: str, encoding: str,
-            corpus_name: str) -> dict[str, np.ndarray]:
-    """Every entry of the checkpoint file, by name (see the module docstring)."""
-    rnn, optimizer = trainer.rnn, trainer.optimizer
-    memory = optimizer.second if isinstance(optimizer, Adam) else optimizer.memory
-    state = trainer.rng.bit_generator.state
-    # load rebuilds a PCG64 (numpy's default, what Trainer.start uses); refuse any other
-    # generator now rather than write a checkpoint that cannot be resumed.
-    if state["bit_generator"] != "PCG64":
-        raise ValueError(f"the trainer's random generator is {state['bit_generator']}; "
-                         "checkpoints hold PCG64 only (use numpy.random.default_rng)")
-    arrays: dict[str, np.ndarray] = {"format_version": np.int64(FORMAT_VERSION)}
-    for name in _PARAMS:
-        theta = getattr(rnn, name)
-        arrays[name] = theta
-        # Before the first step AdaGrad has no accumulators yet; its first step would start
-        # them at zero, so zeros (with the flag below) describe that state exactly.
-        arrays[f"memory_{name}"] = (np.zeros_like(theta) if memory is None
-                                    else getattr(memory, name))
-        arrays[f"best_{name}"] = getattr(trainer.best, name)
-    arrays["memory_started"] = np.bool_(memory is not None)
-    arrays["h"] = trainer.h                                                  # (m, 1)
-    for name in _INTS:
-        arrays[name] = np.int64(getattr(trainer, name))
-    arrays["smooth_loss"] = np.float64(trainer.smooth_loss)
-    arrays["best_loss"] = np.float64(trainer.best_loss)
-    arrays["optimizer_eps"] = np.float64(optimizer.eps)
-    if isinstance(optimizer, Adam):
-        for name in _PARAMS:
-            arrays[f"first_{name}"] = (np.zeros_like(getattr(rnn, name))
-                                       if optimizer.first is None
-                                       else getattr(optimizer.first, name))
-        arrays["adam_t"] = np.int64(optimizer.t)
-    arrays["losses"] = np.asarray(trainer.losses, dtype=np.float64)               # (iteration,)
-    arrays["smooth_losses"] = np.asarray(trainer.smooth_losses, dtype=np.float64)  # (iteration,)
-    arrays["epoch_starts"] = np.asarray(trainer.epoch_starts, dtype=np.int64)      # (epoch,)
-    # JSON for the structured parts. Python writes floats with repr, which reads back to the
-    # same float64, and integers of any size: PCG64's 128-bit state survives exactly.
-    samples = [{"iteration": int(s.iteration), "smooth_loss": float(s.smooth_loss),
-                "text": s.text} for s in trainer.samples]
-    strings = {"samples": json.dumps(samples),
-               "rng_state": json.dumps(state),
-               "settings": json.dumps(trainer.settings.to_dict()),
-               "vocabulary": trainer.vocab.chars,
-               "corpus_name": corpus_name, "corpus_sha256": corpus_sha, "encoding": encoding}
-    arrays.update({name: _string(value) for name, value in strings.items()})
-    return arrays
+    return hashlib.sha256(text.encode(encoding)).hexdigest()
 
 
 def save(path: str | os.PathLike[str], trainer: Trainer, *, corpus_sha256: str,
@@ -163,140 +105,245 @@ def save(path: str | os.PathLike[str], trainer: Trainer, *, corpus_sha256: str,
     Parameters
     ----------
     path : str or path-like
-        The file to write, used as given (no ``.npz`` is appended). Missing folders are
-        created. An existing file there is replaced only once the new one is complete.
+        The file, used as given (no ``.npz`` is appended); missing folders are created.
     trainer : Trainer
         The run to save; it is not changed.
-    corpus_sha256 : str
-        :func:`corpus_sha256` of the training text, checked again by :func:`load`.
-    encoding : str
-        The text encoding the corpus was read with.
-    corpus_name : str
-        A name for the corpus (its file name), for messages.
+    corpus_sha256, encoding, corpus_name : str
+        :func:`corpus_sha256` of the training text (checked again by :func:`load`), the
+        encoding it was read with, and a name for it (its file name) for messages.
 
     Raises
     ------
+    ValueError
+        If the trainer's random generator is not PCG64; nothing is written then.
     OSError
-        If the file cannot be written; ``path`` then still holds the previous checkpoint,
-        if there was one, and no temporary file is left behind.
+        If the file cannot be written; ``path`` then still holds its previous checkpoint,
+        if any, and no temporary file is left behind.
     """
-    arrays = _arrays(trainer, corpus_sha256, encoding, corpus_name)
+    rng_state, optimizer = trainer.rng.bit_generator.state, trainer.optimizer
+    if rng_state["bit_generator"] != "PCG64":               # what load rebuilds
+        raise ValueError(f"the trainer's random generator is {rng_state['bit_generator']}; "
+                         "checkpoints hold PCG64 only (use numpy.random.default_rng)")
+    moments = {prefix: getattr(optimizer, prefix)           # None before the first step
+               for prefix in _MOMENTS[trainer.settings.optimizer]}
+    started = all(rnn is not None for rnn in moments.values())
+    state = {"settings": trainer.settings.to_dict(), "vocabulary": trainer.vocab.chars,
+             "e": int(trainer.e), "iteration": int(trainer.iteration),
+             "epoch": int(trainer.epoch), "best_iteration": int(trainer.best_iteration),
+             "smooth_loss": float(trainer.smooth_loss), "best_loss": float(trainer.best_loss),
+             "optimizer": {"eps": float(optimizer.eps), "t": int(getattr(optimizer, "t", 0)),
+                           "started": started},
+             "samples": [{"iteration": int(s.iteration), "smooth_loss": float(s.smooth_loss),
+                          "text": s.text} for s in trainer.samples],
+             "rng_state": rng_state,
+             "corpus": {"name": corpus_name, "sha256": corpus_sha256, "encoding": encoding}}
+    # JSON escapes control characters, so the text never ends in a NUL (which numpy's
+    # fixed-width strings would drop).
+    arrays = {"format_version": np.int64(FORMAT_VERSION),
+              "state": np.array(json.dumps(state), dtype=np.str_),                # ()
+              "h": trainer.h,                                                     # (m, 1)
+              "losses": np.asarray(trainer.losses, dtype=np.float64),            # (iteration,)
+              "smooth_losses": np.asarray(trainer.smooth_losses, dtype=np.float64),
+              "epoch_starts": np.asarray(trainer.epoch_starts, dtype=np.int64)}  # (epoch,)
+    for prefix, rnn in {"rnn": trainer.rnn, "best": trainer.best,
+                        **(moments if started else {})}.items():
+        arrays.update({f"{prefix}.{name}": getattr(rnn, name) for name in _PARAMS})
     # An open file object, not a path: np.savez would append ".npz" to a path.
     write_atomically(path, lambda f: np.savez(f, **arrays))
 
 
+def _entry(archive: zipfile.ZipFile, limit: int, name: str, shape: tuple[int, ...],
+           dtype: np.dtype | str) -> np.ndarray:
+    """Entry ``name``, read only once its header and size are checked.
+
+    The header must say ``dtype`` ("U": a string of any length) and ``shape``, and the size
+    must fit both the header and ``limit``, the size of the whole file.
+    """
+    if f"{name}.npy" not in archive.namelist():
+        raise _Refused(f"missing {name}")
+    info = archive.getinfo(f"{name}.npy")
+    if info.flag_bits & 0x1 or info.compress_type != zipfile.ZIP_STORED:
+        raise _Refused(f"{name} is encrypted or compressed (method {info.compress_type}); "
+                       "checkpoints store their entries as plain bytes")
+    if not info.file_size == info.compress_size <= limit:
+        raise _Refused(f"{name} claims {info.file_size:,} bytes ({info.compress_size:,} "
+                       f"stored) in a file of {limit:,}")
+    with archive.open(info) as f:
+        # numpy parses the header text with ast and tokenize, so damaged bytes can raise
+        # ValueError, SyntaxError, tokenize.TokenError, ...: the CRC-32 that would have
+        # caught them is checked only at the end of the entry.
+        try:
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}[
+                               np.lib.format.read_magic(f)]
+            found_shape, fortran, found = read_header(f)          # at most 10,000 bytes
+        except Exception as err:
+            raise _Refused(f"{name} is not a .npy array ({type(err).__name__}: {err})") from None
+        if found.hasobject:
+            raise _Refused(f"{name} holds Python objects, which only pickle reads; refused")
+        if found_shape != shape or fortran or not (
+                found.kind == "U" if dtype == "U" else found == dtype):
+            raise _Refused(f"{name} is {found} of shape {found_shape}"
+                           f"{' in Fortran order' if fortran else ''}, expected "
+                           f"{'a string' if dtype == 'U' else dtype} of shape {shape}")
+        size = math.prod(shape) * found.itemsize
+        if info.file_size != f.tell() + size:
+            raise _Refused(f"{name} holds {info.file_size - f.tell():,} bytes of data, but "
+                           f"its header says {size:,}")
+        data = f.read(size + 1)            # reading to the end makes zipfile check the CRC-32
+    return np.frombuffer(data, dtype=found).reshape(shape).copy()
+
+
+def _only(archive: zipfile.ZipFile, expected: set[str]) -> None:
+    """Refuse an archive whose entries are not exactly ``expected`` (names without .npy)."""
+    names = archive.namelist()
+    unknown = sorted(set(names) - {f"{name}.npy" for name in expected})
+    if len(set(names)) != len(names) or unknown:
+        raise _Refused(f"unknown entries {', '.join(unknown[:5])}" if unknown
+                       else "an entry appears twice")
+
+
+def _settings(value: dict[str, Any]) -> Settings:
+    settings = Settings(**value)          # refuses unknown names and out-of-range values
+    for field in fields(Settings):
+        got, default = getattr(settings, field.name), field.default
+        kinds = (int, float) if isinstance(default, float) else (type(default),)
+        if not isinstance(got, kinds) or isinstance(got, bool):
+            raise _Refused(f"setting {field.name} is {got!r}, expected a {kinds[-1].__name__}")
+    return settings
+
+
+def _count(state: dict[str, Any], key: str) -> int:
+    if type(state[key]) is not int or state[key] < 0:
+        raise _Refused(f"{key} is {state[key]!r}, expected a whole number, 0 or more")
+    return state[key]
+
+
+def _layout(state: dict[str, Any], started: bool) -> dict[str, tuple[Any, ...]]:
+    """The shape and dtype of every array entry, as the state's settings and counters say."""
+    settings, K = _settings(state["settings"]), len(state["vocabulary"])
+    m, dtype = settings.hidden, np.dtype(settings.dtype).newbyteorder("<")
+    shapes = {"b": (m, 1), "c": (K, 1), "U": (m, K), "W": (m, m), "V": (K, m)}
+    prefixes = ("rnn", "best", *(_MOMENTS[settings.optimizer] if started else ()))
+    layout = {f"{prefix}.{name}": (shape, dtype) for prefix in prefixes
+              for name, shape in shapes.items()}
+    iteration, epoch = _count(state, "iteration"), _count(state, "epoch")
+    return {**layout, "h": ((m, 1), dtype), "losses": ((iteration,), _FLOAT64),
+            "smooth_losses": ((iteration,), _FLOAT64), "epoch_starts": ((epoch,), _INT64)}
+
+
+def _format_1(archive: zipfile.ZipFile, limit: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A format-1 file (one entry per scalar; zeros for unused optimiser state) as format 2."""
+    def scalar(name: str, dtype: np.dtype | str = _INT64) -> Any:
+        return _entry(archive, limit, name, (), dtype).item()
+
+    def old(name: str) -> str:              # "rnn.W" -> "W", "best.W" -> "best_W", ...
+        prefix, _, param = name.rpartition(".")
+        return {"": name, "rnn": param, "second": f"memory_{param}"}.get(prefix,
+                                                                          f"{prefix}_{param}")
+
+    text = {name: scalar(name, "U") for name in ("settings", "samples", "rng_state",
+                                                 "vocabulary", "corpus_name",
+                                                 "corpus_sha256", "encoding")}
+    ints = {name: scalar(name) for name in ("e", "iteration", "epoch", "best_iteration")}
+    started = scalar("memory_started", np.dtype("?"))
+    adam = json.loads(text["settings"]).get("optimizer") == "adam"
+    state = {"settings": json.loads(text["settings"]), "vocabulary": text["vocabulary"], **ints,
+             "smooth_loss": scalar("smooth_loss", _FLOAT64),
+             "best_loss": scalar("best_loss", _FLOAT64),
+             "optimizer": {"eps": scalar("optimizer_eps", _FLOAT64), "started": started,
+                           "t": scalar("adam_t") if adam else 0},
+             "samples": json.loads(text["samples"]), "rng_state": json.loads(text["rng_state"]),
+             "corpus": {"name": text["corpus_name"], "sha256": text["corpus_sha256"],
+                        "encoding": text["encoding"]}}
+    layout = _layout(state, started=True)
+    _only(archive, {"format_version", "memory_started", "optimizer_eps", "smooth_loss",
+                    "best_loss", *text, *ints, *(["adam_t"] if adam else []), *map(old, layout)})
+    return state, {name: _entry(archive, limit, old(name), *spec)
+                   for name, spec in layout.items()
+                   if started or name.split(".")[0] not in ("memory", "first", "second")}
+
+
+def _trainer(state: dict[str, Any], arrays: dict[str, Any]) -> tuple[Trainer, dict[str, str]]:
+    """The trainer a checkpoint describes (with empty ``data``), and its corpus record."""
+    settings, vocab = _settings(state["settings"]), Vocabulary(str(state["vocabulary"]))
+    iteration, e, tau = _count(state, "iteration"), state["e"], settings.seq_length
+    # e moves from 0 in steps of tau; the next piece is data[e : e + tau + 1].
+    if type(e) is not int or e < 0 or e % tau or (iteration == 0 and e != 0):
+        raise _Refused(f"the text position e = {e!r} is not where a piece of seq_length {tau} "
+                       "can start")
+    losses = {name: float(state[name]) for name in ("smooth_loss", "best_loss")}
+    # Before the first iteration the smooth loss is NaN and the best loss infinite.
+    bad = [name for name, value in [*arrays.items(), *(losses.items() if iteration else [])]
+           if np.asarray(value).dtype.kind == "f" and not np.isfinite(value).all()]
+    if bad:
+        raise _Refused(f"{', '.join(bad)} hold NaN or infinite values")
+    corpus = {key: state["corpus"][key] for key in ("name", "sha256", "encoding")}
+    if not all(isinstance(value, str) for value in corpus.values()):
+        raise _Refused(f"the corpus record {corpus} is not three strings")
+    codecs.lookup(corpus["encoding"])                     # LookupError if there is no such codec
+    # PCG64() seeds itself from the operating system, but the assignment then overwrites its
+    # whole state (128-bit state and increment, and any buffered 32-bit half).
+    rng = np.random.Generator(np.random.PCG64())
+    rng.bit_generator.state = state["rng_state"]
+
+    def params(prefix: str) -> Any:
+        return (RNN(*(arrays[f"{prefix}.{name}"] for name in _PARAMS))
+                if f"{prefix}.b" in arrays else None)
+
+    eps, t = float(state["optimizer"]["eps"]), _count(state["optimizer"], "t")
+    optimizer = (Adam(eta=settings.eta, eps=eps, first=params("first"),
+                      second=params("second"), t=t) if settings.optimizer == "adam"
+                 else AdaGrad(eta=settings.eta, eps=eps, memory=params("memory")))
+    trainer = Trainer(
+        data=np.empty(0, dtype=np.int64), vocab=vocab, settings=settings, rnn=params("rnn"),
+        optimizer=optimizer, rng=rng, h=arrays["h"], best=params("best"), e=e,
+        iteration=iteration, epoch=_count(state, "epoch"),
+        best_iteration=_count(state, "best_iteration"), **losses,
+        losses=arrays["losses"].tolist(),            # Python floats, as training appends them
+        smooth_losses=arrays["smooth_losses"].tolist(),
+        epoch_starts=arrays["epoch_starts"].tolist(),
+        samples=[Sample(int(s["iteration"]), float(s["smooth_loss"]), str(s["text"]))
+                 for s in state["samples"]])
+    return trainer, corpus
+
+
 def _corrupt(path: Path, problem: str) -> CheckpointError:
-    problem = " ".join(problem.split())               # one line, whatever the cause said
+    problem = " ".join(problem.split())                  # one line, whatever the cause said
     return CheckpointError(f"{path} is not a charrnn checkpoint (or is corrupt): {problem}")
 
 
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """All entries of the file at ``path``, read eagerly, with the format checked."""
+def _read(path: Path) -> tuple[Trainer, dict[str, str]]:
+    """The trainer stored at ``path`` (with empty ``data``) and its corpus record."""
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}: check the path, or train a run "
                               "first with 'charrnn train'")
-    # Checked first so random bytes get a plain message, not numpy's guess that they are a
-    # pickle. A truncated .npz fails here too: a zip's directory sits at its very end.
-    if not zipfile.is_zipfile(path):
-        raise _corrupt(path, "it is not an .npz (zip) archive")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        # First, so that random bytes get a plain message. A truncated .npz fails here too:
+        # a zip's directory sits at its very end.
+        if not zipfile.is_zipfile(path):
+            raise _Refused("it is not an .npz (zip) archive")
+        limit = path.stat().st_size
+        with zipfile.ZipFile(path) as archive:
+            if "format_version.npy" not in archive.namelist():
+                raise _Refused("it has no format_version")
+            version = _entry(archive, limit, "format_version", (), _INT64).item()
+            if version == 1:
+                state, arrays = _format_1(archive, limit)
+            elif version == FORMAT_VERSION:
+                state = json.loads(str(_entry(archive, limit, "state", (), "U")))
+                layout = _layout(state, started=state["optimizer"]["started"] is True)
+                _only(archive, {"format_version", "state", *layout})
+                arrays = {name: _entry(archive, limit, name, *spec)
+                          for name, spec in layout.items()}
+            else:
+                raise _Refused(f"format version {version}, but this charrnn-edu reads versions "
+                               f"1 and {FORMAT_VERSION}; use the charrnn-edu that wrote it")
+        return _trainer(state, arrays)
+    except _Refused as err:
+        raise _corrupt(path, str(err)) from None
+    except _ERRORS as err:                                   # JSONDecodeError: a ValueError
         raise _corrupt(path, f"{type(err).__name__}: {err}") from None
-    version = arrays.get("format_version")
-    if version is None or version.shape != () or version.dtype.kind not in "iu":
-        raise _corrupt(path, "it has no format_version")
-    if int(version) != FORMAT_VERSION:
-        raise _corrupt(path, f"format version {int(version)}, but this charrnn-edu reads "
-                             f"version {FORMAT_VERSION} (use the charrnn-edu that wrote it)")
-    missing = [name for name in _KEYS if name not in arrays]
-    if missing:
-        raise _corrupt(path, f"missing {', '.join(missing)}")
-    return arrays
-
-
-def _expect(path: Path, name: str, array: np.ndarray, shape: tuple[int, ...],
-            kinds: str) -> None:
-    """Refuse an entry of the wrong shape or dtype kind ("f" float, "i" int, "U" string, ...)."""
-    if array.shape != shape or array.dtype.kind not in kinds:
-        raise _corrupt(path, f"{name} is {array.dtype} of shape {array.shape}, expected "
-                             f"shape {shape} (dtype kind {kinds!r})")
-
-
-def _read(path: Path) -> tuple[Trainer, dict[str, str]]:
-    """The trainer stored at ``path`` (with empty ``data``) and its corpus name, sha, encoding.
-
-    Raises
-    ------
-    CheckpointError
-        If the file is missing, unreadable, or its entries do not fit together.
-    """
-    arrays = _read_arrays(path)
-    for name in _STRINGS:
-        _expect(path, name, arrays[name], (), "U")
-    for name in _INTS:
-        _expect(path, name, arrays[name], (), "iu")
-    for name in _FLOATS:
-        _expect(path, name, arrays[name], (), "f")
-    _expect(path, "memory_started", arrays["memory_started"], (), "b")
-    try:
-        strings = {name: str(arrays[name]) for name in _STRINGS}
-        settings = Settings(**json.loads(strings["settings"]))
-        vocab = Vocabulary(strings["vocabulary"])
-        samples = [Sample(int(s["iteration"]), float(s["smooth_loss"]), str(s["text"]))
-                   for s in json.loads(strings["samples"])]
-        state = json.loads(strings["rng_state"])
-        # PCG64() seeds itself from the operating system, but the assignment then overwrites
-        # its whole state (128-bit state and increment, and any buffered 32-bit half).
-        rng = np.random.Generator(np.random.PCG64())
-        rng.bit_generator.state = state
-        ints = {name: int(arrays[name]) for name in _INTS}
-        floats = {name: float(arrays[name]) for name in _FLOATS}
-        started = bool(arrays["memory_started"])
-    except (TypeError, ValueError, KeyError) as err:     # JSONDecodeError is a ValueError
-        raise _corrupt(path, f"{type(err).__name__}: {err}") from None
-
-    m, K = settings.hidden, len(vocab)
-    shapes = {"b": (m, 1), "c": (K, 1), "U": (m, K), "W": (m, m), "V": (K, m)}
-    for name, shape in shapes.items():
-        for prefix in ("", "memory_", "best_"):
-            _expect(path, prefix + name, arrays[prefix + name], shape, "f")
-    _expect(path, "h", arrays["h"], (m, 1), "f")
-    for name in ("losses", "smooth_losses"):
-        _expect(path, name, arrays[name], (ints["iteration"],), "f")
-    _expect(path, "epoch_starts", arrays["epoch_starts"], (ints["epoch"],), "iu")
-
-    def params(prefix: str) -> RNN:
-        return RNN(*(arrays[prefix + name] for name in _PARAMS))
-
-    optimizer: AdaGrad | Adam
-    if settings.optimizer == "adam":
-        adam_keys = [*(f"first_{n}" for n in _PARAMS), "adam_t"]
-        missing = [name for name in adam_keys if name not in arrays]
-        if missing:
-            raise _corrupt(path, f"missing {', '.join(missing)}")
-        for name, shape in shapes.items():
-            _expect(path, "first_" + name, arrays["first_" + name], shape, "f")
-        _expect(path, "adam_t", arrays["adam_t"], (), "iu")
-        optimizer = Adam(eta=settings.eta, eps=floats["optimizer_eps"],
-                         first=params("first_") if started else None,
-                         second=params("memory_") if started else None,
-                         t=int(arrays["adam_t"]))
-    else:
-        optimizer = AdaGrad(eta=settings.eta, eps=floats["optimizer_eps"],
-                            memory=params("memory_") if started else None)
-    trainer = Trainer(
-        data=np.empty(0, dtype=np.int64), vocab=vocab, settings=settings, rnn=params(""),
-        optimizer=optimizer, rng=rng, h=arrays["h"], best=params("best_"),
-        e=ints["e"], iteration=ints["iteration"], epoch=ints["epoch"],
-        smooth_loss=floats["smooth_loss"], best_loss=floats["best_loss"],
-        best_iteration=ints["best_iteration"],
-        # .tolist() gives Python floats and ints, as the training loop appends them.
-        losses=arrays["losses"].tolist(), smooth_losses=arrays["smooth_losses"].tolist(),
-        epoch_starts=arrays["epoch_starts"].tolist(), samples=samples)
-    corpus = {name: strings[name] for name in ("corpus_name", "corpus_sha256", "encoding")}
-    return trainer, corpus
 
 
 def _characters(chars: set[str]) -> str:
@@ -304,32 +351,35 @@ def _characters(chars: set[str]) -> str:
     return shown + (f" and {len(chars) - 10} more" if len(chars) > 10 else "")
 
 
-def _check_text(path: Path, vocab: Vocabulary, corpus: dict[str, str], text: str,
+def _check_text(path: Path, trainer: Trainer, corpus: dict[str, str], text: str,
                 given_sha: str | None) -> None:
     """Refuse ``text`` unless it is the text the checkpoint was trained on."""
     fix = "pass the same --data and --encoding as when training"
-    name, saved_sha, encoding = corpus["corpus_name"], corpus["corpus_sha256"], corpus["encoding"]
+    vocab, name, encoding = trainer.vocab, corpus["name"], corpus["encoding"]
     # The vocabulary first: its message names the characters, the hash's cannot.
     unknown = set(text) - set(vocab.chars)
     if unknown:
         lacking = set(vocab.chars) - set(text)
-        also = f", and it lacks {_characters(lacking)}" if lacking else ""
         raise CheckpointError(
             f"{path} was trained on {name}, whose vocabulary of {len(vocab)} characters does "
             f"not match the given text: the text has {_characters(unknown)} that the "
-            f"vocabulary lacks{also}; {fix}")
-    # Hashing with the saved encoding tells whether this is the very text trained on; a
-    # caller's hash of the file's bytes alone would miss the same file read with another
-    # encoding. Both must match.
+            f"vocabulary lacks{f', and it lacks {_characters(lacking)}' if lacking else ''}; "
+            f"{fix}")
+    # Hashed with the saved encoding: the caller's hash of the file's bytes alone would miss
+    # the same file read with another encoding. Both must match.
     try:
-        own_sha = _sha256(text, encoding)
+        own_sha = corpus_sha256(text, encoding)
     except UnicodeEncodeError:
-        own_sha = f"(not encodable in {encoding})"
+        raise CheckpointError(f"{path} was trained on {name}, read as {encoding}, which "
+                              f"cannot encode the given text; {fix}") from None
     for sha in (given_sha, own_sha):
-        if sha is not None and sha != saved_sha:
+        if sha is not None and sha != corpus["sha256"]:
             raise CheckpointError(
-                f"{path} was trained on {name} with sha256 {saved_sha[:12]}, but the given "
-                f"text has sha256 {sha[:12]}; {fix}")
+                f"{path} was trained on {name} with sha256 {corpus['sha256'][:12]}, but the "
+                f"given text has sha256 {sha[:12]}; {fix}")
+    if trainer.e >= len(text):
+        raise _corrupt(path, f"the text position e = {trainer.e} lies beyond the end of the "
+                             f"text ({len(text)} characters)")
 
 
 def load(path: str | os.PathLike[str], text: str | None = None, *,
@@ -339,40 +389,35 @@ def load(path: str | os.PathLike[str], text: str | None = None, *,
     Parameters
     ----------
     path : str or path-like
-        A file written by :func:`save`.
+        A file written by :func:`save` (format 2, or format 1).
     text : str or None
-        The training text. A checkpoint does not carry its corpus, so continuing to train
-        needs it: it is checked against the saved vocabulary and SHA-256, then encoded with
-        the saved vocabulary into ``data``, shape (n,). With ``None`` the trainer is for
-        inspection and sampling only: ``data`` is an empty int64 array of shape (0,), and
-        :meth:`Trainer.step` must not be called.
+        The training text, needed to continue training: it is checked against the saved
+        vocabulary and SHA-256, then encoded into ``data``, shape (n,). With ``None`` the
+        trainer is for sampling and plotting: ``data`` is empty, shape (0,).
     corpus_sha256 : str or None
         The caller's :func:`corpus_sha256` of the text's file, checked too if given.
 
     Returns
     -------
     Trainer
-        Parameters, optimiser state, best parameters, hidden state, position, counters, loss
-        history, samples and random generator exactly as saved; ``stop_requested`` False.
+        Everything exactly as saved; ``stop_requested`` False.
 
     Raises
     ------
     CheckpointError
-        If there is no file at ``path``, it is not a valid checkpoint of this format
-        version, or ``text`` is not the text it was trained on (the message says which
-        characters or which hashes differ).
+        If there is no file at ``path``, it is damaged or not a checkpoint, or ``text`` is
+        not the text it was trained on. The one-line message names the file and the problem.
     """
     path = Path(path)
     trainer, corpus = _read(path)
-    if text is None:
-        if corpus_sha256 is not None and corpus_sha256 != corpus["corpus_sha256"]:
-            raise CheckpointError(
-                f"{path} was trained on {corpus['corpus_name']} with sha256 "
-                f"{corpus['corpus_sha256'][:12]}, but the given sha256 is {corpus_sha256[:12]}; "
-                "pass the same --data and --encoding as when training")
-        return trainer
-    _check_text(path, trainer.vocab, corpus, text, corpus_sha256)
-    trainer.data = trainer.vocab.encode(text)                             # (n,)
+    if text is not None:
+        _check_text(path, trainer, corpus, text, corpus_sha256)
+        trainer.data = trainer.vocab.encode(text)                               # (n,)
+    elif corpus_sha256 is not None and corpus_sha256 != corpus["sha256"]:
+        raise CheckpointError(
+            f"{path} was trained on {corpus['name']} with sha256 {corpus['sha256'][:12]}, but "
+            f"the given sha256 is {corpus_sha256[:12]}; pass the same --data and --encoding "
+            "as when training")
     return trainer
 
 
@@ -392,11 +437,9 @@ def load_model(path: str | os.PathLike[str],
     rnn : RNN
         b (m, 1), c (K, 1), U (m, K), W (m, m), V (K, m).
     vocab : Vocabulary
-        The K characters the ids stand for.
     meta : dict
-        ``settings`` (a :class:`Settings`), ``iteration``, ``epoch``, ``smooth_loss``,
-        ``best_iteration``, ``best_loss``, ``best`` (which parameters these are),
-        ``corpus_name``, ``corpus_sha256`` and ``encoding``.
+        ``settings``, ``iteration``, ``epoch``, ``smooth_loss``, ``best_iteration``,
+        ``best_loss``, ``best``, ``corpus_name``, ``corpus_sha256`` and ``encoding``.
 
     Raises
     ------
@@ -404,8 +447,9 @@ def load_model(path: str | os.PathLike[str],
         If there is no file at ``path`` or it is not a valid checkpoint.
     """
     trainer, corpus = _read(Path(path))
-    meta: dict[str, Any] = {
-        "settings": trainer.settings, "iteration": trainer.iteration, "epoch": trainer.epoch,
-        "smooth_loss": trainer.smooth_loss, "best_iteration": trainer.best_iteration,
-        "best_loss": trainer.best_loss, "best": best, **corpus}
+    meta = {"settings": trainer.settings, "iteration": trainer.iteration,
+            "epoch": trainer.epoch, "smooth_loss": trainer.smooth_loss,
+            "best_iteration": trainer.best_iteration, "best_loss": trainer.best_loss,
+            "best": best, "corpus_name": corpus["name"], "corpus_sha256": corpus["sha256"],
+            "encoding": corpus["encoding"]}
     return (trainer.best if best else trainer.rnn), trainer.vocab, meta
