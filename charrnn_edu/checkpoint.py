@@ -62,7 +62,7 @@ from charrnn_edu.adagrad import AdaGrad, Adam
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.files import write_atomically
 from charrnn_edu.forward import RNN
-from charrnn_edu.training import Sample, Settings, Trainer
+from charrnn_edu.training import Sample, Settings, Trainer, split_text
 
 __all__ = ["FORMAT_VERSION", "CheckpointError", "corpus_sha256", "save", "load", "load_model"]
 
@@ -135,13 +135,14 @@ def save(path: str | os.PathLike[str], trainer: Trainer, *, corpus_sha256: str,
                            "started": started},
              "samples": [{"iteration": int(s.iteration), "smooth_loss": float(s.smooth_loss),
                           "text": s.text} for s in trainer.samples],
+             "evaluations": [[int(i), float(loss)] for i, loss in trainer.evaluations],
              "rng_state": rng_state,
              "corpus": {"name": corpus_name, "sha256": corpus_sha256, "encoding": encoding}}
     # JSON escapes control characters, so the text never ends in a NUL (which numpy's
     # fixed-width strings would drop).
     arrays = {"format_version": np.int64(FORMAT_VERSION),
               "state": np.array(json.dumps(state), dtype=np.str_),                # ()
-              "h": trainer.h,                                                     # (m, 1)
+              "h": trainer.h,                                                     # (m, B)
               "losses": np.asarray(trainer.losses, dtype=np.float64),            # (iteration,)
               "smooth_losses": np.asarray(trainer.smooth_losses, dtype=np.float64),
               "epoch_starts": np.asarray(trainer.epoch_starts, dtype=np.int64)}  # (epoch,)
@@ -228,7 +229,7 @@ def _layout(state: dict[str, Any], started: bool) -> dict[str, tuple[Any, ...]]:
     layout = {f"{prefix}.{name}": (shape, dtype) for prefix in prefixes
               for name, shape in shapes.items()}
     iteration, epoch = _count(state, "iteration"), _count(state, "epoch")
-    return {**layout, "h": ((m, 1), dtype), "losses": ((iteration,), _FLOAT64),
+    return {**layout, "h": ((m, settings.batch), dtype), "losses": ((iteration,), _FLOAT64),
             "smooth_losses": ((iteration,), _FLOAT64), "epoch_starts": ((epoch,), _INT64)}
 
 
@@ -304,8 +305,23 @@ def _trainer(state: dict[str, Any], arrays: dict[str, Any]) -> tuple[Trainer, di
         smooth_losses=arrays["smooth_losses"].tolist(),
         epoch_starts=arrays["epoch_starts"].tolist(),
         samples=[Sample(int(s["iteration"]), float(s["smooth_loss"]), str(s["text"]))
-                 for s in state["samples"]])
+                 for s in state["samples"]],
+        evaluations=_evaluations(state.get("evaluations", []), iteration))
     return trainer, corpus
+
+
+def _evaluations(value: Any, iteration: int) -> list[tuple[int, float]]:
+    """The held-out losses: [iteration, loss] pairs, iterations rising, losses finite."""
+    try:
+        pairs = [(int(i), float(loss)) for i, loss in value]
+    except (TypeError, ValueError):
+        raise _Refused("the held-out evaluations are not [iteration, loss] pairs") from None
+    iterations = [i for i, _ in pairs]
+    if (iterations != sorted(set(iterations)) or any(not 0 < i <= iteration for i in iterations)
+            or not all(np.isfinite(loss) and loss >= 0 for _, loss in pairs)):
+        raise _Refused("the held-out evaluations are out of order, beyond the run's "
+                       "iterations, or not finite")
+    return pairs
 
 
 def _corrupt(path: Path, problem: str) -> CheckpointError:
@@ -377,9 +393,12 @@ def _check_text(path: Path, trainer: Trainer, corpus: dict[str, str], text: str,
             raise CheckpointError(
                 f"{path} was trained on {name} with sha256 {corpus['sha256'][:12]}, but the "
                 f"given text has sha256 {sha[:12]}; {fix}")
-    if trainer.e >= len(text):
-        raise _corrupt(path, f"the text position e = {trainer.e} lies beyond the end of the "
-                             f"text ({len(text)} characters)")
+    data, _ = split_text(text, trainer.settings, trainer.vocab)
+    length = len(data) // trainer.settings.batch              # of each stream
+    if trainer.e >= length:
+        where = "each stream of the text" if trainer.settings.batch > 1 else "the text"
+        raise _corrupt(path, f"the text position e = {trainer.e} lies beyond the end of "
+                             f"{where} ({length} characters)")
 
 
 def load(path: str | os.PathLike[str], text: str | None = None, *,
@@ -412,7 +431,8 @@ def load(path: str | os.PathLike[str], text: str | None = None, *,
     trainer, corpus = _read(path)
     if text is not None:
         _check_text(path, trainer, corpus, text, corpus_sha256)
-        trainer.data = trainer.vocab.encode(text)                               # (n,)
+        # The held-out part (settings.val_frac) is split off exactly as when training.
+        trainer.data, trainer.held_out = split_text(text, trainer.settings, trainer.vocab)
     elif corpus_sha256 is not None and corpus_sha256 != corpus["sha256"]:
         raise CheckpointError(
             f"{path} was trained on {corpus['name']} with sha256 {corpus['sha256'][:12]}, but "

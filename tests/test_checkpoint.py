@@ -6,6 +6,7 @@ import os
 import struct
 import tempfile
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,8 @@ def trained(iterations, text=TEXT, settings=SETTINGS):
 
 def state(trainer):
     """Every number a run holds, as numpy arrays (for bit comparison) and plain values."""
-    arrays = {"data": trainer.data, "h": trainer.h,
+    arrays = {"data": trainer.data, "held_out": trainer.held_out, "h": trainer.h,
+              "evaluations": np.asarray(trainer.evaluations, dtype=np.float64),
               "losses": np.asarray(trainer.losses, dtype=np.float64),
               "smooth_losses": np.asarray(trainer.smooth_losses, dtype=np.float64),
               "epoch_starts": np.asarray(trainer.epoch_starts, dtype=np.int64),
@@ -64,7 +66,8 @@ def assert_identical(a, b, *, data=True):
     """Same shapes, dtypes and bits in every array, and equal values everywhere else."""
     (arrays_a, values_a), (arrays_b, values_b) = state(a), state(b)
     if not data:
-        del arrays_a["data"], arrays_b["data"]
+        for name in ("data", "held_out"):
+            del arrays_a[name], arrays_b[name]
     assert arrays_a.keys() == arrays_b.keys()
     for name, x in arrays_a.items():
         y = arrays_b[name]
@@ -109,6 +112,24 @@ def test_resume_at_any_iteration_is_bit_exact(seed, chars, length, hidden, seq_l
     assert_identical(resumed, half)                 # the round trip changes nothing
     resumed.run(split + extra)
     assert_identical(resumed, full)                 # and continuing matches never stopping
+
+
+@pytest.mark.parametrize("changes", [dict(batch=3), dict(val_frac=0.2, eval_every=9),
+                                     dict(batch=2, val_frac=0.1, eval_every=7,
+                                          optimizer="adam", eta=0.01)])
+def test_resume_with_streams_and_a_held_out_part_is_bit_exact(tmp_path, changes):
+    """Mini-batches carry (m, B) hidden states; the held-out split and its losses survive."""
+    settings = replace(SETTINGS, **changes)
+    text = TEXT * 3
+    full = trained(2 * N, text, settings)
+    path = tmp_path / "checkpoint.npz"
+    save_as_cli(path, trained(N, text, settings), text)
+    resumed = load(path, text)
+    assert resumed.h.shape == (settings.hidden, settings.batch)
+    resumed.run(2 * N)
+    assert_identical(resumed, full)
+    if settings.val_frac:
+        assert len(full.evaluations) == 2 * N // settings.eval_every
 
 
 # ---------------------------------------------------------------- round trip and format
@@ -509,7 +530,9 @@ def test_a_format_1_checkpoint_is_read_exactly_and_saved_as_format_2(tmp_path, n
                        ("smooth_loss", trainer.smooth_loss), ("best_loss", trainer.best_loss),
                        ("optimizer_eps", optimizer.eps)]:
         assert same_bits(np.asarray(value, dtype=old[key].dtype), old[key]), key
-    assert trainer.settings.to_dict() == json.loads(str(old["settings"]))
+    # Settings added since format 1 (batch, val_frac, eval_every) take their defaults.
+    assert trainer.settings.to_dict() == {**Settings().to_dict(),
+                                          **json.loads(str(old["settings"]))}
     assert trainer.rng.bit_generator.state == json.loads(str(old["rng_state"]))
     assert [vars(s) for s in trainer.samples] == json.loads(str(old["samples"]))
     assert trainer.vocab.chars == str(old["vocabulary"])
