@@ -556,4 +556,31 @@ def tutorial_values(trained: Trainer, length: int = 100, pieces: int = 400) -> d
         step = largest_gradient(models[name], data, pieces)
         values[f"{name}.clip.e"] = step.e
         values |= {f"{name}.clip.{k}": v for k, v in clipping_numbers(step.grads).items()}
-    return values
+    return values | answers()
+
+
+def answers() -> dict[str, float]:
+    """The numeric answers of the pages' "Check yourself" questions, by name.
+
+    Each is computed with the package's own functions, not typed in: a parameter count from
+    the arrays ``RNN.init`` draws, losses from ``cross_entropy`` on the distributions the
+    question describes, AdaGrad's first move from an ``AdaGrad`` step.
+    """
+    from charrnn_edu.adagrad import AdaGrad
+    from charrnn_edu.loss import cross_entropy
+
+    def loss(tau: int, K: int, p_true: float | None = None) -> float:
+        """The loss (3.1) of tau steps that give the truth probability p_true (1/K: uniform)."""
+        p = 1 / K if p_true is None else p_true
+        P = np.full((K, tau), (1 - p) / (K - 1))
+        P[0] = p
+        return float(cross_entropy(P, np.zeros(tau, dtype=np.int64)))
+
+    theta = RNN.init(3, 2, 0.0, rng=np.random.default_rng(0))
+    AdaGrad(eta=0.1).step(theta, theta.map(lambda a: np.full_like(a, 1000.0)))
+    report_sized = RNN.init(76, 100, rng=np.random.default_rng(0))
+    return {"answer.parameters": sum(a.size for a in report_sized),
+            "answer.loss_half": loss(25, 2, 0.5),
+            "answer.ln80": loss(1, 80), "answer.uniform80": loss(25, 80),
+            "answer.uniform76": loss(25, 76), "answer.uniform83": loss(25, 83),
+            "answer.adagrad_first_move": float(-theta.b[0, 0])}

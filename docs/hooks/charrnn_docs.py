@@ -43,6 +43,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,11 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     """Draw every figure and add it to the site under ``figures/``."""
     from charrnn_edu.experiments import save
 
-    for name, fig in figures().items():
+    started = time.monotonic()
+    drawn = figures()
+    log.info("trained the model and drew %d figures in %.0f s", len(drawn),
+             time.monotonic() - started)
+    for name, fig in drawn.items():
         path = _state["workdir"] / "figures" / name
         save(fig, path)
         files.append(File.generated(config, f"figures/{name}", abs_src_path=str(path)))
@@ -187,7 +192,9 @@ def run_command(command: str) -> str:
         args = shlex.split(command)
         if not args or args[0] != "charrnn":
             raise PluginError(f"a run block may only hold charrnn commands, got {command!r}")
+        started = time.monotonic()
         result = _charrnn(args[1:], _state["workdir"])
+        log.debug("%s: %.1f s", command, time.monotonic() - started)
         if result.returncode != 0:
             raise PluginError(f"`{command}` exited {result.returncode}:\n"
                               f"{result.stdout}{result.stderr}")

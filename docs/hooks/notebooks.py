@@ -5,8 +5,8 @@ made from the page's Markdown *after* ``charrnn_docs.py`` has filled in the comm
 and numbers (so list this hook after that one), in the page's order:
 
 * ```` ```python ```` blocks become code cells, as they are;
-* ```` ```pycon ```` blocks become one code cell per ``>>>`` example, prompts removed, the
-  printed output left for the notebook to produce when it runs;
+* ```` ```pycon ```` blocks become code cells, prompts removed, each ending with an example
+  whose printed output the notebook then produces when it runs;
 * code the page includes from the package (``--8<--``) is shown, not run: a Markdown cell
   with the source, read from the marked section as the site shows it;
 * everything else is Markdown: prose, math (Jupyter renders ``$...$`` itself), tables,
@@ -65,14 +65,20 @@ def snippet_source(path: str, section: str | None) -> str:
 
 
 def pycon_cells(body: str) -> list[str]:
-    """One cell per ``>>>`` example of a pycon block: the code, without prompts or output."""
-    cells: list[list[str]] = []
+    """The code of a pycon block as cells, prompts and printed output removed.
+
+    Examples that print nothing are gathered with the ones after them; a cell ends with
+    an example that printed something, so that the notebook shows that output under it.
+    """
+    cells: list[list[str]] = [[]]
     for line in body.splitlines():
         if line.startswith(">>>"):
-            cells.append([line[4:]])
-        elif line.startswith("...") and cells:
             cells[-1].append(line[4:])
-    return ["\n".join(cell).rstrip() for cell in cells]
+        elif line.startswith("...") and cells[-1]:
+            cells[-1].append(line[4:])
+        elif line.strip() and cells[-1]:
+            cells.append([])                    # expected output: the cell ends here
+    return ["\n".join(cell).rstrip() for cell in cells if cell]
 
 
 def _fenced(info: str, body: str) -> str:
@@ -176,8 +182,15 @@ def _markdown_cell(source: str, page_uri: str, files: Files) -> dict[str, Any]:
         attachments[name] = {mime: base64.b64encode(data).decode("ascii")}
         return f"![{match['alt']}](attachment:{name})"
 
-    source = IMAGE.sub(attach, source)
-    source = PAGE_LINK.sub(lambda m: m["text"], source)
+    def prose(text: str) -> str:
+        return PAGE_LINK.sub(lambda m: m["text"], IMAGE.sub(attach, text))
+
+    # Images and links in prose only: a code block shows its text as it is.
+    parts, position = [], 0
+    for block in FENCE.finditer(source):
+        parts += [prose(source[position:block.start()]), block[0]]
+        position = block.end()
+    source = "".join([*parts, prose(source[position:])])
     cell: dict[str, Any] = {"cell_type": "markdown", "metadata": {},
                             "source": source.splitlines(keepends=True)}
     if attachments:
