@@ -289,6 +289,17 @@ def jacobian_norms(rnn: RNN, x: np.ndarray, h0: np.ndarray) -> np.ndarray:
 # --8<-- [end:jacobian-norms]
 
 
+def _decades(ax: Axes, curves: list[np.ndarray]) -> None:
+    """Log y-limits that fit ``curves``, with a tick every 10, 20, ... decades."""
+    floor = np.finfo(float).tiny
+    shown = np.log10(np.concatenate([np.maximum(c, floor) for c in curves]))
+    low, high = np.floor(shown.min()) - 3, np.ceil(shown.max()) + 3
+    ax.set_ylim(10.0**low, 10.0**high)
+    every = max(1, int(np.ceil((high - low) / 80)) * 10)
+    ax.set_yticks(10.0 ** np.arange(np.ceil(low / every) * every, high + 1, every))
+    ax.minorticks_off()
+
+
 def draw_jacobian_norms(curves: dict[str, np.ndarray],
                         radii: dict[str, float] | None = None) -> Figure:
     r"""Log-scale plot of ``||J_k||`` against k, one curve per model, with rho(W)^k dashed.
@@ -311,8 +322,7 @@ def draw_jacobian_norms(curves: dict[str, np.ndarray],
         if radii is not None and label in radii:
             ax.semilogy(k, np.maximum(radii[label] ** k, floor), "--", color=color,
                         linewidth=0.9, label=rf"$\rho(W)^k$ = {radii[label]:.3g}$^k$")
-    shown = np.concatenate([np.maximum(n, floor) for n in curves.values()])
-    ax.set_ylim(shown.min() / 1e3, shown.max() * 1e3)   # the dashed lines may run off
+    _decades(ax, list(curves.values()))                    # the dashed lines may run off
     ax.axhline(1.0, color="0.4", linewidth=0.8)
     ax.set_xlabel("k, steps back in time")
     ax.set_ylabel(r"$\|\prod \operatorname{diag}(1-h_t^2)\,W^\top\|_2$ over k steps")
@@ -358,6 +368,7 @@ def draw_h0_gradients(curves: dict[str, np.ndarray], tau: int = 25) -> Figure:
     for label, sizes in curves.items():
         ax.semilogy(np.arange(1, len(sizes) + 1), np.maximum(sizes, floor), linewidth=1.6,
                     label=label)
+    _decades(ax, list(curves.values()))
     ax.axvline(tau, color="0.3", linestyle="--", linewidth=1)
     ax.text(tau, 1.0, f" tau = {tau}: BPTT stops here", transform=ax.get_xaxis_transform(),
             va="top", fontsize=8, color="0.3")
