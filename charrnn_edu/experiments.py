@@ -261,11 +261,9 @@ def jacobian_norms(rnn: RNN, x: np.ndarray, h0: np.ndarray) -> np.ndarray:
     By (4.4)–(4.5), the gradient that reaches a_{t} from a_{t+1} is
     :math:`\partial L/\partial a_t \ni \operatorname{diag}(1 - h_t^2) W^\top
     \partial L/\partial a_{t+1}`. Over k steps back from the end, tau, it is multiplied by
-
-    .. math:: J_k = \prod_{j=\tau-k}^{\tau-1} \operatorname{diag}(1 - h_j^2)\, W^\top
-
+    :math:`J_k = \prod_{j=\tau-k}^{\tau-1} \operatorname{diag}(1 - h_j^2)\, W^\top`, (4b.2)
     (the factor for j = tau - 1 applied first). Entry k - 1 of the result is the spectral
-    norm of J_k: the most any gradient can grow (or the least it shrinks) over k steps.
+    norm of J_k: the most any gradient can grow over k steps.
 
     Parameters
     ----------
