@@ -19,6 +19,10 @@ Exploding and vanishing gradients (chapter 4b)
 The gradient check's step size (chapter 5)
     :func:`forward_differences`, :func:`step_errors`, :func:`draw_step_errors`.
 
+The numbers the pages quote
+    :func:`tutorial_values` — every number of chapter 4b and of the numeric answers
+    (:func:`answers`), by name, for the docs build's ``{{value:NAME}}``.
+
 :func:`save` writes any of these figures to SVG or PNG, byte for byte the same each time.
 """
 
@@ -46,7 +50,8 @@ __all__ = ["save", "draw_unrolled", "trained_model", "char_label", "draw_states"
            "draw_smooth_loss", "spectral_radius", "jacobian_norms", "draw_jacobian_norms",
            "h0_gradients", "draw_h0_gradients", "norm_clip", "GradientStep",
            "largest_gradient", "forward_differences", "step_errors", "STEPS",
-           "draw_step_errors"]
+           "draw_step_errors", "clipping_numbers", "tutorial_values", "answers",
+           "TRAINED_ITERATIONS"]
 
 #: The model the pages call "trained": the report's settings, this many iterations.
 TRAINED_ITERATIONS = 3000
@@ -390,7 +395,7 @@ def norm_clip(grads: RNN, max_norm: float) -> RNN:
     """
     if not max_norm > 0:
         raise ValueError(f"max_norm must be positive, got {max_norm}")
-    norm = float(np.sqrt(sum(float((g**2).sum()) for g in grads)))
+    norm = _norm(grads)
     scale = min(1.0, max_norm / norm) if norm > 0 else 1.0
     return grads.map(lambda g: g * scale)
 # --8<-- [end:norm-clip]

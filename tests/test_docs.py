@@ -31,7 +31,9 @@ from sybil.parsers.abstract.doctest import DocTestStringParser
 from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser
 
 from charrnn_edu import experiments
+from charrnn_edu.bptt import gradients
 from charrnn_edu.cli import main
+from charrnn_edu.forward import RNN, forward
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -252,3 +254,68 @@ def test_a_notebook_is_valid_nbformat_with_its_figures_attached(tmp_path: Path) 
     assert "attachment:v.svg" in prose and "(other.md)" not in prose
     assert set(book["cells"][1]["attachments"]["v.svg"]) == {"image/svg+xml"}
     assert "<summary><b>Why?</b></summary>" in "".join(book["cells"][3]["source"])
+
+
+# ------------------------------------------------------------------ the experiments of 4b
+
+def _small_network(seed: int, sigma: float = 0.5):
+    rng = np.random.default_rng(seed)
+    rnn = RNN.init(6, 4, sigma, rng=rng)
+    rnn.b[:] = rng.uniform(-0.5, 0.5, rnn.b.shape)
+    x, y = rng.integers(0, 6, 7), rng.integers(0, 6, 7)
+    return rnn, x, y, rng.uniform(-1, 1, (4, 1))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_jacobian_norms_are_the_norms_of_the_forward_maps_derivative(seed: int) -> None:
+    # J_k is the transpose of d a_tau / d a_{tau-k}; measured here by complex steps on the
+    # forward recurrence a_{t+1} = W tanh(a_t) + U x_{t+1} + b, not by (4b.1).
+    rnn, x, _, h0 = _small_network(seed)
+    norms = experiments.jacobian_norms(rnn, x, h0)
+    a = [forward(rnn, x[:t + 1], h0).h for t in range(len(x))]   # h_t, 0-based
+    a = [np.arctanh(h) for h in a]                                            # a_t
+    tau = len(x)
+    for k in (1, 3, tau - 1):
+        start = tau - 1 - k
+        jacobian = np.empty((4, 4))
+        for j in range(4):
+            step = np.zeros((4, 1), dtype=complex)
+            step[j] = 1e-30j
+            value = a[start] + step
+            for t in range(start + 1, tau):
+                value = rnn.W @ np.tanh(value) + rnn.U[:, [x[t]]] + rnn.b
+            jacobian[:, j] = value.imag[:, 0] / 1e-30
+        assert np.isclose(norms[k - 1], np.linalg.norm(jacobian, 2), rtol=1e-9, atol=1e-14)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_h0_gradients_are_the_size_of_each_steps_loss_derivative(seed: int) -> None:
+    rnn, x, y, h0 = _small_network(seed)
+    sizes = experiments.h0_gradients(rnn, x, y, h0)
+
+    def step_loss(h_start, t):      # l_t alone: -ln p_t[y_t], complex-capable
+        p = forward(rnn, x[:t + 1], h_start).P[y[t], t]
+        return -np.log(p)
+
+    for t in range(len(x)):
+        exact = np.empty(4)
+        for j in range(4):
+            step = np.zeros((4, 1), dtype=complex)
+            step[j] = 1e-30j
+            exact[j] = np.imag(step_loss(h0 + step, t)) / 1e-30
+        assert np.isclose(sizes[t], np.linalg.norm(exact), rtol=1e-8, atol=1e-14)
+
+
+def test_norm_clipping_keeps_the_direction_and_elementwise_clipping_does_not() -> None:
+    rnn, x, y, h0 = _small_network(4, sigma=3.0)
+    _, grads, _ = gradients(rnn, x, y, h0)
+    grads.W *= 100                                       # an exploding W, healthy rest
+    numbers = experiments.clipping_numbers(grads, bound=5.0)
+    clipped = experiments.norm_clip(grads, 5.0)
+    assert np.isclose(np.sqrt(sum((g**2).sum() for g in clipped)), 5.0, rtol=1e-12)
+    for g, c in zip(grads, clipped, strict=True):
+        assert np.allclose(c, g * numbers["norm_clip_factor"], rtol=1e-12, atol=0)
+    assert numbers["clipped_cosine"] < 1 - 1e-6 and numbers["clipped_share"] > 0
+    small = grads.map(lambda g: g * 1e-3 / numbers["largest"])     # within the bound
+    assert all(np.array_equal(a, b)
+               for a, b in zip(experiments.norm_clip(small, 5.0), small, strict=True))
