@@ -9,6 +9,10 @@ protocol, and fails (exit 1, one line per problem) if on any page:
   a ``.katex-error``, or a formula with no size), or a KaTeX font fails to load;
 * an image is broken, or any request (script, stylesheet, image, font, ...) fails or is
   answered with an HTTP error;
+* a download the page offers (a link with a ``download`` attribute, such as a chapter's
+  notebook) cannot be fetched, or a notebook is not an nbformat 4 notebook with cells;
+* a line in a code block is cut off: the block is wider than its box, so a reader would
+  have to find a hidden scroll bar (code blocks wrap, see docs/stylesheets/extra.css);
 * the page requests an address other than the local server, or throws a script error.
 
 Chromium runs with the flags that keep it off the network on its own account, a fresh
@@ -72,8 +76,31 @@ PAGE_STATE = r"""
   const fonts = [...document.fonts].filter(f => f.family.replace(/"/g, '').startsWith('KaTeX'));
   const images = [...document.images].filter(img => !(img.complete && img.naturalWidth > 0))
                  .map(img => img.getAttribute('src'));
+  const cut = [...document.querySelectorAll('pre > code')]
+              .filter(el => el.closest('details:not([open])') === null &&
+                            el.scrollWidth > el.clientWidth + 1)
+              .map(el => el.textContent.slice(0, 60));
+  const downloads = [];
+  for (const link of document.querySelectorAll('a[download]')) {
+    const entry = {href: link.getAttribute('href'), problem: null};
+    try {
+      const response = await fetch(link.href);
+      if (!response.ok) {
+        entry.problem = 'HTTP ' + response.status;
+      } else if (entry.href.endsWith('.ipynb')) {
+        const book = await response.json();
+        if (book.nbformat !== 4 || !Array.isArray(book.cells) || book.cells.length === 0 ||
+            !book.cells.some(cell => cell.cell_type === 'code'))
+          entry.problem = 'not an nbformat 4 notebook with code cells';
+      }
+    } catch (error) {
+      entry.problem = String(error);
+    }
+    downloads.push(entry);
+  }
   return JSON.stringify({
-    title: document.title, math: math.length, unrendered, errors, empty, images,
+    title: document.title, math: math.length, unrendered, errors, empty, images, cut,
+    downloads,
     katexFontsLoaded: fonts.filter(f => f.status === 'loaded').length,
     katexFontErrors: fonts.filter(f => f.status === 'error').map(f => f.family),
     height: document.documentElement.scrollHeight,
@@ -217,6 +244,9 @@ def check_page(tools: DevTools, url: str, origin: str, shots: Path | None,
     problems += [f"formula rendered with no width: {t!r}" for t in state["empty"]]
     problems += [f"KaTeX font failed to load: {f}" for f in state["katexFontErrors"]]
     problems += [f"broken image: {src}" for src in state["images"]]
+    problems += [f"code block cut off (wider than its box): {t!r}" for t in state["cut"]]
+    problems += [f"download {d['href']}: {d['problem']}" for d in state["downloads"]
+                 if d["problem"]]
     if state["math"] and not state["katexFontsLoaded"]:
         problems.append("the page has math but no KaTeX font was loaded")
 
@@ -264,8 +294,9 @@ def check_pages(tools: DevTools, pages: list[str], origin: str, shots: Path | No
         name = "home" if page == "." else page.replace("/", "_")
         problems, state = check_page(tools, url, origin, shots, name)
         status = "ok  " if not problems else "FAIL"
+        downloads = f", {len(state['downloads'])} download(s)" if state["downloads"] else ""
         print(f"{status} /{'' if page == '.' else page + '/'}: {state['math']} formulas, "
-              f"{state['katexFontsLoaded']} KaTeX fonts loaded", flush=True)
+              f"{state['katexFontsLoaded']} KaTeX fonts loaded{downloads}", flush=True)
         for problem in problems:
             print(f"       {problem}", flush=True)
         failures += bool(problems)

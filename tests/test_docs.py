@@ -8,14 +8,17 @@ Sybil reads every page under docs/ and runs, in page order and in one namespace 
 
 Code that a page includes from the package with ``--8<--`` is checked to resolve to a
 non-empty marked section; ``charrnn`` command lines shown on a page are checked against the
-real command-line parser; the figure script is run and its curves checked. The build itself
-(``mkdocs build --strict``, which runs the ``<!-- run`` blocks) is run by .ci/run.
+real command-line parser; the figures' functions (``charrnn_edu.experiments``) are run and
+what they draw is checked; each chapter's notebook is made and checked against its page.
+The build itself (``mkdocs build --strict``, which runs the ``<!-- run`` blocks) and the
+notebooks' execution are run by .ci/docs.
 """
 
 from __future__ import annotations
 
 import doctest
 import importlib.util
+import json
 import re
 import shlex
 from pathlib import Path
@@ -27,7 +30,10 @@ from sybil.evaluators.doctest import DocTestEvaluator
 from sybil.parsers.abstract.doctest import DocTestStringParser
 from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser
 
+from charrnn_edu import experiments
+from charrnn_edu.bptt import gradients
 from charrnn_edu.cli import main
+from charrnn_edu.forward import RNN, forward
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -131,7 +137,7 @@ def test_included_code_comes_from_marked_sections_of_the_package() -> None:
 
 
 def test_every_chapter_has_code_an_example_a_command_questions_and_exercises() -> None:
-    assert len(CHAPTERS) == 9
+    assert len(CHAPTERS) == 10
     for page in CHAPTERS:
         text = page.read_text("utf-8")
         blocks = fenced_blocks(page)
@@ -172,17 +178,9 @@ def test_every_charrnn_command_shown_exists_with_those_options(capsys) -> None:
             f"{page_id(page)}: `{line}` is not a valid command:\n{err}")
 
 
-def load_script(name: str):
-    path = DOCS / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_step_size_figure_shows_the_v_and_the_flat_complex_step(tmp_path: Path) -> None:
-    steps_module = load_script("gradcheck_steps")
-    errors = steps_module.step_errors()
+    # Seven of the figure's thirteen steps: both arms of the V and its bottom.
+    errors = experiments.step_errors(np.array([1e-13, 1e-9, 1e-6, 1e-5, 1e-4, 1e-3, 1e-1]))
     steps, centred = errors["steps"], errors["centred"]
     best = int(np.argmin(centred))
     # The V: the best step lies well inside the range, near 1e-4 to 1e-5 ...
@@ -194,5 +192,130 @@ def test_step_size_figure_shows_the_v_and_the_flat_complex_step(tmp_path: Path) 
     # Complex steps have no rounding branch: tiny steps give machine precision.
     assert np.all(errors["complex"][steps <= 1e-8] < 1e-13)
     out = tmp_path / "steps.svg"
-    steps_module.write_figure(out, errors)
-    assert out.read_text("utf-8").lstrip().startswith("<?xml")
+    experiments.save(experiments.draw_step_errors(errors), out)
+    first = out.read_bytes()
+    experiments.save(experiments.draw_step_errors(errors), out)
+    assert out.read_text("utf-8").lstrip().startswith("<?xml") and out.read_bytes() == first
+
+
+def load_hook(name: str):
+    pytest.importorskip("mkdocs", reason="the docs hooks need the docs extra")
+    path = DOCS / "hooks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"hook_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("page", CHAPTERS, ids=page_id)
+def test_the_notebook_of_a_chapter_runs_the_same_code_as_its_page(page: Path) -> None:
+    # The notebook's code cells, in order, hold the examples Sybil runs on the page, so CI's
+    # run of the notebooks runs what the page shows.
+    notebooks = load_hook("notebooks")
+    cells = notebooks.split_cells(page.read_text("utf-8"))
+    code = [source for kind, source in cells if kind == "code"]
+    examples = []
+    for example in SYBIL.parse(page):
+        parsed = example.parsed
+        examples.append((parsed.source if isinstance(parsed, doctest.Example)
+                         else str(parsed)).rstrip())
+    assert "\n".join(code) == "\n".join(examples), (
+        f"{page_id(page)}: the notebook's code differs from the page's")
+    for source in code:
+        compile(source, page_id(page), "exec")
+    text = "\n".join(source for kind, source in cells if kind == "markdown")
+    assert "--8<--" not in text and ">>> " not in text, f"{page_id(page)}: not converted"
+    assert text.count("<details>") == text.count("</details>") \
+        == page.read_text("utf-8").count("??? "), f"{page_id(page)}: a question was lost"
+
+
+def test_a_notebook_is_valid_nbformat_with_its_figures_attached(tmp_path: Path) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    notebooks = load_hook("notebooks")
+    figure = tmp_path / "v.svg"
+    experiments.save(experiments.draw_unrolled(2), figure)
+
+    class OneFile:
+        abs_src_path = str(figure)
+
+    class Files:
+        def get_file_from_path(self, uri):
+            return OneFile() if uri == "figures/v.svg" else None
+
+    page = ("# T\n\nProse with $a_t$ and a [link](other.md).\n\n![the figure](../figures/v.svg)\n\n"
+            "```pycon\n>>> x = 1\n>>> x + 1\n2\n```\n\n"
+            '??? question "Why?"\n    Because $x = 1$.\n')
+    book = notebooks.notebook(page, "chapters/t.md", Files(), "site")
+    nbformat.validate(nbformat.from_dict(json.loads(json.dumps(book))))
+    kinds = [cell["cell_type"] for cell in book["cells"]]
+    assert kinds == ["markdown", "markdown", "code", "markdown"]
+    assert "".join(book["cells"][2]["source"]) == "x = 1\nx + 1"
+    prose = "".join(book["cells"][1]["source"])
+    assert "attachment:v.svg" in prose and "(other.md)" not in prose
+    assert set(book["cells"][1]["attachments"]["v.svg"]) == {"image/svg+xml"}
+    assert "<summary><b>Why?</b></summary>" in "".join(book["cells"][3]["source"])
+
+
+# ------------------------------------------------------------------ the experiments of 4b
+
+def _small_network(seed: int, sigma: float = 0.5):
+    rng = np.random.default_rng(seed)
+    rnn = RNN.init(6, 4, sigma, rng=rng)
+    rnn.b[:] = rng.uniform(-0.5, 0.5, rnn.b.shape)
+    x, y = rng.integers(0, 6, 7), rng.integers(0, 6, 7)
+    return rnn, x, y, rng.uniform(-1, 1, (4, 1))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_jacobian_norms_are_the_norms_of_the_forward_maps_derivative(seed: int) -> None:
+    # J_k is the transpose of d a_tau / d a_{tau-k}; measured here by complex steps on the
+    # forward recurrence a_{t+1} = W tanh(a_t) + U x_{t+1} + b, not by (4b.1).
+    rnn, x, _, h0 = _small_network(seed)
+    norms = experiments.jacobian_norms(rnn, x, h0)
+    a = [forward(rnn, x[:t + 1], h0).h for t in range(len(x))]   # h_t, 0-based
+    a = [np.arctanh(h) for h in a]                                            # a_t
+    tau = len(x)
+    for k in (1, 3, tau - 1):
+        start = tau - 1 - k
+        jacobian = np.empty((4, 4))
+        for j in range(4):
+            step = np.zeros((4, 1), dtype=complex)
+            step[j] = 1e-30j
+            value = a[start] + step
+            for t in range(start + 1, tau):
+                value = rnn.W @ np.tanh(value) + rnn.U[:, [x[t]]] + rnn.b
+            jacobian[:, j] = value.imag[:, 0] / 1e-30
+        assert np.isclose(norms[k - 1], np.linalg.norm(jacobian, 2), rtol=1e-9, atol=1e-14)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_h0_gradients_are_the_size_of_each_steps_loss_derivative(seed: int) -> None:
+    rnn, x, y, h0 = _small_network(seed)
+    sizes = experiments.h0_gradients(rnn, x, y, h0)
+
+    def step_loss(h_start, t):      # l_t alone: -ln p_t[y_t], complex-capable
+        p = forward(rnn, x[:t + 1], h_start).P[y[t], t]
+        return -np.log(p)
+
+    for t in range(len(x)):
+        exact = np.empty(4)
+        for j in range(4):
+            step = np.zeros((4, 1), dtype=complex)
+            step[j] = 1e-30j
+            exact[j] = np.imag(step_loss(h0 + step, t)) / 1e-30
+        assert np.isclose(sizes[t], np.linalg.norm(exact), rtol=1e-8, atol=1e-14)
+
+
+def test_norm_clipping_keeps_the_direction_and_elementwise_clipping_does_not() -> None:
+    rnn, x, y, h0 = _small_network(4, sigma=3.0)
+    _, grads, _ = gradients(rnn, x, y, h0)
+    grads.W *= 100                                       # an exploding W, healthy rest
+    numbers = experiments.clipping_numbers(grads, bound=5.0)
+    clipped = experiments.norm_clip(grads, 5.0)
+    assert np.isclose(np.sqrt(sum((g**2).sum() for g in clipped)), 5.0, rtol=1e-12)
+    for g, c in zip(grads, clipped, strict=True):
+        assert np.allclose(c, g * numbers["norm_clip_factor"], rtol=1e-12, atol=0)
+    assert numbers["clipped_cosine"] < 1 - 1e-6 and numbers["clipped_share"] > 0
+    small = grads.map(lambda g: g * 1e-3 / numbers["largest"])     # within the bound
+    assert all(np.array_equal(a, b)
+               for a, b in zip(experiments.norm_clip(small, 5.0), small, strict=True))

@@ -19,14 +19,19 @@ the site builds, so the site cannot drift from the code.
     format spec).
 ``<!-- readme-quick-start -->``
     The code block of the README's "Quick start" section, so the two never differ.
-``figures/gradcheck-steps.svg``
-    Drawn by ``docs/scripts/gradcheck_steps.py`` (the package's chapter 5 functions).
+``figures/*.svg``
+    Drawn by ``charrnn_edu.experiments`` while the site builds (see ``FIGURES``); the
+    pages that need a trained model get one trained once per build
+    (``experiments.trained_model``).
+``{{value:NAME:FORMAT}}``
+    A number from an experiment, ``experiments.tutorial_values`` of that trained model,
+    formatted with the Python format spec ``FORMAT``; also usable inside the answers of
+    the "Check yourself" questions.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import logging
@@ -38,6 +43,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +56,9 @@ log = logging.getLogger("mkdocs.hooks.charrnn_docs")
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_COMMAND = "charrnn report --out docs/report"
-STEPS_FIGURE = "figures/gradcheck-steps.svg"
 HELP_COLUMNS = "88"
+# The piece of the bundled text whose H and P chapter 2 shows: its first line of verse.
+STATES_TEXT = "When shall we three meet again"
 
 RUN = re.compile(r"^<!-- run\n(?P<commands>.*?)\n-->$", re.MULTILINE | re.DOTALL)
 CLI_REFERENCE = re.compile(r"^<!-- cli-reference -->$", re.MULTILINE)
@@ -60,6 +67,7 @@ REPORT_COMPARISON = re.compile(r"^<!-- report-comparison -->$", re.MULTILINE)
 REPORT_SAMPLE = re.compile(r"^<!-- report-sample (?P<n>\d+) -->$", re.MULTILINE)
 README_QUICK_START = re.compile(r"^<!-- readme-quick-start -->$", re.MULTILINE)
 REPORT_VALUE = re.compile(r"\{\{report:(?P<path>[\w.]+)(?::(?P<fmt>[^}]*))?\}\}")
+VALUE = re.compile(r"\{\{value:(?P<name>[\w.]+)(?::(?P<fmt>[^}]*))?\}\}")
 
 # The original report's numbers (KTH DD2424 Assignment 4, Harry Potter and the Goblet of Fire
 # read as Latin-1): what the reproduction page sets beside the committed run.
@@ -99,20 +107,64 @@ def on_build_error(error: Exception) -> None:
         shutil.rmtree(_state.pop("workdir"), ignore_errors=True)
 
 
-def _load_script(name: str) -> Any:
-    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"charrnn_docs_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def figures() -> dict[str, Any]:
+    """Every figure of the site, by file name: drawn by ``charrnn_edu.experiments``.
+
+    Trains the model the pages call "trained" (once per build), and keeps the numbers the
+    pages quote from it for ``{{value:...}}``.
+    """
+    import numpy as np
+
+    from charrnn_edu import experiments as ex
+    from charrnn_edu.forward import RNN
+
+    trained = ex.trained_model()
+    _state["values"] = ex.tutorial_values(trained)
+    K, m = trained.rnn.K, trained.rnn.m
+    models = {"fresh, sigma = 0.01": RNN.init(K, m, 0.01, rng=np.random.default_rng(0)),
+              f"trained, {trained.iteration:,} iterations": trained.rnn,
+              "fresh, sigma = 1": RNN.init(K, m, 1.0, rng=np.random.default_rng(0))}
+    x, y = trained.data[1000:1100], trained.data[1001:1101]
+    h0 = np.zeros((m, 1))
+    text = trained.vocab.decode(trained.data)
+    start = text.index(STATES_TEXT)
+    return {
+        "unrolled.svg": ex.draw_unrolled(4),
+        "bptt-paths.svg": ex.draw_unrolled(4, bptt_at=2),
+        "states.svg": ex.draw_states(trained.rnn, trained.vocab,
+                                     text[start:start + len(STATES_TEXT) + 1]),
+        "smooth-loss.svg": ex.draw_smooth_loss(trained),
+        "jacobian-norms.svg": ex.draw_jacobian_norms(
+            {k: ex.jacobian_norms(r, x, h0) for k, r in models.items()},
+            {k: ex.spectral_radius(r.W) for k, r in models.items()}),
+        "h0-gradients.svg": ex.draw_h0_gradients(
+            {k: ex.h0_gradients(r, x, y, h0) for k, r in models.items()}),
+        "gradcheck-steps.svg": ex.draw_step_errors(ex.step_errors()),
+    }
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
-    """Draw the step-size figure of chapter 5 and add it to the site."""
-    figure = _state["workdir"] / STEPS_FIGURE
-    _load_script("gradcheck_steps").write_figure(figure)
-    files.append(File.generated(config, STEPS_FIGURE, abs_src_path=str(figure)))
+    """Draw every figure and add it to the site under ``figures/``."""
+    from charrnn_edu.experiments import save
+
+    started = time.monotonic()
+    drawn = figures()
+    log.info("trained the model and drew %d figures in %.0f s", len(drawn),
+             time.monotonic() - started)
+    for name, fig in drawn.items():
+        path = _state["workdir"] / "figures" / name
+        save(fig, path)
+        files.append(File.generated(config, f"figures/{name}", abs_src_path=str(path)))
     return files
+
+
+def value(match: re.Match[str]) -> str:
+    """``{{value:NAME:FORMAT}}``: a number from ``experiments.tutorial_values``."""
+    values = _state["values"]
+    if match["name"] not in values:
+        raise PluginError(f"{{{{value:{match['name']}}}}}: no such value; the names are "
+                          f"{', '.join(sorted(values))}")
+    return format(values[match["name"]], match["fmt"] or "")
 
 
 # ------------------------------------------------------------------ running charrnn
@@ -140,7 +192,9 @@ def run_command(command: str) -> str:
         args = shlex.split(command)
         if not args or args[0] != "charrnn":
             raise PluginError(f"a run block may only hold charrnn commands, got {command!r}")
+        started = time.monotonic()
         result = _charrnn(args[1:], _state["workdir"])
+        log.debug("%s: %.1f s", command, time.monotonic() - started)
         if result.returncode != 0:
             raise PluginError(f"`{command}` exited {result.returncode}:\n"
                               f"{result.stdout}{result.stderr}")
@@ -335,4 +389,5 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     markdown = REPORT_INCLUDE.sub(lambda m: report_include(config, page), markdown)
     markdown = REPORT_COMPARISON.sub(lambda m: report_comparison(config), markdown)
     markdown = REPORT_SAMPLE.sub(lambda m: report_sample(config, int(m["n"])), markdown)
+    markdown = VALUE.sub(value, markdown)
     return REPORT_VALUE.sub(lambda m: _value(config, m), markdown)

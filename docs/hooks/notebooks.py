@@ -1,0 +1,265 @@
+"""MkDocs hook: every chapter page, also as a Jupyter notebook to download and run.
+
+While the site builds, each page under ``chapters/`` becomes ``notebooks/<page>.ipynb``,
+made from the page's Markdown *after* ``charrnn_docs.py`` has filled in the command outputs
+and numbers (so list this hook after that one), in the page's order:
+
+* ```` ```python ```` blocks become code cells, as they are;
+* ```` ```pycon ```` blocks become code cells, prompts removed, each ending with an example
+  whose printed output the notebook then produces when it runs;
+* code the page includes from the package (``--8<--``) is shown, not run: a Markdown cell
+  with the source, read from the marked section as the site shows it;
+* everything else is Markdown: prose, math (Jupyter renders ``$...$`` itself), tables,
+  command outputs; the "Check yourself" questions become ``<details>`` blocks that open
+  on a click, like the site's; figures are attached to their cell, so the notebook needs
+  no files beside it; links to other pages become plain text.
+
+The page gets a download link under its title. Nothing generated is kept in the
+repository: the notebooks live in the build's scratch folder and in ``site/``. CI runs every
+notebook to the end (``.ci/run_notebooks.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+import posixpath
+import re
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+ROOT = Path(__file__).resolve().parents[2]
+SECTION = "chapters/"
+FOLDER = "notebooks"
+
+FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<info>[^\n`]*)\n"
+                   r"(?P<body>.*?)^(?P=indent)(?P=fence)[ \t]*\n?", re.MULTILINE | re.DOTALL)
+SNIPPET = re.compile(r'^\s*--8<--\s+"(?P<path>[^":]+)(?::(?P<section>[a-z][-_0-9a-z]*))?"\s*$')
+ADMONITION = re.compile(r'^(?P<kind>\?\?\?\+?|!!!) (?P<type>\w+)(?: "(?P<title>[^"]*)")?[ \t]*$')
+IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<src>[^)\s]+)\)")
+PAGE_LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]+)\]\((?P<href>[^)\s]+\.md(?:#[^)\s]*)?)\)")
+
+_state: dict[str, Any] = {}
+
+
+# ------------------------------------------------------------------ Markdown to cells
+
+def snippet_source(path: str, section: str | None) -> str:
+    """The text ``--8<-- "path:section"`` stands for, dedented as the site shows it."""
+    source = (ROOT / path).read_text(encoding="utf-8")
+    if section is None:
+        return source.rstrip("\n")
+    start, end = f"# --8<-- [start:{section}]", f"# --8<-- [end:{section}]"
+    if source.count(start) != 1 or source.count(end) != 1:
+        raise PluginError(f"{path} does not mark the section {section!r} exactly once")
+    body = source.split(start, 1)[1].split(end, 1)[0]
+    return textwrap.dedent(body.split("\n", 1)[1]).rstrip()
+
+
+def pycon_cells(body: str) -> list[str]:
+    """The code of a pycon block as cells, prompts and printed output removed.
+
+    Examples that print nothing are gathered with the ones after them; a cell ends with
+    an example that printed something, so that the notebook shows that output under it.
+    """
+    cells: list[list[str]] = [[]]
+    for line in body.splitlines():
+        if line.startswith(">>>"):
+            cells[-1].append(line[4:])
+        elif line.startswith("...") and cells[-1]:
+            cells[-1].append(line[4:])
+        elif line.strip() and cells[-1]:
+            cells.append([])                    # expected output: the cell ends here
+    return ["\n".join(cell).rstrip() for cell in cells if cell]
+
+
+def _fenced(info: str, body: str) -> str:
+    ticks = "```"
+    while ticks in body:
+        ticks += "`"
+    return f"{ticks}{info}\n{body.rstrip()}\n{ticks}"
+
+
+def _code_block(info: str, body: str) -> tuple[str, list[str]]:
+    """("markdown", [text]) or ("code", [sources]) for one fenced block of the page."""
+    language = info.split()[0] if info else ""
+    lines = [line for line in body.splitlines() if line.strip()]
+    if lines and all(SNIPPET.match(line) for line in lines):
+        parts = [snippet_source(m["path"], m["section"])
+                 for m in (SNIPPET.match(line) for line in lines)]
+        titled = re.search(r'title="([^"]+)"', info)
+        heading = f"From `{titled[1]}`:\n\n" if titled else ""
+        return "markdown", [heading + _fenced("python", "\n\n".join(parts))]
+    if info == "python":
+        return "code", [body.rstrip()]
+    if info == "pycon":
+        return "code", pycon_cells(body)
+    return "markdown", [_fenced(language, body)]
+
+
+def _admonitions(text: str) -> str:
+    """Material's ``??? question "..."`` and ``!!! note`` blocks as plain Markdown/HTML."""
+    out: list[str] = []
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        match = ADMONITION.match(lines[i])
+        if match is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        body = []
+        i += 1
+        while i < len(lines) and (lines[i].startswith("    ") or not lines[i].strip()):
+            body.append(lines[i])
+            i += 1
+        while body and not body[-1].strip():
+            body.pop()
+        inner = textwrap.dedent("\n".join(body))
+        title = match["title"] or match["type"].capitalize()
+        if match["kind"].startswith("?"):
+            out += [f"<details><summary><b>{title}</b></summary>", "", inner, "", "</details>",
+                    ""]
+        else:
+            out += [f"> **{title}.** " + inner.replace("\n", "\n> "), ""]
+    return "\n".join(out)
+
+
+def split_cells(markdown: str) -> list[tuple[str, str]]:
+    """The page's Markdown as (cell type, source) pairs, in order; see the module docstring."""
+    cells: list[tuple[str, str]] = []
+    text: list[str] = []
+
+    def flush() -> None:
+        joined = "\n".join(text).strip()
+        if joined:
+            cells.append(("markdown", joined))
+        text.clear()
+
+    position = 0
+    for match in FENCE.finditer(markdown):
+        text.append(markdown[position:match.start()])
+        position = match.end()
+        indent = match["indent"]
+        kind, sources = _code_block(match["info"].strip(), textwrap.dedent(
+            "\n".join(line.removeprefix(indent) for line in match["body"].splitlines())))
+        if kind == "markdown" or indent:
+            # A block inside an admonition stays inside it: re-indent it as Markdown.
+            block = "\n\n".join(sources) if kind == "markdown" else _fenced(
+                "python", "\n".join(sources))
+            text.append(textwrap.indent(block, indent) + "\n")
+            continue
+        flush()
+        cells += [("code", source) for source in sources if source]
+    text.append(markdown[position:])
+    flush()
+    return [(kind, _admonitions(source) if kind == "markdown" else source)
+            for kind, source in cells]
+
+
+def _markdown_cell(source: str, page_uri: str, files: Files) -> dict[str, Any]:
+    attachments: dict[str, dict[str, str]] = {}
+
+    def attach(match: re.Match[str]) -> str:
+        src = match["src"]
+        if re.match(r"^[a-z]+:", src):
+            return match[0]
+        uri = posixpath.normpath(posixpath.join(posixpath.dirname(page_uri), src))
+        file = files.get_file_from_path(uri)
+        if file is None or file.abs_src_path is None:
+            raise PluginError(f"{page_uri}: the image {src} is not part of the site")
+        name = posixpath.basename(uri)
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        data = Path(file.abs_src_path).read_bytes()
+        attachments[name] = {mime: base64.b64encode(data).decode("ascii")}
+        return f"![{match['alt']}](attachment:{name})"
+
+    def prose(text: str) -> str:
+        return PAGE_LINK.sub(lambda m: m["text"], IMAGE.sub(attach, text))
+
+    # Images and links in prose only: a code block shows its text as it is.
+    parts, position = [], 0
+    for block in FENCE.finditer(source):
+        parts += [prose(source[position:block.start()]), block[0]]
+        position = block.end()
+    source = "".join([*parts, prose(source[position:])])
+    cell: dict[str, Any] = {"cell_type": "markdown", "metadata": {},
+                            "source": source.splitlines(keepends=True)}
+    if attachments:
+        cell["attachments"] = attachments
+    return cell
+
+
+def notebook(markdown: str, page_uri: str, files: Files, site_name: str) -> dict[str, Any]:
+    """The nbformat 4 notebook of a page (a dict, ready for ``json.dump``)."""
+    intro = (f"*This notebook is a page of the {site_name} tutorial, made from the page "
+             "when the site was built. Run the cells in order: each needs the ones before it "
+             "and the package (`pip install charrnn-edu[notebooks]`). The code the page "
+             "includes from the package is shown, not run: it is the package's own.*")
+    cells = [_markdown_cell(intro, page_uri, files)]
+    for kind, source in split_cells(markdown):
+        if kind == "markdown":
+            cells.append(_markdown_cell(source, page_uri, files))
+        else:
+            cells.append({"cell_type": "code", "execution_count": None, "metadata": {},
+                          "outputs": [], "source": source.splitlines(keepends=True)})
+    for number, cell in enumerate(cells):
+        cell["id"] = f"cell-{number}"
+    return {"cells": cells,
+            "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                        "name": "python3"},
+                         "language_info": {"name": "python"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+# ------------------------------------------------------------------ the hook
+
+def notebook_uri(page_uri: str) -> str:
+    """``chapters/2-forward.md`` -> ``notebooks/2-forward.ipynb``."""
+    return f"{FOLDER}/{posixpath.splitext(posixpath.basename(page_uri))[0]}.ipynb"
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    """Reserve a notebook file for every chapter page; the pages fill them in."""
+    _state["dir"] = Path(tempfile.mkdtemp(prefix="charrnn-notebooks-"))
+    for page in [f for f in files.documentation_pages() if f.src_uri.startswith(SECTION)]:
+        uri = notebook_uri(page.src_uri)
+        path = _state["dir"] / uri
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("", encoding="utf-8")     # written for real by on_page_markdown
+        files.append(File.generated(config, uri, abs_src_path=str(path)))
+    return files
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """Write the page's notebook, and put a link to it under the page's title."""
+    if not page.file.src_uri.startswith(SECTION):
+        return markdown
+    uri = notebook_uri(page.file.src_uri)
+    book = notebook(markdown, page.file.src_uri, files, config.site_name)
+    (_state["dir"] / uri).write_text(json.dumps(book, indent=1, ensure_ascii=False) + "\n",
+                                     encoding="utf-8")
+    name = posixpath.basename(uri)
+    link = (f'[Download this chapter as a Jupyter notebook ({name})]'
+            f'({posixpath.relpath(uri, posixpath.dirname(page.file.src_uri))})'
+            f'{{ download="{name}" .notebook-download }}')
+    title, _, rest = markdown.partition("\n")
+    if not title.startswith("# "):
+        raise PluginError(f"{page.file.src_uri} must start with its '# ' title")
+    return f"{title}\n\n{link}\n{rest}"
+
+
+def on_post_build(config: MkDocsConfig) -> None:
+    """Remove the scratch folder."""
+    import shutil
+
+    if "dir" in _state:
+        shutil.rmtree(_state.pop("dir"), ignore_errors=True)
