@@ -8,7 +8,8 @@ and numbers (so list this hook after that one), in the page's order:
 * ```` ```pycon ```` blocks become code cells, prompts removed, each ending with an example
   whose printed output the notebook then produces when it runs;
 * code the page includes from the package (``--8<--``) is shown, not run: a Markdown cell
-  with the source, read from the marked section as the site shows it;
+  with the source, read from the marked section as the site shows it; a Markdown file
+  included in the prose (a measured table) is inlined;
 * everything else is Markdown: prose, math (Jupyter renders ``$...$`` itself), tables,
   command outputs; the "Check yourself" questions become ``<details>`` blocks that open
   on a click, like the site's; figures are attached to their cell, so the notebook needs
@@ -139,7 +140,11 @@ def split_cells(markdown: str) -> list[tuple[str, str]]:
     text: list[str] = []
 
     def flush() -> None:
-        joined = "\n".join(text).strip()
+        # A bare --8<-- line in the prose includes a Markdown file (a measured table): inline it.
+        joined = "\n".join(
+            snippet_source(match["path"], match["section"])
+            if (match := SNIPPET.match(line)) else line
+            for line in "\n".join(text).splitlines()).strip()
         if joined:
             cells.append(("markdown", joined))
         text.clear()
