@@ -61,7 +61,7 @@ def encode(text: str, chars: str) -> np.ndarray:
     -------
     ids : ndarray of shape (len(text),), dtype int64
     """
-    return Vocabulary(chars).encode(text)
+    return Vocabulary(chars).encode(text).astype(np.int64)  # the package stores the smallest type
 
 
 def decode(ids: np.ndarray, chars: str) -> str:
