@@ -45,6 +45,7 @@ MAX_ITERATIONS = 100_000_000          # two float lists of this length: ~6 GB
 MAX_SAMPLE = 100_000                  # characters per sample during training or in a report
 MAX_LENGTH = 100_000_000              # characters of `charrnn sample` (streamed)
 MAX_SEED = 2**63 - 1
+MAX_HIDDEN = 1_000_000                # and within half the machine's memory
 
 
 def _version(value: bool) -> None:
@@ -79,14 +80,18 @@ def in_range(flag: str, value: float | None, low: float, high: float = math.inf,
         return
     if (math.isfinite(value) and (value > low if above else value >= low) and value <= high):
         return
-    bound = f"above {_show(low)}" if above else f"at least {_show(low)}"
-    if high < math.inf:
-        bound += f" and at most {_show(high)}"
-    raise UsageError(f"{flag} must be a finite number {bound}, got {value}")
+    if isinstance(value, int):
+        bound = (f"an integer from {_show(low + above)} to {_show(high)}" if high < math.inf
+                 else f"an integer of at least {_show(low + above)}")
+    else:
+        bound = "a finite number " + (f"above {_show(low)}" if above else f"at least {_show(low)}")
+        if high < math.inf:
+            bound += f" and at most {_show(high)}"
+    raise UsageError(f"{flag} must be {bound}, got {value}")
 
 
 def _show(v: float) -> str:
-    return f"{v:,}" if isinstance(v, int) else f"{v:g}"
+    return f"{v:,}" if isinstance(v, int) or float(v).is_integer() else f"{v:g}"
 
 
 DataOption = Annotated[Path | None, typer.Option(
@@ -200,7 +205,7 @@ def gradcheck(
 class _Progress:
     """A rich progress bar fed by the trainer's callback (the library itself never prints)."""
 
-    def __init__(self, total: int, trainer: Trainer) -> None:
+    def __init__(self, total: int, trainer: Trainer, folder: Path) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -218,8 +223,14 @@ class _Progress:
         self.task = self.bar.add_task("train", total=total, completed=trainer.iteration,
                                       epoch=trainer.epoch, smooth=trainer.smooth_loss, rate=0.0)
         self.start, self.first = time.perf_counter(), trainer.iteration
+        self.folder, self.total, self.announced = folder, total, False
 
     def __call__(self, trainer: Trainer) -> None:
+        if not self.announced:         # once training is under way (the first sample at most)
+            self.bar.console.print(f"training in {self.folder} (PID {os.getpid()}): iteration "
+                                   f"{trainer.iteration:,} of {self.total:,}; Ctrl-C saves and "
+                                   "stops", highlight=False, markup=False)
+            self.announced = True
         elapsed = max(time.perf_counter() - self.start, 1e-9)
         self.bar.update(self.task, completed=trainer.iteration, epoch=trainer.epoch,
                         smooth=trainer.smooth_loss,
@@ -230,7 +241,7 @@ def _train(trainer: Trainer, total: int, folder: Path, corpus: runs.Corpus,
            checkpoint_every: int, stop: runs.StopSignals, quiet: bool,
            saved: int | None) -> float:
     """runs.train with a progress bar (unless quiet); failures become RunError."""
-    progress = None if quiet else _Progress(total, trainer)
+    progress = None if quiet else _Progress(total, trainer, folder)
     try:
         if progress is not None:
             progress.bar.start()
@@ -331,10 +342,10 @@ def train(
         raise UsageError("give --iterations or --epochs, not both")
     in_range("--iterations", iterations, 1, MAX_ITERATIONS)
     in_range("--epochs", epochs, 0, MAX_ITERATIONS, above=True)
-    for flag, value in [("--hidden", hidden), ("--seq-length", seq_length),
-                        ("--sample-every", sample_every),
-                        ("--checkpoint-every", checkpoint_every)]:
-        in_range(flag, value, 1, MAX_ITERATIONS if "every" in flag else math.inf)
+    in_range("--hidden", hidden, 1, MAX_HIDDEN)
+    in_range("--seq-length", seq_length, 1, MAX_ITERATIONS)
+    in_range("--sample-every", sample_every, 1, MAX_ITERATIONS)
+    in_range("--checkpoint-every", checkpoint_every, 1, MAX_ITERATIONS)
     in_range("--eta", eta, 0, above=True)
     in_range("--clip", clip_bound, 0, above=True)
     in_range("--sigma", sigma, 0)
@@ -390,18 +401,16 @@ def train(
         else:
             total = 100_000 if iterations is None else iterations
         first, start = trainer.iteration, time.perf_counter()
-        if stop.signum is not None and resume is None:
-            raise typer.Exit(stop.exit_code)          # stopped before training: nothing saved
         if total <= first:
             typer.echo(f"the run in {folder.path} is already at iteration {first:,} "
                        f"(asked for {total:,}): nothing to do")
             return
-        if not quiet:
-            typer.echo(f"training in {folder.path} (PID {os.getpid()}) from iteration {first:,} "
-                       f"to {total:,}; Ctrl-C saves and stops", err=True)
         _train(trainer, total, folder.path, corpus, checkpoint_every, stop, quiet,
                saved=first if resume is not None else None)
     seconds = max(time.perf_counter() - start, 1e-9)
+    if trainer.iteration == first:                      # stopped before the first iteration
+        typer.echo("charrnn: stopped before training began; nothing new was saved", err=True)
+        raise typer.Exit(stop.exit_code)
     done = "stopped" if trainer.iteration < total else "done"
     typer.echo(f"{done} at iteration {trainer.iteration:,} (epoch {trainer.epoch}): smooth loss "
                f"{trainer.smooth_loss:.2f}, best {trainer.best_loss:.2f} at iteration "
@@ -640,7 +649,7 @@ app.command(name="lab")(lab_command)
 
 def _os_error(err: OSError) -> str:
     where = f" {err.filename}" if err.filename else ""
-    return f"cannot use{where}: {err.strerror or err}"
+    return f"cannot write{where}: {err.strerror or err}"
 
 
 def main(argv: list[str] | None = None) -> None:

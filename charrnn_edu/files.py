@@ -95,13 +95,17 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], o
     """Call ``write(f)`` on a temporary file, then rename it onto ``path`` in one step.
 
     A crash, a full disk or a Ctrl-C during ``write`` leaves ``path`` as it was and no
-    temporary file behind. Missing folders are created.
+    temporary file behind. Missing folders are created. An ``OSError`` names ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # The temporary file must be in the same folder: os.replace is atomic only within one
     # file system. The leading dot hides it from ordinary listings while it is being written.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY)
+    except OSError as err:
+        err.filename = str(path)       # the file asked for, not the temporary one
+        raise
     try:
         os.fchmod(fd, 0o644)           # mkstemp's 0600 would hide the run from other users
         with os.fdopen(fd, "wb") as f:
@@ -109,8 +113,10 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], o
             f.flush()
             os.fsync(f.fileno())       # the bytes are on disk before the rename makes them live
         os.replace(tmp, path)
-    except BaseException:              # also KeyboardInterrupt: never leave a stray temp file
+    except BaseException as err:       # also KeyboardInterrupt: never leave a stray temp file
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            err.filename = str(path)   # the file asked for, not the temporary one
         raise
 
 

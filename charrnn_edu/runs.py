@@ -328,8 +328,8 @@ def train(trainer: Trainer, total: int, folder: Path, corpus: Corpus, checkpoint
             try:
                 save(folder, trainer, corpus, options)
             except OSError as err:
-                raise RunFailed(f"cannot save the run in {folder}: "
-                                f"{err.strerror or err} ({err.filename}); {kept()}") from None
+                raise RunFailed(f"cannot save the run in {folder}: {err.strerror or err}; "
+                                f"{kept()}") from None
         saved = trainer.iteration
     return seconds
 
