@@ -147,9 +147,12 @@ class RunFolder:
         self._fd: int | None = None
 
     def __enter__(self) -> RunFolder:
-        if not self.path.exists() and self.create:
-            self.path.mkdir(parents=True)
-            self.created = True
+        if self.create:
+            try:
+                self.path.mkdir(parents=True)
+                self.created = True
+            except FileExistsError:            # there already, or another process was faster
+                pass
         fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
