@@ -14,10 +14,11 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
 import typer
@@ -29,7 +30,7 @@ from charrnn_edu.exercises.commands import lab as lab_command
 from charrnn_edu.files import default_corpus, read_text
 from charrnn_edu.forward import RNN
 from charrnn_edu.gradcheck import RTOL, check, passes, table
-from charrnn_edu.training import PRESETS, Settings, Trainer
+from charrnn_edu.training import PRESETS, Trainer
 
 app = typer.Typer(
     name="charrnn",
@@ -46,6 +47,7 @@ MAX_SAMPLE = 100_000                  # characters per sample during training or
 MAX_LENGTH = 100_000_000              # characters of `charrnn sample` (streamed)
 MAX_SEED = 2**63 - 1
 MAX_HIDDEN = 1_000_000                # and within half the machine's memory
+T = TypeVar("T")
 
 
 def _version(value: bool) -> None:
@@ -245,10 +247,8 @@ def _train(trainer: Trainer, total: int, folder: Path, corpus: runs.Corpus,
     try:
         if progress is not None:
             progress.bar.start()
-        return runs.train(trainer, total, folder, corpus, checkpoint_every, stop, progress,
-                          saved=saved)
-    except runs.RunFailed as err:
-        raise RunError(str(err)) from None
+        return _library(runs.train, trainer, total, folder, corpus, checkpoint_every, stop,
+                        progress, saved=saved)
     finally:
         if progress is not None:
             progress.bar.stop()
@@ -258,36 +258,29 @@ def _physical_memory() -> int:
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def _fits_in_memory(n_chars: int, K: int, settings: Settings) -> None:
-    need, have = runs.memory_estimate(n_chars, K, settings), _physical_memory()
-    if need > have // 2:
-        raise UsageError(f"--hidden {settings.hidden:,} needs about {need / 2**30:,.1f} GiB of "
-                         f"memory, more than half of this machine's {have / 2**30:,.1f} GiB: "
-                         "choose a smaller --hidden")
-
-
 def _out_folder(flag: str, out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise UsageError(f"{flag} {out} is a file, not a folder: choose a folder for the run")
 
 
-def _resumed(folder: Path, text: str, corpus: runs.Corpus,
-             given: list[tuple[str, str, object, object]]) -> Trainer:
-    """The run in ``folder``, refusing options (flag, field, value, shown) that contradict it."""
+def _library(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call the library; its refusals of bad input become usage errors, failures run errors."""
     try:
-        trainer = checkpoint.load(folder / runs.CHECKPOINT, text, corpus_sha256=corpus.sha256)
-    except checkpoint.CheckpointError as err:
+        return function(*args, **kwargs)
+    except (ValueError, checkpoint.CheckpointError) as err:   # CheckpointError is a ValueError
         raise UsageError(str(err)) from None
-    if not runs.finite(trainer):
-        raise RunError(f"{folder / runs.CHECKPOINT} holds infinite or NaN parameters: the "
-                       "run diverged before it was saved; start a new run")
-    for flag, field, value, shown in given:
-        kept = getattr(trainer.settings, field)
-        if value is not None and value != kept:
-            raise UsageError(f"{flag} {shown} contradicts the run in {folder}, which has "
-                             f"{field} = {kept}: leave {flag} out to continue that run, or "
-                             "start a new one with --out")
-    return trainer
+    except runs.RunFailed as err:
+        raise RunError(str(err)) from None
+
+
+def _total(epochs: float, trainer: Trainer) -> int:
+    """The iteration ``--epochs`` asks to reach, refused unless it is 1 to MAX_ITERATIONS."""
+    total = round(epochs * trainer.iterations_per_epoch)
+    if not 1 <= total <= MAX_ITERATIONS:
+        raise UsageError(f"--epochs {epochs:g} is {total:,} iterations of this text "
+                         f"({trainer.iterations_per_epoch:,} per epoch); it must be 1 to "
+                         f"{MAX_ITERATIONS:,}")
+    return total
 
 
 @app.command()
@@ -352,54 +345,36 @@ def train(
     in_range("--seed", seed, 0, MAX_SEED)
     in_range("--sample-length", sample_length, 0, MAX_SAMPLE)
 
-    folder_path = resume if resume is not None else out
     if resume is not None and not resume.is_dir():
         raise UsageError(f"--resume {resume}: no run folder there (train one with --out)")
-    encoding = encoding or (runs.read_corpus(resume).get("encoding", "utf-8")
-                            if resume is not None else "utf-8")
+    encoding = encoding or (runs.read_corpus(resume).get("encoding") if resume else None) or "utf-8"
     path, text, vocab = load_corpus(data, encoding)
     corpus = runs.Corpus.of(path, text, encoding)
-    folder_path = folder_path or Path("runs") / path.stem
+    folder_path = resume or out or Path("runs") / path.stem
     _out_folder("--resume" if resume else "--out", folder_path)
-
     chosen = {"hidden": hidden, "seq_length": seq_length, "eta": eta, "sigma": sigma,
               "clip": clip_bound, "seed": seed, "sample_every": sample_every,
               "sample_length": sample_length, "dtype": dtype and dtype.value}
     with runs.RunFolder(folder_path, create=resume is None) as folder, \
             runs.StopSignals() as stop:
         if resume is not None:
-            given = [("--" + k.replace("_", "-"), k, v, v) for k, v in chosen.items()]
+            given = [(f"--{k.replace('_', '-')} {v}", k, v) for k, v in chosen.items()]
             if preset is not None:
-                given += [("--preset", name, getattr(PRESETS[preset.value], name),
-                           f"{preset.value} ({name} {getattr(PRESETS[preset.value], name)})")
-                          for name in ("optimizer", "loss", "init")]
-            trainer = _resumed(folder.path, text, corpus, given)
+                given += [(f"--preset {preset.value}", k, getattr(PRESETS[preset.value], k))
+                          for k in ("optimizer", "loss", "init")]
+            trainer = _library(runs.resume, folder.path, text, corpus, given)
             checkpoint_every = (checkpoint_every
-                                or runs.read_record(folder.path).get("checkpoint_every")
-                                or 10_000)
+                                or runs.read_record(folder.path).get("checkpoint_every", 10_000))
         else:
             if (folder.path / runs.CHECKPOINT).exists():
                 raise UsageError(f"{folder.path} already holds a run: continue it with "
                                  f"--resume {folder.path} or choose another --out")
-            try:
-                settings = replace(PRESETS[(preset or Preset.classic).value],
-                                   **{k: v for k, v in chosen.items() if v is not None})
-            except ValueError as err:
-                raise UsageError(str(err)) from None
-            _fits_in_memory(len(text), len(vocab), settings)
-            try:
-                trainer = Trainer.start(text, settings, vocab)
-            except ValueError as err:
-                raise UsageError(str(err)) from None
+            settings = _library(replace, PRESETS[(preset or Preset.classic).value],
+                                **{k: v for k, v in chosen.items() if v is not None})
+            trainer = _library(runs.start, text, vocab, settings, _physical_memory() // 2)
             checkpoint_every = checkpoint_every or 10_000
-        if epochs is not None:
-            total = round(epochs * trainer.iterations_per_epoch)
-            if not 1 <= total <= MAX_ITERATIONS:
-                raise UsageError(f"--epochs {epochs:g} is {total:,} iterations of this text "
-                                 f"({trainer.iterations_per_epoch:,} per epoch); it must be "
-                                 f"1 to {MAX_ITERATIONS:,}")
-        else:
-            total = 100_000 if iterations is None else iterations
+        total = (_total(epochs, trainer) if epochs is not None
+                 else 100_000 if iterations is None else iterations)
         first, start = trainer.iteration, time.perf_counter()
         if total <= first:
             typer.echo(f"the run in {folder.path} is already at iteration {first:,} "
@@ -470,9 +445,14 @@ def sample(
                 sys.stdout.flush()
                 if stop.signum is not None:
                     break
+            sys.stdout.write("\n")
         except ValueError as err:
             raise UsageError(str(err)) from None
-        sys.stdout.write("\n")
+        except BrokenPipeError:
+            # The reader went away (`charrnn sample | head`): stop quietly, and let nothing
+            # try to flush to the closed pipe at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return
     if stop.signum is not None:
         raise typer.Exit(stop.exit_code)
 
@@ -559,7 +539,6 @@ def report(
     interruption resumes the training where it stopped.
     """
     from charrnn_edu import report as reports
-    from charrnn_edu.sampling import generate
 
     command = _command_line("report", [
         ("--data", data, None), ("--encoding", encoding, "utf-8"), ("--epochs", epochs, 5),
@@ -599,7 +578,7 @@ def report(
         # 2. Training, resumable: the run folder inside the report folder holds the checkpoint.
         saved = None
         if (run.path / runs.CHECKPOINT).exists():
-            trainer = _resumed(run.path, text, corpus, [])
+            trainer = _library(runs.resume, run.path, text, corpus)
             if trainer.settings != settings:
                 raise UsageError(f"{run.path} was trained with other settings: use another "
                                  "--out or the options of that run")
@@ -607,17 +586,10 @@ def report(
             typer.echo(f"resuming the report's training at iteration {saved:,}", err=True)
         else:
             trainer = Trainer.start(text, settings, vocab)
-        total = round(epochs * trainer.iterations_per_epoch)
-        if quick:
-            total = min(total, 2_000)
-        if not 1 <= total <= MAX_ITERATIONS:
-            raise UsageError(f"--epochs {epochs:g} is {total:,} iterations of this text "
-                             f"({trainer.iterations_per_epoch:,} per epoch); it must be 1 to "
-                             f"{MAX_ITERATIONS:,}")
+        total = min(_total(epochs, trainer), 2_000 if quick else MAX_ITERATIONS)
         first = trainer.iteration
         if first < total:
             _train(trainer, total, run.path, corpus, 10_000, stop, quiet, saved)
-        seconds = float(runs.read_record(run.path).get("train_seconds", 0.0))
         if trainer.iteration < total:
             typer.echo(f"charrnn: stopped at iteration {trainer.iteration:,} of {total:,}; run "
                        "the same command again to resume", err=True)
@@ -625,18 +597,13 @@ def report(
 
         # 3. The figures, 4. the best model's text, and the report in two forms.
         _flat_note(len(vocab))
-        for name in ("loss.png", "loss.svg"):
-            reports.plot_loss(trainer.smooth_losses, trainer.epoch_starts, out / name,
-                              title=f"Smooth loss, {trainer.iteration:,} iterations",
-                              loss=settings.loss)
-        final = generate(trainer.best, vocab, final_length, np.random.default_rng(seed))
-        result = reports.build_report(
+        seconds = float(runs.read_record(run.path).get("train_seconds", 0.0))
+        reports.finish_report(
+            out, trainer, final_length=final_length, seed=seed,
             title=f"Reproducing the report on {path.name}" + (" (quick)" if quick else ""),
-            command=command, preset=preset.value, corpus=corpus, K=len(vocab),
-            trainer=trainer, gradcheck=section, seconds=seconds, first=first,
-            evolution_every=evolution_every, evolution_until=evolution_until,
-            final_text=final)
-        reports.write_report(out, result)
+            command=command, preset=preset.value, corpus=corpus, gradcheck=section,
+            seconds=seconds, first=first, evolution_every=evolution_every,
+            evolution_until=evolution_until)
     typer.echo(f"wrote {out}/report.md, report.json, loss.png, loss.svg and run/ "
                f"({trainer.iteration:,} iterations, best smooth loss {trainer.best_loss:.2f}, "
                f"{seconds:.1f} s)")
@@ -686,10 +653,6 @@ def main(argv: list[str] | None = None) -> None:
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("charrnn: interrupted", err=True)
         code = 130
-    except BrokenPipeError:
-        # The reader went away (`charrnn sample | head`): nothing more to say to it.
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stays open until the exit
-        code = 0
     except OSError as err:
         typer.echo(f"charrnn: error: {_os_error(err)}", err=True)
         code = 1

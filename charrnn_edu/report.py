@@ -25,10 +25,11 @@ from charrnn_edu.files import write_atomically
 from charrnn_edu.forward import RNN
 from charrnn_edu.gradcheck import GradCheckRow, check, passes, table
 from charrnn_edu.runs import Corpus
+from charrnn_edu.sampling import generate
 from charrnn_edu.training import Settings, Trainer, init_scaled
 
 __all__ = ["FIGURE_FORMATS", "plot_loss", "gradcheck_rows", "report_gradcheck", "build_report",
-           "report_markdown", "write_report"]
+           "report_markdown", "write_report", "finish_report"]
 
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
 """The file types :func:`plot_loss` can write, by suffix."""
@@ -248,3 +249,19 @@ def write_report(folder: Path, report: dict[str, Any]) -> None:
     write_atomically(folder / "report.json", lambda f: f.write(as_json.encode("utf-8")))
     as_markdown = report_markdown(report)
     write_atomically(folder / "report.md", lambda f: f.write(as_markdown.encode("utf-8")))
+
+
+def finish_report(out: Path, trainer: Trainer, *, final_length: int, seed: int,
+                  **build: Any) -> dict[str, Any]:
+    """The report's last steps: loss.png and loss.svg, the best model's text, report.md/json.
+
+    ``build`` holds the other keyword arguments of :func:`build_report`. Returns the report.
+    """
+    for name in ("loss.png", "loss.svg"):
+        plot_loss(trainer.smooth_losses, trainer.epoch_starts, out / name,
+                  title=f"Smooth loss, {trainer.iteration:,} iterations",
+                  loss=trainer.settings.loss)
+    final = generate(trainer.best, trainer.vocab, final_length, np.random.default_rng(seed))
+    report = build_report(trainer=trainer, final_text=final, K=len(trainer.vocab), **build)
+    write_report(out, report)
+    return report

@@ -26,7 +26,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,8 +44,8 @@ from charrnn_edu.sampling import prime, sample
 from charrnn_edu.training import Sample, Settings, Trainer, TrainingDiverged
 
 __all__ = ["Corpus", "RunFolder", "FolderBusy", "RunFailed", "Interrupted", "StopSignals",
-           "history_csv", "samples_markdown", "read_record", "read_corpus", "save", "train",
-           "finite", "memory_estimate", "sample_stream"]
+           "history_csv", "samples_markdown", "read_record", "read_corpus", "save", "start",
+           "resume", "train", "finite", "memory_estimate", "sample_stream"]
 
 CHECKPOINT, RECORD, HISTORY, SAMPLES, LOCK = (
     "checkpoint.npz", "settings.json", "history.csv", "samples.md", ".lock")
@@ -111,6 +111,53 @@ def samples_markdown(samples: Sequence[Sample], title: str = "Synthesised text")
         parts.append(f"## Iteration {s.iteration:,} — smooth loss {s.smooth_loss:.2f}\n\n"
                      f"```text\n{s.text}\n```\n")
     return "\n".join(parts)
+
+
+def start(text: str, vocab: Vocabulary, settings: Settings, memory: int) -> Trainer:
+    """A new run on ``text``, if its arrays fit in ``memory`` bytes.
+
+    Raises
+    ------
+    ValueError
+        If the run would need more memory (the message gives the estimate), or the text is
+        too short for one sequence.
+    """
+    need = memory_estimate(len(text), len(vocab), settings)
+    if need > memory:
+        raise ValueError(f"--hidden {settings.hidden:,} needs about {need / 2**30:,.1f} GiB of "
+                         f"memory, more than the {memory / 2**30:,.1f} GiB allowed (half of this "
+                         "machine's): choose a smaller --hidden")
+    return Trainer.start(text, settings, vocab)
+
+
+def resume(folder: Path, text: str, corpus: Corpus,
+           given: Iterable[tuple[str, str, object]] = ()) -> Trainer:
+    """The run saved in ``folder``, to continue on ``text``.
+
+    ``given`` lists the options asked for now as (option as typed, Settings field, value),
+    e.g. ("--hidden 64", "hidden", 64); a value other than the run's is refused rather than
+    silently ignored. None stands for an option not given.
+
+    Raises
+    ------
+    checkpoint.CheckpointError
+        If the checkpoint is missing, damaged, or belongs to another text.
+    ValueError
+        If a given value contradicts the run (the message names the option and both values).
+    RunFailed
+        If the saved parameters are not finite: that run diverged.
+    """
+    trainer = checkpoint.load(folder / CHECKPOINT, text, corpus_sha256=corpus.sha256)
+    for typed, field, value in given:
+        kept = getattr(trainer.settings, field)
+        if value is not None and value != kept:
+            raise ValueError(f"{typed} contradicts the run in {folder}, which has {field} = "
+                             f"{kept}: leave {typed.split()[0]} out to continue that run, or "
+                             "start a new one with --out")
+    if not finite(trainer):
+        raise RunFailed(f"{folder / CHECKPOINT} holds infinite or NaN parameters: the run "
+                        "diverged before it was saved; start a new run")
+    return trainer
 
 
 def memory_estimate(n_chars: int, K: int, settings: Settings) -> int:
