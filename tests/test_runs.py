@@ -43,13 +43,27 @@ def corpus(tmp_path):
     return path
 
 
+def train_a_run(folder, corpus):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--data", str(corpus), "--iterations", "60", "--checkpoint-every", "7",
+              "--out", str(folder), *SMALL])
+    assert exit_info.value.code == 0
+    return folder
+
+
 @pytest.fixture
-def trained(capsys, tmp_path, corpus):
-    out = tmp_path / "run"
-    code, _, err = run(capsys, "train", "--data", corpus, "--iterations", 60,
-                       "--checkpoint-every", 7, "--out", out, *SMALL)
-    assert code == 0, err
-    return out
+def trained(tmp_path, corpus):
+    """A run this test may change."""
+    return train_a_run(tmp_path / "run", corpus)
+
+
+@pytest.fixture(scope="module")
+def shared_run(tmp_path_factory):
+    """A run no test changes (the options tests only read it or are refused)."""
+    folder = tmp_path_factory.mktemp("shared")
+    corpus = folder / "text.txt"
+    corpus.write_text(default_corpus().read_text("utf-8")[:3000], encoding="utf-8")
+    return train_a_run(folder / "run", corpus)
 
 
 # ------------------------------------------------------------------ one writer
@@ -137,16 +151,16 @@ def test_training_onto_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(cap
             assert f"iteration {meta['iteration']:,}" in line
 
 
-def test_a_read_only_folder_is_one_line(capsys, tmp_path, corpus, trained):
+def test_a_read_only_folder_is_one_line(capsys, tmp_path, corpus, shared_run):
     with small_tmpfs(tmp_path / "ro", read_only=True) as ro:
         code, _, err = run(capsys, "train", "--data", corpus, "--out", ro / "run", *SMALL)
         assert code == 1 and "Read-only file system" in one_line_error(err)
-        code, _, err = run(capsys, "plot", trained, "--out", ro / "loss.png")
+        code, _, err = run(capsys, "plot", shared_run, "--out", ro / "loss.png")
         assert code == 1 and "Read-only file system" in one_line_error(err)
 
 
 @pytest.mark.parametrize("case", ["out is a file", "figure is a directory", "pdf is fine"])
-def test_output_paths_that_cannot_be_written(capsys, tmp_path, corpus, trained, case):
+def test_output_paths_that_cannot_be_written(capsys, tmp_path, corpus, shared_run, case):
     if case == "out is a file":
         afile = tmp_path / "afile"
         afile.write_text("hi")
@@ -154,12 +168,12 @@ def test_output_paths_that_cannot_be_written(capsys, tmp_path, corpus, trained, 
         assert code == 2 and "is a file" in one_line_error(err) and afile.read_text() == "hi"
     elif case == "figure is a directory":
         (tmp_path / "d.png").mkdir()
-        code, _, err = run(capsys, "plot", trained, "--out", tmp_path / "d.png")
+        code, _, err = run(capsys, "plot", shared_run, "--out", tmp_path / "d.png")
         assert code == 2 and "is a directory" in one_line_error(err)
     else:
-        code, _, err = run(capsys, "plot", trained, "--out", tmp_path / "x.gif")
+        code, _, err = run(capsys, "plot", shared_run, "--out", tmp_path / "x.gif")
         assert code == 2 and ".pdf" in one_line_error(err)
-        assert run(capsys, "plot", trained, "--out", tmp_path / "x.pdf")[0] == 0
+        assert run(capsys, "plot", shared_run, "--out", tmp_path / "x.pdf")[0] == 0
 
 
 # ------------------------------------------------------------------ corpora
@@ -218,8 +232,8 @@ def test_ids_take_the_smallest_integer_type():
     (["sample", "RUN", "--seed", "-1"], "--seed"),
     (["sample", "RUN", "--temperature", "nan"], "--temperature"),
 ])
-def test_an_option_out_of_range_is_named(capsys, tmp_path, corpus, trained, args, flag):
-    args = [str(trained) if a == "RUN" else a for a in args]
+def test_an_option_out_of_range_is_named(capsys, tmp_path, corpus, shared_run, args, flag):
+    args = [str(shared_run) if a == "RUN" else a for a in args]
     if args[0] in ("train", "report"):
         args += ["--data", str(corpus), "--out", str(tmp_path / "new"), "--quiet"]
     code, _, err = run(capsys, *args)
@@ -233,9 +247,10 @@ def test_an_option_out_of_range_is_named(capsys, tmp_path, corpus, trained, args
     ("--seq-length", "12", "seq_length"), ("--eta", "0.5", "eta"),
     ("--preset", "2026", "optimizer"),
 ])
-def test_resume_refuses_an_option_that_contradicts_the_run(capsys, corpus, trained, option,
-                                                           value, field):
-    code, _, err = run(capsys, "train", "--resume", trained, "--data", corpus,
+def test_resume_refuses_an_option_that_contradicts_the_run(capsys, shared_run, option, value,
+                                                           field):
+    corpus = shared_run.parent / "text.txt"
+    code, _, err = run(capsys, "train", "--resume", shared_run, "--data", corpus,
                        "--iterations", 80, option, value)
     assert code == 2
     line = one_line_error(err)
@@ -294,8 +309,8 @@ def test_streamed_sample_equals_generate(n, chunk, seed, prefix, greedy):
                                 greedy_decoding=greedy)
 
 
-def test_sample_streams_before_it_is_done(tmp_path, trained):
-    process = subprocess.Popen([sys.executable, "-m", "charrnn_edu", "sample", str(trained),
+def test_sample_streams_before_it_is_done(shared_run):
+    process = subprocess.Popen([sys.executable, "-m", "charrnn_edu", "sample", str(shared_run),
                                 "--length", str(10**8)], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
     try:
