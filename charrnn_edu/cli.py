@@ -29,7 +29,7 @@ from charrnn_edu.exercises.commands import app as exercises_app
 from charrnn_edu.exercises.commands import lab as lab_command
 from charrnn_edu.files import default_corpus, read_text
 from charrnn_edu.forward import RNN
-from charrnn_edu.gradcheck import RTOL, check, passes, table
+from charrnn_edu.gradcheck import ATOL, RTOL, check, passes, table
 from charrnn_edu.training import PRESETS, Trainer
 
 app = typer.Typer(
@@ -163,8 +163,8 @@ def gradcheck(
     seed: SeedOption = 0,
     h0: Annotated[H0, typer.Option("--h0", help="Hidden state before the first step.")] = H0.zero,
     tolerance: Annotated[float, typer.Option(
-        "--tolerance", help="An element passes with a relative error below this, or an "
-                            "absolute one below 1e-8.")] = RTOL,
+        "--tolerance", help=f"An element passes with a relative error below this, or an "
+                            f"absolute one below {ATOL:g}.")] = RTOL,
 ) -> None:
     """Check BPTT's gradients against centred differences and complex steps (chapter 5).
 
@@ -198,7 +198,7 @@ def gradcheck(
     verdict = passes(rows)
     typer.echo(f"{'passed' if verdict else 'FAILED'}: largest centred-difference error "
                f"{max(r.max_rel for r in rows):.2e} (an element passes below {tolerance:g}, "
-               "or within 1e-8), largest complex-step error "
+               f"or within {ATOL:g}), largest complex-step error "
                f"{max(r.complex_rel for r in rows):.2e}")
     if not verdict:
         raise typer.Exit(1)

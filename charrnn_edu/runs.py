@@ -246,19 +246,21 @@ def read_corpus(folder: Path) -> dict[str, Any]:
 
 
 def save(folder: Path, trainer: Trainer, corpus: Corpus, options: dict[str, Any]) -> None:
-    """Write every file of the run folder, each atomically: checkpoint first, then the rest.
+    """Write every file of the run folder, each atomically, the checkpoint last.
 
     ``options`` (checkpoint_every, train_seconds, ...) is stored in settings.json as ``run``.
+    The checkpoint is the run, the other files are views of it: written last, it stays at
+    the previous save if any write fails (a full disk), which is what an error message says.
     """
     folder = Path(folder)
-    checkpoint.save(folder / CHECKPOINT, trainer, corpus_sha256=corpus.sha256,
-                    encoding=corpus.encoding, corpus_name=corpus.name)
     record = {"settings": trainer.settings.to_dict(), "corpus": corpus.to_dict(),
               "K": len(trainer.vocab), "run": options, "package": f"charrnn-edu {__version__}"}
     texts = {RECORD: json.dumps(record, indent=2) + "\n",
              SAMPLES: samples_markdown(trainer.samples), HISTORY: history_csv(trainer)}
     for name, text in texts.items():
         write_atomically(folder / name, lambda f, text=text: f.write(text.encode("utf-8")))
+    checkpoint.save(folder / CHECKPOINT, trainer, corpus_sha256=corpus.sha256,
+                    encoding=corpus.encoding, corpus_name=corpus.name)
 
 
 class StopSignals:
