@@ -333,6 +333,8 @@ def train(
     """
     if iterations is not None and epochs is not None:
         raise UsageError("give --iterations or --epochs, not both")
+    if resume is not None and out is not None and out != resume:
+        raise UsageError("give --out (a new run) or --resume (a run to continue), not both")
     in_range("--iterations", iterations, 1, MAX_ITERATIONS)
     in_range("--epochs", epochs, 0, MAX_ITERATIONS, above=True)
     in_range("--hidden", hidden, 1, MAX_HIDDEN)
