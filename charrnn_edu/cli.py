@@ -43,7 +43,7 @@ app = typer.Typer(
 
 # Upper bounds of the options: beyond them a run would not fit in memory or would never end.
 MAX_ITERATIONS = 100_000_000          # two float lists of this length: ~6 GB
-MAX_SAMPLE = 100_000                  # characters per sample during training or in a report
+MAX_SAMPLE = 10_000                   # per sample in training or a report (a signal waits for it)
 MAX_LENGTH = 100_000_000              # characters of `charrnn sample` (streamed)
 MAX_SEED = 2**63 - 1
 MAX_HIDDEN = 1_000_000                # and within half the machine's memory
@@ -312,7 +312,7 @@ def train(
         "--sample-every", help="Synthesise text every this many iterations [default: 10000].",
         show_default=False)] = None,
     sample_length: Annotated[int | None, typer.Option(
-        "--sample-length", help="Characters per sample, at most 100000 [default: 200].",
+        "--sample-length", help="Characters per sample, at most 10000 [default: 200].",
         show_default=False)] = None,
     checkpoint_every: Annotated[int | None, typer.Option(
         "--checkpoint-every", help="Save the run every this many iterations [default: 10000, "
@@ -606,6 +606,8 @@ def report(
             command=command, preset=preset.value, corpus=corpus, gradcheck=section,
             seconds=seconds, first=first, evolution_every=evolution_every,
             evolution_until=evolution_until)
+        if stop.signum is not None:           # asked to stop while the report was written
+            raise typer.Exit(stop.exit_code)
     typer.echo(f"wrote {out}/report.md, report.json, loss.png, loss.svg and run/ "
                f"({trainer.iteration:,} iterations, best smooth loss {trainer.best_loss:.2f}, "
                f"{seconds:.1f} s)")
