@@ -152,7 +152,7 @@ class H0(StrEnum):
 def gradcheck(
     data: DataOption = None,
     encoding: EncodingOption = None,
-    hidden: Annotated[int, typer.Option("--hidden", help="Hidden size m (1 to 100).")] = 5,
+    hidden: Annotated[int, typer.Option("--hidden", help="Hidden size m (1 to 50).")] = 5,
     seq_length: Annotated[int, typer.Option(
         "--seq-length", help="Sequence length tau (1 to 1000).")] = 25,
     step: Annotated[float, typer.Option("--step", help="Centred-difference step h.")] = 1e-4,
@@ -171,7 +171,7 @@ def gradcheck(
     Uses the first seq-length characters of the corpus, as the report does. Exits 0 when
     every element of every gradient agrees with both (see charrnn_edu.gradcheck), 1 otherwise.
     """
-    in_range("--hidden", hidden, 1, 100)
+    in_range("--hidden", hidden, 1, 50)
     in_range("--seq-length", seq_length, 1, 1000)
     in_range("--step", step, 0, 1, above=True)
     in_range("--eps", eps, 0, 1, above=True)
