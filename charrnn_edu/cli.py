@@ -1,43 +1,36 @@
 """The ``charrnn`` command: every chapter of the package, runnable from the shell.
 
-Library code raises exceptions; only this module turns them into one-line messages and exit
-codes: 2 for a usage error (a bad option, a missing or unreadable input file), 1 for a run that
-failed (a gradient check that did not pass, training that diverged). Never a traceback.
+This module parses options, calls the library and prints. Library code raises exceptions;
+only here do they become one-line messages and exit codes: 2 for a usage error (a bad
+option, a missing or unreadable input file), 1 for a run that failed (a gradient check that
+did not pass, training that diverged, a full disk), 128 + N for a run stopped by signal N
+(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP). Never a traceback, never a raw warning.
 """
 
 from __future__ import annotations
 
-import json
-import platform
-import signal
+import math
+import os
 import sys
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from charrnn_edu import __version__, checkpoint
+from charrnn_edu import __version__, checkpoint, runs
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.exercises.commands import app as exercises_app
 from charrnn_edu.exercises.commands import lab as lab_command
-from charrnn_edu.files import default_corpus, read_text, write_atomically
+from charrnn_edu.files import default_corpus, read_text
 from charrnn_edu.forward import RNN
-from charrnn_edu.gradcheck import GradCheckRow, check
-from charrnn_edu.report import (
-    gradcheck_rows,
-    history_csv,
-    plot_loss,
-    report_markdown,
-    samples_markdown,
-)
-from charrnn_edu.sampling import generate
-from charrnn_edu.training import PRESETS, Trainer, TrainingDiverged, init_scaled
+from charrnn_edu.gradcheck import ATOL, RTOL, check, passes, table
+from charrnn_edu.training import PRESETS, Trainer
 
 app = typer.Typer(
     name="charrnn",
@@ -47,6 +40,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+# Upper bounds of the options: beyond them a run would not fit in memory or would never end.
+MAX_ITERATIONS = 100_000_000          # two float lists of this length: ~6 GB
+MAX_SAMPLE = 10_000                   # per sample in training or a report (a signal waits for it)
+MAX_LENGTH = 100_000_000              # characters of `charrnn sample` (streamed)
+MAX_SEED = 2**63 - 1
+MAX_HIDDEN = 1_000_000                # and within half the machine's memory
+T = TypeVar("T")
 
 
 def _version(value: bool) -> None:
@@ -71,17 +72,38 @@ class RunError(Exception):
     """The run itself failed: exit code 1."""
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"charrnn: error: {message}", err=True)
-    raise typer.Exit(code)
+def in_range(flag: str, value: float | None, low: float, high: float = math.inf, *,
+             above: bool = False) -> None:
+    """Raise UsageError unless ``value`` is finite and in [low, high] (low excluded if ``above``).
+
+    ``None`` (an option not given) passes.
+    """
+    if value is None:
+        return
+    if (math.isfinite(value) and (value > low if above else value >= low) and value <= high):
+        return
+    if isinstance(value, int):
+        bound = (f"an integer from {_show(low + above)} to {_show(high)}" if high < math.inf
+                 else f"an integer of at least {_show(low + above)}")
+    else:
+        bound = "a finite number " + (f"above {_show(low)}" if above else f"at least {_show(low)}")
+        if high < math.inf:
+            bound += f" and at most {_show(high)}"
+    raise UsageError(f"{flag} must be {bound}, got {value}")
+
+
+def _show(v: float) -> str:
+    return f"{v:,}" if isinstance(v, int) or float(v).is_integer() else f"{v:g}"
 
 
 DataOption = Annotated[Path | None, typer.Option(
     "--data", help="Text file to use [default: the bundled data/shakespeare.txt].",
     show_default=False)]
-EncodingOption = Annotated[str, typer.Option(
-    "--encoding", help="Text encoding of --data (the report's novel needs latin-1).")]
+EncodingOption = Annotated[str | None, typer.Option(
+    "--encoding", help="Text encoding of --data (the report's novel needs latin-1) "
+                       "[default: utf-8, or the resumed run's].", show_default=False)]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of every random draw.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
 
 
 def load_corpus(data: Path | None, encoding: str) -> tuple[Path, str, Vocabulary]:
@@ -94,12 +116,6 @@ def load_corpus(data: Path | None, encoding: str) -> tuple[Path, str, Vocabulary
     return path, text, Vocabulary.from_text(text)
 
 
-def positive(name: str, value: float) -> None:
-    """Raise UsageError unless ``value`` > 0."""
-    if not value > 0:
-        raise UsageError(f"{name} must be positive, got {value}")
-
-
 class Preset(StrEnum):
     """The course's editions of the assignment (see ``charrnn_edu.training.PRESETS``)."""
 
@@ -107,9 +123,10 @@ class Preset(StrEnum):
     edition_2026 = "2026"
 
 
-PresetOption = Annotated[Preset, typer.Option(
+PresetOption = Annotated[Preset | None, typer.Option(
     "--preset", help="classic: AdaGrad, summed loss, sigma 0.01 (the report); "
-                     "2026: Adam, mean loss, scaled initialisation.")]
+                     "2026: Adam, mean loss, scaled initialisation [default: classic].",
+    show_default=False)]
 
 
 class Dtype(StrEnum):
@@ -119,8 +136,9 @@ class Dtype(StrEnum):
     float32 = "float32"
 
 
-DtypeOption = Annotated[Dtype, typer.Option(
-    "--dtype", help="float32 trains faster; gradient checks always use float64.")]
+DtypeOption = Annotated[Dtype | None, typer.Option(
+    "--dtype", help="float32 trains faster; gradient checks always use float64 "
+                    "[default: float64].", show_default=False)]
 
 
 class H0(StrEnum):
@@ -130,43 +148,37 @@ class H0(StrEnum):
     random = "random"
 
 
-def format_gradcheck_table(rows: list[GradCheckRow]) -> str:
-    """The gradient-check table as aligned plain text, one row per parameter."""
-    header = ("param", "shape", "max rel. error", "mean rel. error", "max abs. error",
-              "complex-step rel. error")
-    body = [(r.name, "x".join(map(str, r.shape)), f"{r.max_rel:.2e}", f"{r.mean_rel:.2e}",
-             f"{r.max_abs:.2e}", f"{r.complex_rel:.2e}") for r in rows]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-                     for line in [header, *body])
-
-
 @app.command()
 def gradcheck(
     data: DataOption = None,
-    encoding: EncodingOption = "utf-8",
-    hidden: Annotated[int, typer.Option("--hidden", help="Hidden size m.")] = 5,
-    seq_length: Annotated[int, typer.Option("--seq-length", help="Sequence length tau.")] = 25,
+    encoding: EncodingOption = None,
+    hidden: Annotated[int, typer.Option("--hidden", help="Hidden size m (1 to 50).")] = 5,
+    seq_length: Annotated[int, typer.Option(
+        "--seq-length", help="Sequence length tau (1 to 1000).")] = 25,
     step: Annotated[float, typer.Option("--step", help="Centred-difference step h.")] = 1e-4,
     eps: Annotated[float, typer.Option("--eps", help="Floor of the relative error's "
                                                      "denominator, equation (1).")] = 1e-6,
-    sigma: Annotated[float, typer.Option("--sigma", help="Std of the initial weights.")] = 0.01,
+    sigma: Annotated[float, typer.Option(
+        "--sigma", help="Std of the initial weights (0 to 1).")] = 0.01,
     seed: SeedOption = 0,
     h0: Annotated[H0, typer.Option("--h0", help="Hidden state before the first step.")] = H0.zero,
     tolerance: Annotated[float, typer.Option(
-        "--tolerance", help="Pass when every max relative error is below this.")] = 1e-5,
+        "--tolerance", help=f"An element passes with a relative error below this, or an "
+                            f"absolute one below {ATOL:g}.")] = RTOL,
 ) -> None:
     """Check BPTT's gradients against centred differences and complex steps (chapter 5).
 
     Uses the first seq-length characters of the corpus, as the report does. Exits 0 when
-    every centred-difference max relative error is below --tolerance and every complex-step
-    error below 1e-12, 1 otherwise.
+    every element of every gradient agrees with both (see charrnn_edu.gradcheck), 1 otherwise.
     """
-    for name, value in [("--hidden", hidden), ("--seq-length", seq_length), ("--step", step),
-                        ("--eps", eps), ("--tolerance", tolerance)]:
-        positive(name, value)
-    if sigma < 0:
-        raise UsageError(f"--sigma must be non-negative, got {sigma}")
+    in_range("--hidden", hidden, 1, 50)
+    in_range("--seq-length", seq_length, 1, 1000)
+    in_range("--step", step, 0, 1, above=True)
+    in_range("--eps", eps, 0, 1, above=True)
+    in_range("--sigma", sigma, 0, 1)
+    in_range("--seed", seed, 0, MAX_SEED)
+    in_range("--tolerance", tolerance, 0, 1, above=True)
+    encoding = encoding or "utf-8"
     path, text, vocab = load_corpus(data, encoding)
     if len(text) < seq_length + 1:
         raise UsageError(f"{path} has {len(text)} characters; the check needs seq-length + 1 "
@@ -175,43 +187,35 @@ def gradcheck(
     rng = np.random.default_rng(seed)
     rnn = RNN.init(len(vocab), hidden, sigma, rng=rng)
     start = np.zeros((hidden, 1)) if h0 is H0.zero else rng.uniform(-1, 1, (hidden, 1))
-    rows = check(rnn, ids[:-1], ids[1:], start, step=step, eps=eps)
+    rows = check(rnn, ids[:-1], ids[1:], start, step=step, eps=eps, rtol=tolerance)
 
     typer.echo(f"corpus: {path.name} ({len(text):,} characters, K = {len(vocab)}, {encoding})")
     typer.echo(f"m = {hidden}, tau = {seq_length}, h = {step:g}, eps = {eps:g}, "
                f"sigma = {sigma:g}, seed = {seed}, h0 = {h0.value}")
     typer.echo("")
-    typer.echo(format_gradcheck_table(rows))
+    typer.echo(table(rows))
     typer.echo("")
-    worst = max(r.max_rel for r in rows)
-    worst_complex = max(r.complex_rel for r in rows)
-    verdict = worst < tolerance and worst_complex < 1e-12
+    verdict = passes(rows)
     typer.echo(f"{'passed' if verdict else 'FAILED'}: largest centred-difference error "
-               f"{worst:.2e} (tolerance {tolerance:g}), largest complex-step error "
-               f"{worst_complex:.2e} (tolerance 1e-12)")
+               f"{max(r.max_rel for r in rows):.2e} (an element passes below {tolerance:g}, "
+               f"or within {ATOL:g}), largest complex-step error "
+               f"{max(r.complex_rel for r in rows):.2e}")
     if not verdict:
         raise typer.Exit(1)
-
-
-RUN_FILES = ("checkpoint.npz", "settings.json", "history.csv", "samples.md")
-
-
-def _save_run(out: Path, trainer: Trainer, corpus: dict[str, str]) -> None:
-    """Write the run folder's checkpoint, settings and samples, each atomically."""
-    checkpoint.save(out / "checkpoint.npz", trainer, corpus_sha256=corpus["sha256"],
-                    encoding=corpus["encoding"], corpus_name=corpus["name"])
-    settings = {"settings": trainer.settings.to_dict(), "corpus": corpus,
-                "K": len(trainer.vocab), "package": f"charrnn-edu {__version__}"}
-    text = json.dumps(settings, indent=2) + "\n"
-    write_atomically(out / "settings.json", lambda f: f.write(text.encode()))
-    write_atomically(out / "samples.md",
-                     lambda f: f.write(samples_markdown(trainer.samples).encode()))
 
 
 class _Progress:
     """A rich progress bar fed by the trainer's callback (the library itself never prints)."""
 
-    def __init__(self, total: int, trainer: Trainer) -> None:
+    def __init__(self, total: int, trainer: Trainer, folder: Path) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
         self.bar = Progress(
             TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
             TextColumn("epoch {task.fields[epoch]}"),
@@ -221,61 +225,74 @@ class _Progress:
         self.task = self.bar.add_task("train", total=total, completed=trainer.iteration,
                                       epoch=trainer.epoch, smooth=trainer.smooth_loss, rate=0.0)
         self.start, self.first = time.perf_counter(), trainer.iteration
+        self.folder, self.total, self.announced = folder, total, False
 
     def __call__(self, trainer: Trainer) -> None:
+        if not self.announced:         # once training is under way (the first sample at most)
+            self.bar.console.print(f"training in {self.folder} (PID {os.getpid()}): iteration "
+                                   f"{trainer.iteration:,} of {self.total:,}; Ctrl-C saves and "
+                                   "stops", highlight=False, markup=False)
+            self.announced = True
         elapsed = max(time.perf_counter() - self.start, 1e-9)
         self.bar.update(self.task, completed=trainer.iteration, epoch=trainer.epoch,
                         smooth=trainer.smooth_loss,
                         rate=(trainer.iteration - self.first) / elapsed)
 
 
-def _stop_on_ctrl_c(trainer: Trainer) -> None:
-    """First Ctrl-C: finish the current iteration, save, stop. A second one stops at once."""
-    def handler(signum: int, frame: object) -> None:
-        trainer.stop_requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGINT, handler)
-
-
-def train_run(trainer: Trainer, total: int, out: Path, corpus: dict[str, str],
-              checkpoint_every: int, quiet: bool = False) -> None:
-    """Train to ``total`` iterations, saving the run every ``checkpoint_every``; Ctrl-C safe."""
-    progress = None if quiet else _Progress(total, trainer)
-    _stop_on_ctrl_c(trainer)
+def _train(trainer: Trainer, total: int, folder: Path, corpus: runs.Corpus,
+           checkpoint_every: int, stop: runs.StopSignals, quiet: bool,
+           saved: int | None) -> float:
+    """runs.train with a progress bar (unless quiet); failures become RunError."""
+    progress = None if quiet else _Progress(total, trainer, folder)
     try:
         if progress is not None:
             progress.bar.start()
-        # Overflow shows up as an infinite loss, which the trainer diagnoses in one message;
-        # numpy's warnings would only repeat it with a line number.
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            while trainer.iteration < total and not trainer.stop_requested:
-                target = min(total, (trainer.iteration // checkpoint_every + 1)
-                             * checkpoint_every)
-                trainer.run(target, progress)
-                _save_run(out, trainer, corpus)
-        # The checkpoint already holds every loss; the CSV copy is written once, at the end,
-        # rather than in full at every checkpoint.
-        write_atomically(out / "history.csv", lambda f: f.write(history_csv(trainer).encode()))
-    except TrainingDiverged as err:
-        kept = (f"the last good checkpoint is in {out}" if (out / "checkpoint.npz").exists()
-                else "no checkpoint was written")
-        raise RunError(f"{err}; {kept}") from None
+        return _library(runs.train, trainer, total, folder, corpus, checkpoint_every, stop,
+                        progress, saved=saved)
     finally:
         if progress is not None:
             progress.bar.stop()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _physical_memory() -> int:
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def _out_folder(flag: str, out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{flag} {out} is a file, not a folder: choose a folder for the run")
+
+
+def _library(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call the library; its refusals of bad input become usage errors, failures run errors."""
+    try:
+        return function(*args, **kwargs)
+    except (ValueError, checkpoint.CheckpointError) as err:   # CheckpointError is a ValueError
+        raise UsageError(str(err)) from None
+    except runs.RunFailed as err:
+        raise RunError(str(err)) from None
+
+
+def _total(epochs: float, trainer: Trainer) -> int:
+    """The iteration ``--epochs`` asks to reach, refused unless it is 1 to MAX_ITERATIONS."""
+    total = round(epochs * trainer.iterations_per_epoch)
+    if not 1 <= total <= MAX_ITERATIONS:
+        raise UsageError(f"--epochs {epochs:g} is {total:,} iterations of this text "
+                         f"({trainer.iterations_per_epoch:,} per epoch); it must be 1 to "
+                         f"{MAX_ITERATIONS:,}")
+    return total
 
 
 @app.command()
 def train(
     data: DataOption = None,
-    encoding: EncodingOption = "utf-8",
+    encoding: EncodingOption = None,
     iterations: Annotated[int | None, typer.Option(
         "--iterations", help="Train until this many iterations in all [default: 100000].",
         show_default=False)] = None,
     epochs: Annotated[float | None, typer.Option(
         "--epochs", help="Or: train this many passes over the text.")] = None,
-    preset: PresetOption = Preset.classic,
+    preset: PresetOption = None,
     hidden: Annotated[int | None, typer.Option(
         "--hidden", help="Hidden size m [default: 100].", show_default=False)] = None,
     seq_length: Annotated[int | None, typer.Option(
@@ -288,87 +305,117 @@ def train(
         show_default=False)] = None,
     clip_bound: Annotated[float | None, typer.Option(
         "--clip", help="Clip gradients to ±this [default: 5].", show_default=False)] = None,
-    seed: SeedOption = 0,
-    dtype: DtypeOption = Dtype.float64,
-    sample_every: Annotated[int, typer.Option("--sample-every",
-                                              help="Synthesise text every this many "
-                                                   "iterations.")] = 10_000,
-    sample_length: Annotated[int, typer.Option("--sample-length",
-                                               help="Characters per sample.")] = 200,
-    checkpoint_every: Annotated[int, typer.Option(
-        "--checkpoint-every", help="Save the run every this many iterations.")] = 10_000,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", help="Seed of every random draw [default: 0].", show_default=False)] = None,
+    dtype: DtypeOption = None,
+    sample_every: Annotated[int | None, typer.Option(
+        "--sample-every", help="Synthesise text every this many iterations [default: 10000].",
+        show_default=False)] = None,
+    sample_length: Annotated[int | None, typer.Option(
+        "--sample-length", help="Characters per sample, at most 10000 [default: 200].",
+        show_default=False)] = None,
+    checkpoint_every: Annotated[int | None, typer.Option(
+        "--checkpoint-every", help="Save the run every this many iterations [default: 10000, "
+                                   "or the resumed run's].", show_default=False)] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Run folder [default: runs/<name of the text file>].",
         show_default=False)] = None,
     resume: Annotated[Path | None, typer.Option(
-        "--resume", help="Continue the run in this folder (its settings are kept).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+        "--resume", help="Continue the run in this folder, with its settings.")] = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Train the RNN with the report's loop: BPTT, clipping, AdaGrad or Adam (chapters 4-6).
 
     Writes the run folder: checkpoint.npz (latest and best parameters, resumable),
-    settings.json, history.csv (loss of every iteration) and samples.md. Ctrl-C stops after
-    the current iteration and saves first; --resume continues bit-for-bit.
+    settings.json, history.csv (loss of every iteration) and samples.md, all of them at every
+    save. Ctrl-C, SIGTERM or SIGHUP stop after the current iteration and save first;
+    --resume continues bit-for-bit.
     """
     if iterations is not None and epochs is not None:
         raise UsageError("give --iterations or --epochs, not both")
-    positive("--checkpoint-every", checkpoint_every)
+    if resume is not None and out is not None and out != resume:
+        raise UsageError("give --out (a new run) or --resume (a run to continue), not both")
+    in_range("--iterations", iterations, 1, MAX_ITERATIONS)
+    in_range("--epochs", epochs, 0, MAX_ITERATIONS, above=True)
+    in_range("--hidden", hidden, 1, MAX_HIDDEN)
+    in_range("--seq-length", seq_length, 1, MAX_ITERATIONS)
+    in_range("--sample-every", sample_every, 1, MAX_ITERATIONS)
+    in_range("--checkpoint-every", checkpoint_every, 1, MAX_ITERATIONS)
+    in_range("--eta", eta, 0, above=True)
+    in_range("--clip", clip_bound, 0, above=True)
+    in_range("--sigma", sigma, 0)
+    in_range("--seed", seed, 0, MAX_SEED)
+    in_range("--sample-length", sample_length, 0, MAX_SAMPLE)
+
+    if resume is not None and not resume.is_dir():
+        raise UsageError(f"--resume {resume}: no run folder there (train one with --out)")
+    encoding = encoding or (runs.read_corpus(resume).get("encoding") if resume else None) or "utf-8"
     path, text, vocab = load_corpus(data, encoding)
-    corpus = {"name": path.name, "encoding": encoding,
-              "sha256": checkpoint.corpus_sha256(text, encoding), "characters": str(len(text))}
-    if resume is not None:
-        out = resume
-        try:
-            trainer = checkpoint.load(resume / "checkpoint.npz", text,
-                                      corpus_sha256=corpus["sha256"])
-        except checkpoint.CheckpointError as err:
-            raise UsageError(str(err)) from None
-    else:
-        out = out or Path("runs") / path.stem
-        if (out / "checkpoint.npz").exists():
-            raise UsageError(f"{out} already holds a run: continue it with --resume {out} "
-                             "or choose another --out")
-        chosen = {"hidden": hidden, "seq_length": seq_length, "eta": eta, "sigma": sigma,
-                  "clip": clip_bound}
-        try:
-            settings = replace(PRESETS[preset.value], seed=seed, sample_every=sample_every,
-                               sample_length=sample_length, dtype=dtype.value,
-                               **{k: v for k, v in chosen.items() if v is not None})
-            trainer = Trainer.start(text, settings, vocab)
-        except ValueError as err:
-            raise UsageError(str(err)) from None
-    if epochs is not None:
-        positive("--epochs", epochs)
-        total = round(epochs * trainer.iterations_per_epoch)
-    else:
-        total = 100_000 if iterations is None else iterations
-        positive("--iterations", total)
-    start = time.perf_counter()
-    first = trainer.iteration
-    train_run(trainer, total, out, corpus, checkpoint_every, quiet)
-    seconds = time.perf_counter() - start
-    done = "stopped" if trainer.stop_requested else "done"
+    corpus = runs.Corpus.of(path, text, encoding)
+    folder_path = resume or out or Path("runs") / path.stem
+    _out_folder("--resume" if resume else "--out", folder_path)
+    chosen = {"hidden": hidden, "seq_length": seq_length, "eta": eta, "sigma": sigma,
+              "clip": clip_bound, "seed": seed, "sample_every": sample_every,
+              "sample_length": sample_length, "dtype": dtype and dtype.value}
+    with runs.RunFolder(folder_path, create=resume is None) as folder, \
+            runs.StopSignals() as stop:
+        if resume is not None:
+            given = [(f"--{k.replace('_', '-')} {v}", k, v) for k, v in chosen.items()]
+            if preset is not None:
+                given += [(f"--preset {preset.value}", k, getattr(PRESETS[preset.value], k))
+                          for k in ("optimizer", "loss", "init")]
+            trainer = _library(runs.resume, folder.path, text, corpus, given)
+            checkpoint_every = (checkpoint_every
+                                or runs.read_record(folder.path).get("checkpoint_every", 10_000))
+        else:
+            if (folder.path / runs.CHECKPOINT).exists():
+                raise UsageError(f"{folder.path} already holds a run: continue it with "
+                                 f"--resume {folder.path} or choose another --out")
+            settings = _library(replace, PRESETS[(preset or Preset.classic).value],
+                                **{k: v for k, v in chosen.items() if v is not None})
+            trainer = _library(runs.start, text, vocab, settings, _physical_memory() // 2)
+            checkpoint_every = checkpoint_every or 10_000
+        total = (_total(epochs, trainer) if epochs is not None
+                 else 100_000 if iterations is None else iterations)
+        first, start = trainer.iteration, time.perf_counter()
+        if total <= first:
+            typer.echo(f"the run in {folder.path} is already at iteration {first:,} "
+                       f"(asked for {total:,}): nothing to do")
+            return
+        _train(trainer, total, folder.path, corpus, checkpoint_every, stop, quiet,
+               saved=first if resume is not None else None)
+    seconds = max(time.perf_counter() - start, 1e-9)
+    if trainer.iteration == first:                      # stopped before the first iteration
+        typer.echo("charrnn: stopped before training began; nothing new was saved", err=True)
+        raise typer.Exit(stop.exit_code)
+    done = "stopped" if trainer.iteration < total else "done"
     typer.echo(f"{done} at iteration {trainer.iteration:,} (epoch {trainer.epoch}): smooth loss "
                f"{trainer.smooth_loss:.2f}, best {trainer.best_loss:.2f} at iteration "
                f"{trainer.best_iteration:,}; {(trainer.iteration - first) / seconds:,.0f} it/s")
-    typer.echo(f"run saved in {out}" + (f"; continue with: charrnn train --resume {out}"
-                                        if trainer.iteration < total else ""))
+    typer.echo(f"run saved in {folder.path}" + (
+        f"; continue with: charrnn train --resume {folder.path}"
+        if trainer.iteration < total else ""))
     if trainer.samples:
         last = trainer.samples[-1]
         typer.echo(f"\nsample at iteration {last.iteration:,}:\n{last.text}")
-    if trainer.stop_requested:
-        raise typer.Exit(130)  # the shell's code for "stopped by Ctrl-C"; the run is saved
+    if stop.signum is not None:
+        raise typer.Exit(stop.exit_code)      # the shell's code for "stopped by signal N"
 
 
-def _checkpoint_path(run: Path) -> Path:
-    return run / "checkpoint.npz" if run.is_dir() else run
+def _load(run: Path) -> Trainer:
+    path = run / runs.CHECKPOINT if run.is_dir() else run
+    try:
+        return checkpoint.load(path)
+    except checkpoint.CheckpointError as err:
+        raise UsageError(str(err)) from None
 
 
 @app.command()
 def sample(
     run: Annotated[Path, typer.Argument(help="A run folder or a checkpoint.npz file.",
                                         show_default=False)],
-    length: Annotated[int, typer.Option("--length", help="Characters to generate.")] = 1000,
+    length: Annotated[int, typer.Option(
+        "--length", help="Characters to generate, printed as they come.")] = 1000,
     temperature: Annotated[float, typer.Option(
         "--temperature", help="Below 1: safer, more repetitive; above 1: wilder.")] = 1.0,
     top_p: Annotated[float, typer.Option(
@@ -382,16 +429,50 @@ def sample(
                                        help="Use the best or the latest parameters.")] = True,
 ) -> None:
     """Print text synthesised by a trained network (chapter 7)."""
-    try:
-        rnn, vocab, _ = checkpoint.load_model(_checkpoint_path(run), best=best)
-    except checkpoint.CheckpointError as err:
-        raise UsageError(str(err)) from None
-    try:
-        text = generate(rnn, vocab, length, np.random.default_rng(seed), prefix=prime,
-                        temperature=temperature, top_p=top_p, greedy_decoding=greedy)
-    except ValueError as err:
-        raise UsageError(str(err)) from None
-    typer.echo(text)
+    in_range("--length", length, 0, MAX_LENGTH)
+    in_range("--temperature", temperature, 0, 1e6, above=True)
+    in_range("--top-p", top_p, 0, 1, above=True)
+    in_range("--seed", seed, 0, MAX_SEED)
+    trainer = _load(run)
+    rnn = trainer.best if best else trainer.rnn
+    if not all(np.isfinite(theta).all() for theta in rnn):
+        raise RunError(f"{run} holds infinite or NaN parameters: nothing to sample")
+    pieces = runs.sample_stream(rnn, trainer.vocab, length, np.random.default_rng(seed),
+                                prefix=prime, temperature=temperature, top_p=top_p,
+                                greedy=greedy)
+    with runs.StopSignals() as stop:
+        try:
+            for piece in pieces:
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+                if stop.signum is not None:
+                    break
+            sys.stdout.write("\n")
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        except BrokenPipeError:
+            # The reader went away (`charrnn sample | head`): stop quietly, and let nothing
+            # try to flush to the closed pipe at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return
+    if stop.signum is not None:
+        raise typer.Exit(stop.exit_code)
+
+
+def _figure_out(flag: str, out: Path) -> None:
+    from charrnn_edu.report import FIGURE_FORMATS
+
+    if out.suffix.lower() not in FIGURE_FORMATS:
+        raise UsageError(f"{flag} {out}: cannot draw a {out.suffix or 'suffix-less'} file; "
+                         f"use {', '.join(FIGURE_FORMATS[:-1])} or {FIGURE_FORMATS[-1]}")
+    if out.is_dir():
+        raise UsageError(f"{flag} {out} is a directory: give a file name")
+
+
+def _flat_note(K: int) -> None:
+    if K == 1:
+        typer.echo("charrnn: note: the text has a single distinct character (K = 1), so the "
+                   "loss is 0 throughout and the figure is flat", err=True)
 
 
 @app.command()
@@ -399,20 +480,19 @@ def plot(
     run: Annotated[Path, typer.Argument(help="A run folder or a checkpoint.npz file.",
                                         show_default=False)],
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Image file, .png or .svg [default: RUN/loss.png].",
+        "--out", help="Image file, .png, .svg or .pdf [default: RUN/loss.png].",
         show_default=False)] = None,
 ) -> None:
     """Draw the smooth loss (and the raw loss, lighter) against iterations, epochs marked."""
-    path = _checkpoint_path(run)
-    try:
-        trainer = checkpoint.load(path)
-    except checkpoint.CheckpointError as err:
-        raise UsageError(str(err)) from None
-    out = out or path.parent / "loss.png"
-    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise UsageError(f"cannot draw a {out.suffix or 'suffix-less'} file: use .png or .svg")
+    from charrnn_edu.report import plot_loss
+
+    trainer = _load(run)
+    out = out or (run if run.is_dir() else run.parent) / "loss.png"
+    _figure_out("--out", out)
+    _flat_note(len(trainer.vocab))
     plot_loss(trainer.smooth_losses, trainer.epoch_starts, out, losses=trainer.losses,
-              title=f"Smooth loss, {trainer.iteration:,} iterations")
+              title=f"Smooth loss, {trainer.iteration:,} iterations",
+              loss=trainer.settings.loss)
     typer.echo(f"wrote {out}")
 
 
@@ -428,7 +508,9 @@ def _command_line(name: str, options: list[tuple[str, object, object]]) -> str:
 @app.command()
 def report(
     data: DataOption = None,
-    encoding: EncodingOption = "utf-8",
+    encoding: Annotated[str, typer.Option(
+        "--encoding", help="Text encoding of --data (the report's novel needs latin-1).")
+    ] = "utf-8",
     epochs: Annotated[float, typer.Option("--epochs", help="Passes over the text.")] = 5,
     evolution_every: Annotated[int, typer.Option(
         "--evolution-every", help="Synthesise text every this many iterations.")] = 10_000,
@@ -439,14 +521,18 @@ def report(
     final_length: Annotated[int, typer.Option(
         "--final-length", help="Characters from the best model.")] = 1000,
     seed: SeedOption = 0,
-    preset: PresetOption = Preset.classic,
-    dtype: DtypeOption = Dtype.float64,
+    preset: Annotated[Preset, typer.Option(
+        "--preset", help="classic: the report's edition; 2026: Adam, mean loss, scaled "
+                         "initialisation.")] = Preset.classic,
+    dtype: Annotated[Dtype, typer.Option(
+        "--dtype", help="float32 trains faster; gradient checks always use float64.")
+    ] = Dtype.float64,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Report folder [default: reports/<name of the text file>].",
         show_default=False)] = None,
     quick: Annotated[bool, typer.Option(
         "--quick", help="A small version (2,000 iterations) with the same outputs.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Reproduce the whole report: gradient check, loss curve, text evolution, best model.
 
@@ -454,6 +540,8 @@ def report(
     (so 'charrnn sample OUT/run' works afterwards). Running the same command again after an
     interruption resumes the training where it stopped.
     """
+    from charrnn_edu import report as reports
+
     command = _command_line("report", [
         ("--data", data, None), ("--encoding", encoding, "utf-8"), ("--epochs", epochs, 5),
         ("--evolution-every", evolution_every, 10_000),
@@ -462,13 +550,15 @@ def report(
         ("--seed", seed, 0), ("--preset", preset.value, "classic"),
         ("--dtype", dtype.value, "float64"), ("--out", out, None),
         ("--quick", quick, False)])
-    for flag, value in [("--epochs", epochs), ("--evolution-every", evolution_every),
-                        ("--evolution-until", evolution_until),
-                        ("--evolution-length", evolution_length),
-                        ("--final-length", final_length)]:
-        positive(flag, value)
+    in_range("--epochs", epochs, 0, MAX_ITERATIONS, above=True)
+    in_range("--evolution-every", evolution_every, 1, MAX_ITERATIONS)
+    in_range("--evolution-until", evolution_until, 1)
+    in_range("--evolution-length", evolution_length, 1, MAX_SAMPLE)
+    in_range("--final-length", final_length, 1, MAX_SAMPLE)
+    in_range("--seed", seed, 0, MAX_SEED)
     path, text, vocab = load_corpus(data, encoding)
     out = out or Path("reports") / (path.stem + ("-quick" if quick else ""))
+    _out_folder("--out", out)
     if quick:
         evolution_every, evolution_until, final_length = 500, 2_000, 300
     settings = replace(PRESETS[preset.value], seed=seed, sample_every=evolution_every,
@@ -476,94 +566,48 @@ def report(
     if len(text) < settings.seq_length + 1:
         raise UsageError(f"{path} has {len(text)} characters; the report needs at least "
                          f"seq_length + 1 = {settings.seq_length + 1}")
+    corpus = runs.Corpus.of(path, text, encoding)
 
-    # 1. The gradient check, as `charrnn gradcheck` does it (same seed, same numbers). The
-    # 2026 edition checks with m = 10 and its own initialisation.
-    gc_hidden, tau = (10 if settings.init == "scaled" else 5), settings.seq_length
-    ids = vocab.encode(text[:tau + 1])
-    rng = np.random.default_rng(seed)
-    small = (init_scaled(len(vocab), gc_hidden, rng=rng) if settings.init == "scaled"
-             else RNN.init(len(vocab), gc_hidden, settings.sigma, rng=rng))
-    tables = {"zero": gradcheck_rows(check(small, ids[:-1], ids[1:], np.zeros((gc_hidden, 1)))),
-              "random": gradcheck_rows(check(small, ids[:-1], ids[1:],
-                                             rng.uniform(-1, 1, (gc_hidden, 1))))}
+    with runs.RunFolder(out), runs.RunFolder(out / "run") as run, runs.StopSignals() as stop:
+        # 1. The gradient check, as `charrnn gradcheck` does it (same seed, same numbers).
+        section, tables = reports.report_gradcheck(text, vocab, settings, seed)
+        rows = [row for t in tables.values() for row in t]
+        typer.echo(f"gradient check (m = {section['hidden']}, h0 = 0 and random): "
+                   f"{'passed' if section['passed'] else 'FAILED'}; largest relative error "
+                   f"{max(r.max_rel for r in rows):.2e} against centred differences, "
+                   f"{max(r.complex_rel for r in rows):.2e} against complex steps")
 
-    worst = max(r["max_rel"] for rows in tables.values() for r in rows)
-    worst_complex = max(r["complex_rel"] for rows in tables.values() for r in rows)
-    typer.echo(f"gradient check (m = {gc_hidden}, h0 = 0 and random): largest relative error "
-               f"{worst:.2e} against centred differences, {worst_complex:.2e} against complex "
-               "steps")
+        # 2. Training, resumable: the run folder inside the report folder holds the checkpoint.
+        saved = None
+        if (run.path / runs.CHECKPOINT).exists():
+            trainer = _library(runs.resume, run.path, text, corpus)
+            if trainer.settings != settings:
+                raise UsageError(f"{run.path} was trained with other settings: use another "
+                                 "--out or the options of that run")
+            saved = trainer.iteration
+            typer.echo(f"resuming the report's training at iteration {saved:,}", err=True)
+        else:
+            trainer = Trainer.start(text, settings, vocab)
+        total = min(_total(epochs, trainer), 2_000 if quick else MAX_ITERATIONS)
+        first = trainer.iteration
+        if first < total:
+            _train(trainer, total, run.path, corpus, 10_000, stop, quiet, saved)
+        if trainer.iteration < total:
+            typer.echo(f"charrnn: stopped at iteration {trainer.iteration:,} of {total:,}; run "
+                       "the same command again to resume", err=True)
+            raise typer.Exit(stop.exit_code or 130)
 
-    # 2. Training, resumable: the run folder inside the report folder holds the checkpoint.
-    corpus = {"name": path.name, "encoding": encoding,
-              "sha256": checkpoint.corpus_sha256(text, encoding), "characters": str(len(text))}
-    run_dir = out / "run"
-    if (run_dir / "checkpoint.npz").exists():
-        try:
-            trainer = checkpoint.load(run_dir / "checkpoint.npz", text,
-                                      corpus_sha256=corpus["sha256"])
-        except checkpoint.CheckpointError as err:
-            raise UsageError(str(err)) from None
-        if trainer.settings != settings:
-            raise UsageError(f"{run_dir} was trained with other settings: use another --out "
-                             "or the options of that run")
-        typer.echo(f"resuming the report's training at iteration {trainer.iteration:,}",
-                   err=True)
-    else:
-        trainer = Trainer.start(text, settings, vocab)
-    total = round(epochs * trainer.iterations_per_epoch)
-    if quick:
-        total = min(total, 2_000)
-    if total < 1:
-        raise UsageError(f"--epochs {epochs:g} is less than one iteration of this text")
-    first, start = trainer.iteration, time.perf_counter()
-    train_run(trainer, total, run_dir, corpus, checkpoint_every=10_000, quiet=quiet)
-    seconds = time.perf_counter() - start
-    if trainer.iteration < total:
-        typer.echo(f"charrnn: stopped at iteration {trainer.iteration:,} of {total:,}; run the "
-                   "same command again to resume", err=True)
-        raise typer.Exit(130)
-
-    # 3. The figures, 4. the best model's text, and the report in two forms.
-    plot_loss(trainer.smooth_losses, trainer.epoch_starts, out / "loss.png",
-              title=f"Smooth loss, {trainer.iteration:,} iterations")
-    plot_loss(trainer.smooth_losses, trainer.epoch_starts, out / "loss.svg",
-              title=f"Smooth loss, {trainer.iteration:,} iterations")
-    final = generate(trainer.best, vocab, final_length, np.random.default_rng(seed))
-    done = trainer.iteration - first
-    result = {
-        "title": f"Reproducing the report on {path.name}" + (" (quick)" if quick else ""),
-        "command": command, "preset": preset.value,
-        "corpus": {"name": path.name, "characters": len(text), "K": len(vocab),
-                   "encoding": encoding, "sha256": corpus["sha256"]},
-        "settings": settings.to_dict(),
-        "gradcheck": {"hidden": gc_hidden, "seq_length": tau, "step": 1e-4, "eps": 1e-6,
-                      "tables": tables},
-        "training": {"iterations": trainer.iteration, "epochs": trainer.iteration
-                     / trainer.iterations_per_epoch,
-                     "iterations_per_epoch": trainer.iterations_per_epoch,
-                     "first_loss": trainer.losses[0],
-                     "uniform_loss": (1 if settings.loss == "mean" else tau)
-                     * float(np.log(len(vocab))),
-                     "final_smooth_loss": trainer.smooth_loss,
-                     "best_smooth_loss": trainer.best_loss,
-                     "best_iteration": trainer.best_iteration,
-                     "wall_time_s": seconds,
-                     "iterations_per_s": done / seconds if done else 0.0,
-                     "resumed_from": first},
-        "evolution_every": evolution_every,
-        "evolution": [{"iteration": s.iteration, "smooth_loss": s.smooth_loss, "text": s.text}
-                      for s in trainer.samples if s.iteration <= evolution_until],
-        "final": {"iteration": trainer.best_iteration, "smooth_loss": trainer.best_loss,
-                  "length": final_length, "text": final},
-        "figures": {"png": "loss.png", "svg": "loss.svg"},
-        "versions": {"charrnn_edu": __version__, "numpy": np.__version__,
-                     "python": platform.python_version()},
-    }
-    report_json = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
-    write_atomically(out / "report.json", lambda f: f.write(report_json.encode()))
-    report_md = report_markdown(result)
-    write_atomically(out / "report.md", lambda f: f.write(report_md.encode()))
+        # 3. The figures, 4. the best model's text, and the report in two forms.
+        _flat_note(len(vocab))
+        seconds = float(runs.read_record(run.path).get("train_seconds", 0.0))
+        reports.finish_report(
+            out, trainer, final_length=final_length, seed=seed,
+            title=f"Reproducing the report on {path.name}" + (" (quick)" if quick else ""),
+            command=command, preset=preset.value, corpus=corpus, gradcheck=section,
+            seconds=seconds, first=first, evolution_every=evolution_every,
+            evolution_until=evolution_until)
+        if stop.signum is not None:           # asked to stop while the report was written
+            raise typer.Exit(stop.exit_code)
     typer.echo(f"wrote {out}/report.md, report.json, loss.png, loss.svg and run/ "
                f"({trainer.iteration:,} iterations, best smooth loss {trainer.best_loss:.2f}, "
                f"{seconds:.1f} s)")
@@ -574,11 +618,20 @@ app.add_typer(exercises_app, name="exercises")
 app.add_typer(lab_command, name="lab")
 
 
+def _os_error(err: OSError) -> str:
+    where = f" {err.filename}" if err.filename else ""
+    return f"cannot write{where}: {err.strerror or err}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the ``charrnn`` command; turn every error into one line and an exit code."""
     command = typer.main.get_command(app)
     try:
-        code = command.main(args=argv, prog_name="charrnn", standalone_mode=False)
+        # Overflow and NaN are diagnosed by the library in words (a diverged run, a refused
+        # option); numpy's and matplotlib's warnings would only repeat them with line numbers.
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            code = command.main(args=argv, prog_name="charrnn", standalone_mode=False)
     except typer.TyperException as err:
         # Typer's own errors (an unknown option, a value of the wrong type) are usage errors;
         # click's several-line usage banner becomes one line that points at --help.
@@ -592,12 +645,23 @@ def main(argv: list[str] | None = None) -> None:
     except UsageError as err:
         typer.echo(f"charrnn: error: {err}", err=True)
         code = 2
-    except RunError as err:
+    except (RunError, runs.RunFailed, runs.FolderBusy) as err:
         typer.echo(f"charrnn: error: {err}", err=True)
         code = 1
     except typer.Exit as err:
         code = err.exit_code
+    except runs.Interrupted as err:
+        typer.echo(f"charrnn: stopped at once by a second {err}; the last save is kept",
+                   err=True)
+        code = 128 + err.signum
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("charrnn: interrupted", err=True)
         code = 130
+    except OSError as err:
+        typer.echo(f"charrnn: error: {_os_error(err)}", err=True)
+        code = 1
+    except MemoryError:
+        typer.echo("charrnn: error: out of memory: try a smaller --hidden or a shorter text",
+                   err=True)
+        code = 1
     sys.exit(code if isinstance(code, int) else 0)

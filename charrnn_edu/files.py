@@ -7,30 +7,55 @@ goes through here, so the guarantees (one-line errors, no half-written file) liv
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["read_text", "default_corpus", "write_atomically"]
+__all__ = ["read_text", "default_corpus", "write_atomically", "remove_temporaries"]
+
+
+def _kind(mode: int) -> str | None:
+    """What a non-regular file is, in words, or None for a regular file."""
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return None if stat.S_ISREG(mode) else "not a regular file"
 
 
 def read_text(path: str | Path, encoding: str = "utf-8") -> str:
     """Read a corpus file as text.
 
+    Only a regular file is opened: a directory, a device or a FIFO is named as such (opening
+    a FIFO would wait for a writer; ``/dev/zero`` would never end).
+
     Raises
     ------
     FileNotFoundError
         The file does not exist.
+    IsADirectoryError, ValueError
+        The path is a directory, or another non-regular file (device, FIFO, socket).
     ValueError
-        The file is empty, or its bytes are not valid in ``encoding`` (the message gives the
-        byte offset and suggests ``--encoding latin-1``, which accepts any byte).
+        The file is empty, holds a NUL character (a binary file, not text), or its bytes are
+        not valid in ``encoding`` (the message gives the byte offset and suggests
+        ``--encoding latin-1``, which accepts any byte).
     """
     path = Path(path)
-    if not path.is_file():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
         raise FileNotFoundError(f"corpus file not found: {path} "
-                                "(pass an existing text file with --data)")
+                                "(pass an existing text file with --data)") from None
+    kind = _kind(mode)
+    if kind == "a directory":
+        raise IsADirectoryError(f"{path} is a directory, not a text file "
+                                "(pass a text file with --data)")
+    if kind is not None:
+        raise ValueError(f"{path} is {kind}, not a text file (pass a text file with --data)")
     data = path.read_bytes()
     try:
         text = data.decode(encoding)
@@ -39,8 +64,15 @@ def read_text(path: str | Path, encoding: str = "utf-8") -> str:
                          f"{err.start} (try --encoding latin-1)") from None
     except LookupError:
         raise ValueError(f"unknown text encoding {encoding!r} (try utf-8 or latin-1)") from None
+    del data                           # the text alone from here: a large corpus is not held twice
     if not text:
         raise ValueError(f"corpus file is empty: {path} (pass a file with some text in it)")
+    # Text files never hold NUL; binary files (images, archives, /dev/zero copies) nearly
+    # always do. Decoded first, so a UTF-16 text, whose bytes hold zeros, is still text.
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise ValueError(f"{path} holds a NUL character at position {nul:,}: it is a binary "
+                         "file, not text (pass a text file with --data)")
     return text
 
 
@@ -55,17 +87,25 @@ def default_corpus() -> Path:
     return Path(__file__).resolve().parent.parent / "data" / "shakespeare.txt"
 
 
+TEMPORARY = ".tmp"
+"""Suffix of the temporary files :func:`write_atomically` writes (``.NAME.XXXXXXXX.tmp``)."""
+
+
 def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(f)`` on a temporary file, then rename it onto ``path`` in one step.
 
     A crash, a full disk or a Ctrl-C during ``write`` leaves ``path`` as it was and no
-    temporary file behind. Missing folders are created.
+    temporary file behind. Missing folders are created. An ``OSError`` names ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # The temporary file must be in the same folder: os.replace is atomic only within one
     # file system. The leading dot hides it from ordinary listings while it is being written.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY)
+    except OSError as err:
+        err.filename = str(path)       # the file asked for, not the temporary one
+        raise
     try:
         os.fchmod(fd, 0o644)           # mkstemp's 0600 would hide the run from other users
         with os.fdopen(fd, "wb") as f:
@@ -73,6 +113,23 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], o
             f.flush()
             os.fsync(f.fileno())       # the bytes are on disk before the rename makes them live
         os.replace(tmp, path)
-    except BaseException:              # also KeyboardInterrupt: never leave a stray temp file
+    except BaseException as err:       # also KeyboardInterrupt: never leave a stray temp file
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            err.filename = str(path)   # the file asked for, not the temporary one
         raise
+
+
+def remove_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files a killed :func:`write_atomically` left in ``folder``.
+
+    ``kill -9`` gives no chance to clean up, so a ``.NAME.XXXXXXXX.tmp`` file (as large as
+    the file it was to become) can stay behind. Call this only while no other process writes
+    to ``folder`` (a run folder's lock guarantees it). Returns the files removed.
+    """
+    removed = []
+    for path in Path(folder).glob(f".*{TEMPORARY}"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

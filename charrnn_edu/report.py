@@ -1,55 +1,47 @@
-"""Figures and files that show a training run: the loss curve, the history, the samples.
+"""The report: its gradient check, its figure, and its two files, report.md and report.json.
 
 Every figure in the docs and in ``charrnn report`` comes from a function here, so what a
-reader sees is what the package computes.
+reader sees is what the package computes. :func:`build_report` gathers every number into
+one dict; report.json is that dict and report.md is written from it, so the two agree.
+
+matplotlib is imported only inside :func:`plot_loss`, and draws on a
+:class:`matplotlib.figure.Figure` of its own: importing this module changes nothing in the
+process (no backend switch), and commands that draw nothing never load matplotlib.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import json
+import platform
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # files only: no window, works on a machine with no screen
-import matplotlib.pyplot as plt  # noqa: E402
+from charrnn_edu import __version__
+from charrnn_edu.encoding import Vocabulary
+from charrnn_edu.files import write_atomically
+from charrnn_edu.forward import RNN
+from charrnn_edu.gradcheck import GradCheckRow, check, passes, table
+from charrnn_edu.runs import Corpus
+from charrnn_edu.sampling import generate
+from charrnn_edu.training import Settings, Trainer, init_scaled
 
-from charrnn_edu.gradcheck import GradCheckRow  # noqa: E402
-from charrnn_edu.training import Sample, Trainer  # noqa: E402
+__all__ = ["FIGURE_FORMATS", "plot_loss", "gradcheck_rows", "report_gradcheck", "build_report",
+           "report_markdown", "write_report", "finish_report"]
 
-__all__ = ["history_csv", "samples_markdown", "plot_loss", "gradcheck_rows",
-           "gradcheck_markdown", "report_markdown"]
+FIGURE_FORMATS = (".png", ".svg", ".pdf")
+"""The file types :func:`plot_loss` can write, by suffix."""
 
-
-def history_csv(trainer: Trainer) -> str:
-    """The loss history as CSV: ``iteration, epoch, loss, smooth_loss``, one row per iteration."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["iteration", "epoch", "loss", "smooth_loss"])
-    starts = trainer.epoch_starts
-    epoch = 0
-    for i, (loss, smooth) in enumerate(zip(trainer.losses, trainer.smooth_losses,
-                                           strict=True), start=1):
-        while epoch < len(starts) and starts[epoch] <= i:
-            epoch += 1
-        writer.writerow([i, epoch, repr(loss), repr(smooth)])
-    return out.getvalue()
-
-
-def samples_markdown(samples: Sequence[Sample], title: str = "Synthesised text") -> str:
-    """The samples as Markdown: one section per sample with its iteration and smooth loss."""
-    parts = [f"# {title}\n"]
-    for s in samples:
-        parts.append(f"## Iteration {s.iteration:,} — smooth loss {s.smooth_loss:.2f}\n\n"
-                     f"```text\n{s.text}\n```\n")
-    return "\n".join(parts)
+STEP, EPS = 1e-4, 1e-6
+"""The report's centred-difference step h (5.1) and eps floor (5.2)."""
 
 
 def plot_loss(smooth_losses: Sequence[float], epoch_starts: Sequence[int], path: Path,
-              losses: Sequence[float] | None = None, title: str = "Smooth loss") -> None:
-    """Draw the smooth loss against iterations, epochs marked, to ``path`` (PNG or SVG).
+              losses: Sequence[float] | None = None, title: str = "Smooth loss",
+              loss: str = "sum") -> None:
+    """Draw the smooth loss against iterations, epochs marked, to ``path``, atomically.
 
     Parameters
     ----------
@@ -58,12 +50,18 @@ def plot_loss(smooth_losses: Sequence[float], epoch_starts: Sequence[int], path:
     epoch_starts : sequence of int
         Iterations (1-based) at which epochs began; each after the first gets a dashed line.
     path : Path
-        Output file; its suffix picks the format.
+        Output file; its suffix (one of :data:`FIGURE_FORMATS`) picks the format.
     losses : sequence of float, optional
         The raw losses, drawn lighter behind the smooth loss.
+    loss : {"sum", "mean"}
+        Whether the run's loss is summed or averaged over the sequence (the axis label).
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+
     iterations = range(1, len(smooth_losses) + 1)
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    fig = Figure(figsize=(8, 4.5), dpi=120)
+    ax = fig.subplots()
     if losses is not None:
         ax.plot(iterations, losses, color="tab:blue", alpha=0.15, linewidth=0.5,
                 label="loss of each sequence")
@@ -73,38 +71,102 @@ def plot_loss(smooth_losses: Sequence[float], epoch_starts: Sequence[int], path:
         ax.text(start, 1.0, f" epoch {k}", transform=ax.get_xaxis_transform(), va="top",
                 fontsize=8, color="grey")
     ax.set_xlabel("iteration")
-    ax.set_ylabel("loss (summed over the sequence)")
+    ax.set_ylabel("loss (mean over the sequence)" if loss == "mean"
+                  else "loss (summed over the sequence)")
     ax.set_title(title)
-    if smooth_losses:
-        top = max(smooth_losses) * 1.05
-        ax.set_ylim(0, top if losses is None else max(top, 1.0))
+    finite = [v for v in smooth_losses if np.isfinite(v)]
+    if finite:
+        top = max(finite) * 1.05
+        # A text of one character (K = 1) has loss 0 throughout: give the flat line room.
+        ax.set_ylim(0, top if top > 0 and losses is None else max(top, 1.0))
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
     # No date and a fixed id salt: the same run gives byte-identical PNG and SVG files.
-    with plt.rc_context({"svg.hashsalt": "charrnn-edu"}):
-        fig.savefig(path, metadata={"Date": None} if path.suffix.lower() == ".svg" else None)
-    plt.close(fig)
+    with matplotlib.rc_context({"svg.hashsalt": "charrnn-edu"}):
+        write_atomically(path, lambda f: fig.savefig(
+            f, format=suffix[1:], metadata={"Date": None} if suffix == ".svg" else None))
 
 
 def gradcheck_rows(rows: Sequence[GradCheckRow]) -> list[dict[str, object]]:
     """Gradient-check rows as plain dicts (for JSON)."""
     return [{"parameter": r.name, "shape": list(r.shape), "max_rel": r.max_rel,
-             "mean_rel": r.mean_rel, "max_abs": r.max_abs, "complex_rel": r.complex_rel}
-            for r in rows]
+             "mean_rel": r.mean_rel, "max_abs": r.max_abs, "complex_rel": r.complex_rel,
+             "failures": r.failures, "complex_failures": r.complex_failures,
+             "passed": r.passed} for r in rows]
 
 
-def gradcheck_markdown(rows: Sequence[dict[str, object]]) -> str:
-    """A gradient-check table (as from :func:`gradcheck_rows`) in Markdown."""
-    lines = ["| parameter | shape | max relative error | mean relative error "
-             "| max absolute error | complex-step relative error |",
-             "|---|---|---|---|---|---|"]
-    for r in rows:
-        shape = "×".join(str(n) for n in r["shape"])  # type: ignore[attr-defined]
-        lines.append(f"| {r['parameter']} | {shape} | {r['max_rel']:.2e} | {r['mean_rel']:.2e} "
-                     f"| {r['max_abs']:.2e} | {r['complex_rel']:.2e} |")
-    return "\n".join(lines)
+def report_gradcheck(text: str, vocab: Vocabulary, settings: Settings,
+                     seed: int) -> tuple[dict[str, Any], dict[str, list[GradCheckRow]]]:
+    """The report's gradient check: h0 = 0 and a random h0, on the text's first characters.
+
+    m = 5 with ``RNN.init`` (the report's), or m = 10 with ``init_scaled`` for the 2026
+    edition, both drawn from ``seed`` as ``charrnn gradcheck`` draws them.
+
+    Returns
+    -------
+    section : dict
+        report.json's ``gradcheck``: hidden, seq_length, step, eps, passed, tables.
+    tables : dict of str to list of GradCheckRow
+        The rows, by the h0 they start from ("zero", "random").
+    """
+    hidden, tau = (10 if settings.init == "scaled" else 5), settings.seq_length
+    ids = vocab.encode(text[:tau + 1])
+    rng = np.random.default_rng(seed)
+    rnn = (init_scaled(len(vocab), hidden, rng=rng) if settings.init == "scaled"
+           else RNN.init(len(vocab), hidden, settings.sigma, rng=rng))
+    tables = {"zero": check(rnn, ids[:-1], ids[1:], np.zeros((hidden, 1)), STEP, EPS),
+              "random": check(rnn, ids[:-1], ids[1:], rng.uniform(-1, 1, (hidden, 1)),
+                              STEP, EPS)}
+    section = {"hidden": hidden, "seq_length": tau, "step": STEP, "eps": EPS,
+               "passed": all(passes(rows) for rows in tables.values()),
+               "tables": {name: gradcheck_rows(rows) for name, rows in tables.items()}}
+    return section, tables
+
+
+def build_report(*, title: str, command: str, preset: str, corpus: Corpus, K: int,
+                 trainer: Trainer, gradcheck: dict[str, Any], seconds: float, first: int,
+                 evolution_every: int, evolution_until: int, final_text: str) -> dict[str, Any]:
+    """Every number of the report in one dict: report.json, and the source of report.md.
+
+    Parameters
+    ----------
+    gradcheck : dict
+        The section from :func:`report_gradcheck`.
+    seconds : float
+        The run's training time, all sessions together.
+    first : int
+        The iteration this session started from (0 unless resumed).
+    """
+    settings = trainer.settings
+    uniform = (1 if settings.loss == "mean" else settings.seq_length) * float(np.log(K))
+    return {
+        "title": title, "command": command, "preset": preset,
+        "corpus": {"name": corpus.name, "characters": corpus.characters, "K": K,
+                   "encoding": corpus.encoding, "sha256": corpus.sha256},
+        "settings": settings.to_dict(),
+        "gradcheck": gradcheck,
+        "training": {"iterations": trainer.iteration,
+                     "epochs": trainer.iteration / trainer.iterations_per_epoch,
+                     "iterations_per_epoch": trainer.iterations_per_epoch,
+                     "first_loss": trainer.losses[0], "uniform_loss": uniform,
+                     "final_smooth_loss": trainer.smooth_loss,
+                     "best_smooth_loss": trainer.best_loss,
+                     "best_iteration": trainer.best_iteration,
+                     "wall_time_s": seconds,
+                     "iterations_per_s": trainer.iteration / seconds if seconds > 0 else 0.0,
+                     "resumed_from": first},
+        "evolution_every": evolution_every,
+        "evolution": [{"iteration": s.iteration, "smooth_loss": s.smooth_loss, "text": s.text}
+                      for s in trainer.samples if s.iteration <= evolution_until],
+        "final": {"iteration": trainer.best_iteration, "smooth_loss": trainer.best_loss,
+                  "length": len(final_text),
+                  "text": final_text},
+        "figures": {"png": "loss.png", "svg": "loss.svg"},
+        "versions": {"charrnn_edu": __version__, "numpy": np.__version__,
+                     "python": platform.python_version()},
+    }
 
 
 def _fence(text: str) -> str:
@@ -115,7 +177,16 @@ def _fence(text: str) -> str:
     return f"{ticks}text\n{text}\n{ticks}"
 
 
-def report_markdown(report: dict) -> str:
+def _markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A gradient-check table from report.json's rows, drawn by ``gradcheck.table``."""
+    return table([GradCheckRow(name=r["parameter"], shape=tuple(r["shape"]),
+                               max_rel=r["max_rel"], mean_rel=r["mean_rel"],
+                               max_abs=r["max_abs"], complex_rel=r["complex_rel"],
+                               failures=r["failures"], complex_failures=r["complex_failures"])
+                  for r in rows], markdown=True)
+
+
+def report_markdown(report: dict[str, Any]) -> str:
     """``report.md`` from the dict that is also written as ``report.json``.
 
     Both files come from the same dict, so every number in the Markdown is in the JSON.
@@ -129,9 +200,11 @@ def report_markdown(report: dict) -> str:
             f"BPTT's gradients against centred differences (step h = {grad['step']:g}) and "
             f"complex-step derivatives, with m = {grad['hidden']}, the first "
             f"{grad['seq_length']} characters of the text, relative error of equation (1) "
-            f"with eps = {grad['eps']:g}.", ""]
+            f"with eps = {grad['eps']:g}. "
+            + ("Every element agrees." if grad["passed"] else "**Some elements disagree.**"),
+            ""]
     for name, label in (("zero", "h0 = 0"), ("random", "random h0 (uniform in [-1, 1])")):
-        out += [f"**{label}**", "", gradcheck_markdown(grad["tables"][name]), ""]
+        out += [f"**{label}**", "", _markdown_table(grad["tables"][name]), ""]
     out += ["## 2. Smooth loss", "",
             f"{train['iterations']:,} iterations ({train['epochs']:.3g} epochs of "
             f"{train['iterations_per_epoch']:,}); first loss {train['first_loss']:.2f} "
@@ -168,3 +241,27 @@ def report_markdown(report: dict) -> str:
             f"| wall time | {train['wall_time_s']:.1f} s training, "
             f"{train['iterations_per_s']:,.0f} iterations/s |", ""]
     return "\n".join(out)
+
+
+def write_report(folder: Path, report: dict[str, Any]) -> None:
+    """Write report.json and report.md into ``folder``, each atomically."""
+    as_json = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    write_atomically(folder / "report.json", lambda f: f.write(as_json.encode("utf-8")))
+    as_markdown = report_markdown(report)
+    write_atomically(folder / "report.md", lambda f: f.write(as_markdown.encode("utf-8")))
+
+
+def finish_report(out: Path, trainer: Trainer, *, final_length: int, seed: int,
+                  **build: Any) -> dict[str, Any]:
+    """The report's last steps: loss.png and loss.svg, the best model's text, report.md/json.
+
+    ``build`` holds the other keyword arguments of :func:`build_report`. Returns the report.
+    """
+    for name in ("loss.png", "loss.svg"):
+        plot_loss(trainer.smooth_losses, trainer.epoch_starts, out / name,
+                  title=f"Smooth loss, {trainer.iteration:,} iterations",
+                  loss=trainer.settings.loss)
+    final = generate(trainer.best, trainer.vocab, final_length, np.random.default_rng(seed))
+    report = build_report(trainer=trainer, final_text=final, K=len(trainer.vocab), **build)
+    write_report(out, report)
+    return report

@@ -6,7 +6,9 @@ import sys
 import numpy as np
 import pytest
 
+import charrnn_edu.gradcheck
 from charrnn_edu import checkpoint
+from charrnn_edu.bptt import gradients
 from charrnn_edu.cli import main
 from charrnn_edu.files import default_corpus
 
@@ -41,14 +43,21 @@ def test_gradcheck_on_the_bundled_corpus_passes(capsys):
     rows = [line.split() for line in out.splitlines() if line[:2] in {"b ", "c ", "U ", "W ", "V "}]
     assert [r[0] for r in rows] == ["b", "c", "U", "W", "V"]
     for r in rows:
-        assert float(r[2]) <= 1e-5 and float(r[5]) <= 1e-12
+        assert float(r[2]) <= 1e-5 and float(r[5]) <= 1e-12 and r[6] == "ok"
     assert "K = 76" in out and out.rstrip().splitlines()[-1].startswith("passed")
 
 
-def test_gradcheck_fails_with_exit_1_when_tolerance_is_impossible(capsys):
-    code, out, _ = run(capsys, "gradcheck", "--h0", "random", "--tolerance", "1e-15")
+def test_gradcheck_fails_with_exit_1_on_a_wrong_gradient(capsys, monkeypatch):
+    def wrong(rnn, x, y, h0):
+        loss, grads, h = gradients(rnn, x, y, h0)
+        grads.W *= 1.001                        # a bug of a tenth of a percent in (4.6)
+        return loss, grads, h
+
+    monkeypatch.setattr(charrnn_edu.gradcheck, "gradients", wrong)
+    code, out, _ = run(capsys, "gradcheck", "--h0", "random")
     assert code == 1
     assert out.rstrip().splitlines()[-1].startswith("FAILED")
+    assert next(line for line in out.splitlines() if line.startswith("W ")).split()[6] == "FAILED"
 
 
 def test_gradcheck_same_seed_same_numbers(capsys):
@@ -169,28 +178,52 @@ def test_diverging_training_stops_with_a_diagnosis(capsys, tmp_path, corpus):
     assert code == 1
     assert_one_line_error(err)
     assert "iteration 1 " in err and "largest gradient" in err and "learning rate" in err
+    assert "nothing was saved" in err and not (tmp_path / "run").exists()
 
 
-def test_ctrl_c_saves_and_stops_cleanly(tmp_path, corpus):
-    import signal
+def test_parameters_that_overflow_are_a_diagnosis_not_a_crash(capsys, tmp_path, corpus):
+    # --eta 1e308: the first update makes the parameters infinite; the sample at iteration 1
+    # then draws from NaN. One line, exit 1, and no claim that a checkpoint holds NaN.
+    fresh = tmp_path / "fresh"
+    code, _, err = run(capsys, "train", "--data", str(corpus), "--iterations", "200",
+                       "--eta", "1e308", "--out", str(fresh), *SMALL)
+    assert code == 1
+    assert_one_line_error(err)
+    assert "NaN" in err and "nothing was saved" in err and not fresh.exists()
+
+
+def _first_line(stream, deadline: float) -> bytes:
+    """The first line of a child's output, waiting at most until ``deadline``."""
+    import select
+    import time
+
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([stream], [], [], 0.5)
+        if ready:
+            return stream.readline()
+    raise AssertionError("the child printed nothing in time")
+
+
+@pytest.mark.parametrize("signum", [2, 15, 1], ids=["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_stop_signal_saves_and_exits_with_128_plus_its_number(tmp_path, corpus, signum):
     import time
 
     out = tmp_path / "run"
     process = subprocess.Popen(
         [sys.executable, "-m", "charrnn_edu", "train", "--data", str(corpus), "--out", str(out),
-         "--iterations", "100000000", *SMALL], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+         "--iterations", "100000000", "--hidden", "8", "--seq-length", "10",
+         "--checkpoint-every", "100000000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        # Wait (bounded) for the first checkpoint: the handler is installed by then.
-        for _ in range(600):
-            if (out / "checkpoint.npz").exists() or process.poll() is not None:
-                break
-            time.sleep(0.1)
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
+        # The line says the handlers are installed and training is about to begin.
+        line = _first_line(process.stderr, time.monotonic() + 120)
+        assert line.startswith(b"training in "), line
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=120)
     finally:
         process.kill()
-    assert process.returncode == 130, stderr
+        process.wait()
+    stdout, stderr = stdout.decode(), stderr.decode()
+    assert process.returncode == 128 + signum, stderr
     assert "Traceback" not in stderr
     assert "stopped at iteration" in stdout and "--resume" in stdout
     iteration = int(stdout.split("stopped at iteration ")[1].split()[0].replace(",", ""))
