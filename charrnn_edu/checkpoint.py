@@ -64,7 +64,8 @@ from charrnn_edu.files import write_atomically
 from charrnn_edu.forward import RNN
 from charrnn_edu.training import Sample, Settings, Trainer, split_text
 
-__all__ = ["FORMAT_VERSION", "CheckpointError", "corpus_sha256", "save", "load", "load_model"]
+__all__ = ["FORMAT_VERSION", "CheckpointError", "DamagedCheckpoint", "corpus_sha256", "save",
+           "load", "load_model"]
 
 FORMAT_VERSION = 2
 """The checkpoint layout this module writes; see the module docstring."""
@@ -81,6 +82,10 @@ _ERRORS = (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib.error, stru
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable, or does not belong to the given text."""
+
+
+class DamagedCheckpoint(CheckpointError):
+    """The file is there but is not a valid checkpoint: damaged, crafted, or not one at all."""
 
 
 class _Refused(Exception):
@@ -326,7 +331,7 @@ def _evaluations(value: Any, iteration: int) -> list[tuple[int, float]]:
 
 def _corrupt(path: Path, problem: str) -> CheckpointError:
     problem = " ".join(problem.split())                  # one line, whatever the cause said
-    return CheckpointError(f"{path} is not a charrnn checkpoint (or is corrupt): {problem}")
+    return DamagedCheckpoint(f"{path} is not a charrnn checkpoint (or is corrupt): {problem}")
 
 
 def _read(path: Path) -> tuple[Trainer, dict[str, str]]:

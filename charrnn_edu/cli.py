@@ -9,28 +9,34 @@ did not pass, training that diverged, a full disk), 128 + N for a run stopped by
 
 from __future__ import annotations
 
-import math
 import os
-import sys
-import time
-import warnings
-from collections.abc import Callable
-from dataclasses import replace
-from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
 
-import numpy as np
-import typer
+# One BLAS thread unless the user says otherwise, set before numpy is first imported: every
+# product in training is small, and a second thread waiting for a busy core made batched
+# products 5 to 10 times slower on a loaded 2-core machine (benchmarks/speed.py).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from charrnn_edu import __version__, checkpoint, runs
-from charrnn_edu.encoding import Vocabulary
-from charrnn_edu.exercises.commands import app as exercises_app
-from charrnn_edu.exercises.commands import lab as lab_command
-from charrnn_edu.files import default_corpus, read_text
-from charrnn_edu.forward import RNN
-from charrnn_edu.gradcheck import ATOL, RTOL, check, passes, table
-from charrnn_edu.training import PRESETS, Trainer
+import math  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import replace  # noqa: E402
+from enum import StrEnum  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated, Any, TypeVar  # noqa: E402
+
+import numpy as np  # noqa: E402
+import typer  # noqa: E402
+
+from charrnn_edu import __version__, checkpoint, runs  # noqa: E402
+from charrnn_edu.encoding import Vocabulary  # noqa: E402
+from charrnn_edu.exercises.commands import app as exercises_app  # noqa: E402
+from charrnn_edu.exercises.commands import lab as lab_command  # noqa: E402
+from charrnn_edu.files import default_corpus, read_text  # noqa: E402
+from charrnn_edu.forward import RNN  # noqa: E402
+from charrnn_edu.gradcheck import ATOL, RTOL, check, passes, table  # noqa: E402
+from charrnn_edu.training import PRESETS, Trainer  # noqa: E402
 
 app = typer.Typer(
     name="charrnn",
@@ -47,6 +53,7 @@ MAX_SAMPLE = 10_000                   # per sample in training or a report (a si
 MAX_LENGTH = 100_000_000              # characters of `charrnn sample` (streamed)
 MAX_SEED = 2**63 - 1
 MAX_HIDDEN = 1_000_000                # and within half the machine's memory
+MAX_BATCH = 4_096                     # streams; the text must also hold batch * (tau + 1)
 T = TypeVar("T")
 
 
@@ -141,6 +148,21 @@ DtypeOption = Annotated[Dtype | None, typer.Option(
                     "[default: float64].", show_default=False)]
 
 
+class Engine(StrEnum):
+    """Who computes each training iteration (``charrnn_edu.training.ENGINES``)."""
+
+    fast = "fast"
+    chapters = "chapters"
+
+
+EngineOption = Annotated[Engine, typer.Option(
+    "--engine", help="fast: charrnn_edu.engine; chapters: chapters 4 and 6 as written (slow, "
+                     "the same numbers to rounding).")]
+BatchOption = Annotated[int | None, typer.Option(
+    "--batch", help="Streams read side by side, B (1 is the report's loop) [default: 1].",
+    show_default=False)]
+
+
 class H0(StrEnum):
     """The hidden state before the first step of a gradient check."""
 
@@ -220,10 +242,13 @@ class _Progress:
             TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
             TextColumn("epoch {task.fields[epoch]}"),
             TextColumn("smooth loss {task.fields[smooth]:.2f}"),
-            TextColumn("{task.fields[rate]:,.0f} it/s"), TimeRemainingColumn(),
+            TextColumn("{task.fields[rate]:,.0f} it/s, {task.fields[chars]:,.0f} characters/s"),
+            TimeRemainingColumn(),
             console=Console(stderr=True), transient=False)
         self.task = self.bar.add_task("train", total=total, completed=trainer.iteration,
-                                      epoch=trainer.epoch, smooth=trainer.smooth_loss, rate=0.0)
+                                      epoch=trainer.epoch, smooth=trainer.smooth_loss, rate=0.0,
+                                      chars=0.0)
+        self.characters = trainer.settings.seq_length * trainer.settings.batch
         self.start, self.first = time.perf_counter(), trainer.iteration
         self.folder, self.total, self.announced = folder, total, False
 
@@ -234,9 +259,9 @@ class _Progress:
                                    "stops", highlight=False, markup=False)
             self.announced = True
         elapsed = max(time.perf_counter() - self.start, 1e-9)
+        rate = (trainer.iteration - self.first) / elapsed
         self.bar.update(self.task, completed=trainer.iteration, epoch=trainer.epoch,
-                        smooth=trainer.smooth_loss,
-                        rate=(trainer.iteration - self.first) / elapsed)
+                        smooth=trainer.smooth_loss, rate=rate, chars=rate * self.characters)
 
 
 def _train(trainer: Trainer, total: int, folder: Path, corpus: runs.Corpus,
@@ -267,6 +292,8 @@ def _library(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call the library; its refusals of bad input become usage errors, failures run errors."""
     try:
         return function(*args, **kwargs)
+    except checkpoint.DamagedCheckpoint as err:                # the file, not the command
+        raise RunError(str(err)) from None
     except (ValueError, checkpoint.CheckpointError) as err:   # CheckpointError is a ValueError
         raise UsageError(str(err)) from None
     except runs.RunFailed as err:
@@ -308,6 +335,14 @@ def train(
     seed: Annotated[int | None, typer.Option(
         "--seed", help="Seed of every random draw [default: 0].", show_default=False)] = None,
     dtype: DtypeOption = None,
+    batch: BatchOption = None,
+    val_frac: Annotated[float | None, typer.Option(
+        "--val-frac", help="Hold out this last fraction of the text (0 to 0.5) and measure its "
+                           "loss [default: 0, the report's way].", show_default=False)] = None,
+    eval_every: Annotated[int | None, typer.Option(
+        "--eval-every", help="Measure the held-out loss every this many iterations "
+                             "[default: 5000].", show_default=False)] = None,
+    engine: EngineOption = Engine.fast,
     sample_every: Annotated[int | None, typer.Option(
         "--sample-every", help="Synthesise text every this many iterations [default: 10000].",
         show_default=False)] = None,
@@ -346,6 +381,9 @@ def train(
     in_range("--sigma", sigma, 0)
     in_range("--seed", seed, 0, MAX_SEED)
     in_range("--sample-length", sample_length, 0, MAX_SAMPLE)
+    in_range("--batch", batch, 1, MAX_BATCH)
+    in_range("--val-frac", val_frac, 0, 0.5)
+    in_range("--eval-every", eval_every, 1, MAX_ITERATIONS)
 
     if resume is not None and not resume.is_dir():
         raise UsageError(f"--resume {resume}: no run folder there (train one with --out)")
@@ -356,7 +394,8 @@ def train(
     _out_folder("--resume" if resume else "--out", folder_path)
     chosen = {"hidden": hidden, "seq_length": seq_length, "eta": eta, "sigma": sigma,
               "clip": clip_bound, "seed": seed, "sample_every": sample_every,
-              "sample_length": sample_length, "dtype": dtype and dtype.value}
+              "sample_length": sample_length, "dtype": dtype and dtype.value, "batch": batch,
+              "val_frac": val_frac, "eval_every": eval_every}
     with runs.RunFolder(folder_path, create=resume is None) as folder, \
             runs.StopSignals() as stop:
         if resume is not None:
@@ -365,6 +404,7 @@ def train(
                 given += [(f"--preset {preset.value}", k, getattr(PRESETS[preset.value], k))
                           for k in ("optimizer", "loss", "init")]
             trainer = _library(runs.resume, folder.path, text, corpus, given)
+            trainer.engine = engine.value
             checkpoint_every = (checkpoint_every
                                 or runs.read_record(folder.path).get("checkpoint_every", 10_000))
         else:
@@ -373,7 +413,8 @@ def train(
                                  f"--resume {folder.path} or choose another --out")
             settings = _library(replace, PRESETS[(preset or Preset.classic).value],
                                 **{k: v for k, v in chosen.items() if v is not None})
-            trainer = _library(runs.start, text, vocab, settings, _physical_memory() // 2)
+            trainer = _library(runs.start, text, vocab, settings, _physical_memory() // 2,
+                               engine.value)
             checkpoint_every = checkpoint_every or 10_000
         total = (_total(epochs, trainer) if epochs is not None
                  else 100_000 if iterations is None else iterations)
@@ -404,10 +445,7 @@ def train(
 
 def _load(run: Path) -> Trainer:
     path = run / runs.CHECKPOINT if run.is_dir() else run
-    try:
-        return checkpoint.load(path)
-    except checkpoint.CheckpointError as err:
-        raise UsageError(str(err)) from None
+    return _library(checkpoint.load, path)
 
 
 @app.command()
@@ -527,6 +565,9 @@ def report(
     dtype: Annotated[Dtype, typer.Option(
         "--dtype", help="float32 trains faster; gradient checks always use float64.")
     ] = Dtype.float64,
+    batch: Annotated[int, typer.Option(
+        "--batch", help="Streams read side by side, B (1 is the report's loop).")] = 1,
+    engine: EngineOption = Engine.fast,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Report folder [default: reports/<name of the text file>].",
         show_default=False)] = None,
@@ -548,24 +589,25 @@ def report(
         ("--evolution-until", evolution_until, 100_000),
         ("--evolution-length", evolution_length, 200), ("--final-length", final_length, 1000),
         ("--seed", seed, 0), ("--preset", preset.value, "classic"),
-        ("--dtype", dtype.value, "float64"), ("--out", out, None),
-        ("--quick", quick, False)])
+        ("--dtype", dtype.value, "float64"), ("--batch", batch, 1),
+        ("--engine", engine.value, "fast"), ("--out", out, None), ("--quick", quick, False)])
     in_range("--epochs", epochs, 0, MAX_ITERATIONS, above=True)
     in_range("--evolution-every", evolution_every, 1, MAX_ITERATIONS)
     in_range("--evolution-until", evolution_until, 1)
     in_range("--evolution-length", evolution_length, 1, MAX_SAMPLE)
     in_range("--final-length", final_length, 1, MAX_SAMPLE)
     in_range("--seed", seed, 0, MAX_SEED)
+    in_range("--batch", batch, 1, MAX_BATCH)
     path, text, vocab = load_corpus(data, encoding)
     out = out or Path("reports") / (path.stem + ("-quick" if quick else ""))
     _out_folder("--out", out)
     if quick:
         evolution_every, evolution_until, final_length = 500, 2_000, 300
     settings = replace(PRESETS[preset.value], seed=seed, sample_every=evolution_every,
-                       sample_length=evolution_length, dtype=dtype.value)
-    if len(text) < settings.seq_length + 1:
+                       sample_length=evolution_length, dtype=dtype.value, batch=batch)
+    if len(text) < batch * (settings.seq_length + 1):
         raise UsageError(f"{path} has {len(text)} characters; the report needs at least "
-                         f"seq_length + 1 = {settings.seq_length + 1}")
+                         f"batch * (seq_length + 1) = {batch * (settings.seq_length + 1)}")
     corpus = runs.Corpus.of(path, text, encoding)
 
     with runs.RunFolder(out), runs.RunFolder(out / "run") as run, runs.StopSignals() as stop:
@@ -581,13 +623,14 @@ def report(
         saved = None
         if (run.path / runs.CHECKPOINT).exists():
             trainer = _library(runs.resume, run.path, text, corpus)
+            trainer.engine = engine.value
             if trainer.settings != settings:
                 raise UsageError(f"{run.path} was trained with other settings: use another "
                                  "--out or the options of that run")
             saved = trainer.iteration
             typer.echo(f"resuming the report's training at iteration {saved:,}", err=True)
         else:
-            trainer = Trainer.start(text, settings, vocab)
+            trainer = Trainer.start(text, settings, vocab, engine=engine.value)
         total = min(_total(epochs, trainer), 2_000 if quick else MAX_ITERATIONS)
         first = trainer.iteration
         if first < total:
@@ -611,6 +654,120 @@ def report(
     typer.echo(f"wrote {out}/report.md, report.json, loss.png, loss.svg and run/ "
                f"({trainer.iteration:,} iterations, best smooth loss {trainer.best_loss:.2f}, "
                f"{seconds:.1f} s)")
+
+
+@app.command("eval")
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="A run folder (or its checkpoint.npz).")],
+    data: DataOption = None,
+    encoding: EncodingOption = None,
+    best: Annotated[bool, typer.Option("--best/--latest",
+                                       help="The best model or the latest one.")] = True,
+) -> None:
+    """Loss per character of a trained model, in nats and bits, against guessing uniformly.
+
+    On the run's held-out part (train with --val-frac) when --data is the text it was trained
+    on, or not given and the run trained on the bundled corpus; on the whole of --data when
+    that is another text.
+    """
+    from charrnn_edu.training import held_out_loss, split_text
+
+    path = run / runs.CHECKPOINT if run.is_dir() else run
+    trainer = _load(run)
+    stored = runs.read_corpus(run) if run.is_dir() else {}
+    encoding = encoding or stored.get("encoding") or "utf-8"
+    corpus_path, text, _ = load_corpus(data, encoding)
+    same = checkpoint.corpus_sha256(text, encoding) == stored.get(
+        "sha256", checkpoint.corpus_sha256(text, encoding) if data is None else None)
+    if same and trainer.settings.val_frac == 0:
+        raise UsageError(f"{path} was trained on all of {corpus_path.name} (no --val-frac): "
+                         "every character of it was seen in training; give --data another "
+                         "text to evaluate on")
+    if same:
+        _, ids = split_text(text, trainer.settings, trainer.vocab)
+        what = (f"the held-out {trainer.settings.val_frac:g} of {corpus_path.name} "
+                f"({len(ids):,} characters)")
+    else:
+        unknown = sorted(set(text) - set(trainer.vocab.chars))
+        if unknown:
+            raise UsageError(f"{corpus_path} has characters the model never saw "
+                             f"({', '.join(map(repr, unknown[:5]))}): it can only be "
+                             "evaluated on text in its vocabulary")
+        ids = trainer.vocab.encode(text)
+        what = f"all of {corpus_path.name} ({len(ids):,} characters)"
+    if len(ids) < 2:
+        raise UsageError(f"{what} is too short to evaluate: it needs at least 2 characters")
+    model = trainer.best if best else trainer.rnn
+    nats = held_out_loss(model, ids)
+    K = len(trainer.vocab)
+    typer.echo(f"{'best' if best else 'latest'} model of {path} on {what}: "
+               f"{nats:.4f} nats = {nats / math.log(2):.4f} bits per character "
+               f"(guessing uniformly: log2 K = log2 {K} = {math.log2(K):.4f} bits)")
+
+
+@app.command()
+def study(
+    data: DataOption = None,
+    encoding: EncodingOption = None,
+    preset: PresetOption = None,
+    seeds: Annotated[int, typer.Option("--seeds", help="Number of seeds, 0 to N - 1.")] = 5,
+    iterations: Annotated[int | None, typer.Option(
+        "--iterations", help="Iterations per seed [default: 100000].",
+        show_default=False)] = None,
+    epochs: Annotated[float | None, typer.Option(
+        "--epochs", help="Or: passes over the text per seed.")] = None,
+    batch: BatchOption = None,
+    dtype: DtypeOption = None,
+    compare_report: Annotated[bool | None, typer.Option(
+        "--compare-report/--no-compare-report",
+        help="Show the original report's numbers [default: with the classic preset].",
+        show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Study folder [default: studies/<text>-<preset>].",
+        show_default=False)] = None,
+) -> None:
+    """Is my curve normal? The same settings from N seeds: the band of their smooth loss.
+
+    Writes study.json, study.md and study.png, and keeps each seed's run in seed-<s>/, so a
+    stopped study continues where it stopped when run again.
+    """
+    from charrnn_edu import study as studies
+    from charrnn_edu.training import iterations_per_epoch
+
+    if iterations is not None and epochs is not None:
+        raise UsageError("give --iterations or --epochs, not both")
+    in_range("--seeds", seeds, 1, 1_000)
+    in_range("--iterations", iterations, 1, MAX_ITERATIONS)
+    in_range("--epochs", epochs, 0, MAX_ITERATIONS, above=True)
+    in_range("--batch", batch, 1, MAX_BATCH)
+    preset = preset or Preset.classic
+    changes = {k: v for k, v in (("batch", batch), ("dtype", dtype and dtype.value))
+               if v is not None}
+    settings = _library(replace, PRESETS[preset.value], **changes)
+    path, text, _ = load_corpus(data, encoding or "utf-8")
+    corpus = runs.Corpus.of(path, text, encoding or "utf-8")
+    per_epoch = iterations_per_epoch(len(text), settings.seq_length, settings.batch)
+    total = (100_000 if iterations is None and epochs is None
+             else iterations if iterations is not None else round(epochs * per_epoch))
+    if not 1 <= total <= MAX_ITERATIONS:
+        raise UsageError(f"--epochs {epochs:g} is {total:,} iterations of this text; it must be "
+                         f"1 to {MAX_ITERATIONS:,}")
+    out = out or Path("studies") / f"{path.stem}-{preset.value}"
+    _out_folder("--out", out)
+    compare = preset == Preset.classic if compare_report is None else compare_report
+
+    def progress(seed: int, trainer: Trainer) -> None:
+        if trainer.iteration % 10_000 == 0 or trainer.iteration == total:
+            typer.echo(f"seed {seed}: iteration {trainer.iteration:,} of {total:,}, smooth "
+                       f"loss {trainer.smooth_loss:.2f}", err=True)
+
+    with runs.RunFolder(out) as folder:
+        result = _library(studies.run_study, text, settings, list(range(seeds)), total,
+                          folder=folder.path, corpus=corpus.to_dict(), progress=progress)
+        title = f"{seeds} seeds of the {preset.value} preset on {path.name}"
+        _library(studies.write_study, result, folder.path, title, compare)
+    typer.echo(studies.study_markdown(result, title, compare).split("\n", 2)[2].rstrip())
+    typer.echo(f"\nwrote {out}/study.json, study.md and study.png")
 
 
 # The exercises and the bug lab (charrnn_edu.exercises): write each chapter's functions yourself.

@@ -113,8 +113,9 @@ def samples_markdown(samples: Sequence[Sample], title: str = "Synthesised text")
     return "\n".join(parts)
 
 
-def start(text: str, vocab: Vocabulary, settings: Settings, memory: int) -> Trainer:
-    """A new run on ``text``, if its arrays fit in ``memory`` bytes.
+def start(text: str, vocab: Vocabulary, settings: Settings, memory: int,
+          engine: str = "fast") -> Trainer:
+    """A new run on ``text``, if its arrays fit in ``memory`` bytes, trained by ``engine``.
 
     Raises
     ------
@@ -127,7 +128,7 @@ def start(text: str, vocab: Vocabulary, settings: Settings, memory: int) -> Trai
         raise ValueError(f"--hidden {settings.hidden:,} needs about {need / 2**30:,.1f} GiB of "
                          f"memory, more than the {memory / 2**30:,.1f} GiB allowed (half of this "
                          "machine's): choose a smaller --hidden")
-    return Trainer.start(text, settings, vocab)
+    return Trainer.start(text, settings, vocab, engine=engine)
 
 
 def resume(folder: Path, text: str, corpus: Corpus,
@@ -165,12 +166,16 @@ def memory_estimate(n_chars: int, K: int, settings: Settings) -> int:
 
     The parameters (m + K + mK + m^2 + Km numbers) exist about ten times over: the current
     and best copies, the gradients and their clipped copy, the optimiser's one or two
-    accumulators and the engine's buffers. The corpus is one byte per character for K <= 256.
+    accumulators and the engine's flat buffers, plus the engine's (tau, B, m + K) buffers.
+    The corpus is one byte per character for K <= 256.
     """
     m = settings.hidden
     parameters = m + K + 2 * m * K + m * m
     itemsize = np.dtype(settings.dtype).itemsize
-    return 10 * parameters * itemsize + n_chars * np.min_scalar_type(K - 1).itemsize
+    # The engine's buffers hold a few (tau, B, m + K) arrays for B streams.
+    buffers = 8 * settings.seq_length * settings.batch * (m + K)
+    return ((10 * parameters + buffers) * itemsize
+            + n_chars * np.min_scalar_type(K - 1).itemsize)
 
 
 class RunFolder:

@@ -162,7 +162,7 @@ def test_corrupt_checkpoint_is_a_clear_error(capsys, tmp_path):
     run_dir.mkdir()
     (run_dir / "checkpoint.npz").write_bytes(b"not a checkpoint at all")
     code, _, err = run(capsys, "sample", str(run_dir))
-    assert code == 2 and "corrupt" in err
+    assert code == 1 and "corrupt" in err      # the file failed, not the command (exit 1)
     assert_one_line_error(err)
 
 
