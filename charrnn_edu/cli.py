@@ -651,6 +651,8 @@ def report(
             evolution_until=evolution_until)
         if stop.signum is not None:           # asked to stop while the report was written
             raise typer.Exit(stop.exit_code)
+    typer.echo(reports.comparison_markdown(
+        reports.original_comparison(trainer, section, len(vocab))))
     typer.echo(f"wrote {out}/report.md, report.json, loss.png, loss.svg and run/ "
                f"({trainer.iteration:,} iterations, best smooth loss {trainer.best_loss:.2f}, "
                f"{seconds:.1f} s)")

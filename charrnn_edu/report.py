@@ -24,6 +24,7 @@ from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.files import write_atomically
 from charrnn_edu.forward import RNN
 from charrnn_edu.gradcheck import GradCheckRow, check, passes, table
+from charrnn_edu.original import REPORT
 from charrnn_edu.runs import Corpus
 from charrnn_edu.sampling import generate
 from charrnn_edu.training import Settings, Trainer, init_scaled
@@ -125,6 +126,49 @@ def report_gradcheck(text: str, vocab: Vocabulary, settings: Settings,
     return section, tables
 
 
+def original_comparison(trainer: Trainer, gradcheck: dict[str, Any],
+                        K: int) -> list[dict[str, Any]]:
+    """A run's numbers beside the original report's (``charrnn_edu.original``).
+
+    Losses are on the report's scale, summed over the sequence (a mean-loss run's are
+    multiplied by tau). Each row: what, this run, the report, and the difference when both
+    are numbers.
+    """
+    scale = trainer.settings.seq_length if trainer.settings.loss == "mean" else 1
+    smooth = trainer.smooth_losses
+    maxima = [row["max_rel"] for rows in gradcheck["tables"].values() for row in rows]
+    rows: list[dict[str, Any]] = [
+        {"what": "K, distinct characters", "run": K, "report": REPORT["K"]},
+        {"what": "loss at iteration 1", "run": trainer.losses[0] * scale,
+         "report": REPORT["first_loss"]}]
+    for iteration, value in sorted(REPORT["smooth_loss"].items()):
+        rows.append({"what": f"smooth loss at iteration {iteration:,}",
+                     "run": smooth[iteration - 1] * scale if len(smooth) >= iteration else None,
+                     "report": value})
+    rows.append({"what": "best smooth loss", "run": trainer.best_loss * scale,
+                 "report": REPORT["best_loss"]})
+    rows.append({"what": "largest gradient-check relative error, per parameter",
+                 "run": f"{min(maxima):.1e} to {max(maxima):.1e}",
+                 "report": f"{REPORT['gradcheck_low']:.0e} to {REPORT['gradcheck_high']:.0e}"})
+    for row in rows:
+        both = all(isinstance(row[k], int | float) for k in ("run", "report"))
+        row["difference"] = row["run"] - row["report"] if both else None
+    return rows
+
+
+def comparison_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The comparison as a Markdown table."""
+    def show(value: Any) -> str:
+        return ("not reached" if value is None else f"{value:,}" if isinstance(value, int)
+                else f"{value:.2f}" if isinstance(value, float) else str(value))
+
+    lines = ["| | this run | original report | difference |", "|---|---:|---:|---:|"]
+    for r in rows:
+        difference = "" if r["difference"] is None else f"{r['difference']:+.2f}"
+        lines.append(f"| {r['what']} | {show(r['run'])} | {show(r['report'])} | {difference} |")
+    return "\n".join(lines)
+
+
 def build_report(*, title: str, command: str, preset: str, corpus: Corpus, K: int,
                  trainer: Trainer, gradcheck: dict[str, Any], seconds: float, first: int,
                  evolution_every: int, evolution_until: int, final_text: str) -> dict[str, Any]:
@@ -164,6 +208,7 @@ def build_report(*, title: str, command: str, preset: str, corpus: Corpus, K: in
                   "length": len(final_text),
                   "text": final_text},
         "figures": {"png": "loss.png", "svg": "loss.svg"},
+        "original": original_comparison(trainer, gradcheck, K),
         "versions": {"charrnn_edu": __version__, "numpy": np.__version__,
                      "python": platform.python_version()},
     }
@@ -213,6 +258,11 @@ def report_markdown(report: dict[str, Any]) -> str:
             f"{train['final_smooth_loss']:.2f}, best {train['best_smooth_loss']:.2f} at "
             f"iteration {train['best_iteration']:,}.", "",
             f"![Smooth loss]({report['figures']['png']})", ""]
+    out += ["## Beside the original report", "",
+            "The original report's numbers (`charrnn_edu.original`, each with its source) "
+            "beside this run's, losses summed over the sequence. A different text, K or "
+            "seed moves them; `charrnn study` shows how far seeds alone do.", "",
+            comparison_markdown(report["original"]), ""]
     out += ["## 3. Evolution of the synthesised text", "",
             f"{settings['sample_length']} characters every {report['evolution_every']:,} "
             "iterations, from the hidden state and first character of the sequence being "

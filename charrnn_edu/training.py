@@ -196,7 +196,7 @@ def held_out_loss(rnn: RNN, ids: np.ndarray, streams: int = 64, piece: int = 100
     """
     if len(ids) < 2:
         raise ValueError(f"the held-out text has {len(ids)} characters; it needs at least 2")
-    B = max(1, min(streams, (len(ids) - 1) // piece))
+    B = max(1, min(streams, len(ids) // (piece + 1)))      # each stream holds a piece or more
     S = batches.streams(np.asarray(ids), B)                       # (B, n)
     rnn = rnn.map(lambda theta: theta.astype(np.float64))
     H, total = np.zeros((rnn.m, B)), 0.0

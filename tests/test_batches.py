@@ -169,7 +169,7 @@ def test_held_out_loss_is_the_mean_loss_of_its_streams_read_by_chapter_2(seed, K
     rnn = RNN.init(K, m, 0.5, rng=rng)
     ids = rng.integers(0, K, n)
     got = held_out_loss(rnn, ids, streams=streams, piece=piece)
-    B = max(1, min(streams, (n - 1) // piece))
+    B = max(1, min(streams, n // (piece + 1)))
     S = batches.streams(ids, B)
     total = sum(sequence_loss(rnn, row[:-1], row[1:], np.zeros((m, 1))) for row in S)
     assert got == pytest.approx(total / (B * (S.shape[1] - 1)), rel=1e-12)

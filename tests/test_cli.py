@@ -230,3 +230,53 @@ def test_a_stop_signal_saves_and_exits_with_128_plus_its_number(tmp_path, corpus
     _, _, meta = checkpoint.load_model(out / "checkpoint.npz")
     assert meta["iteration"] == iteration
     assert len((out / "history.csv").read_text().splitlines()) == iteration + 1
+
+
+def test_train_with_streams_a_held_out_part_and_either_engine(capsys, tmp_path, corpus):
+    """--batch, --val-frac and --engine reach the trainer; eval reads the held-out part."""
+    for engine in ("fast", "chapters"):
+        out = tmp_path / engine
+        code, stdout, err = run(capsys, "train", "--data", str(corpus), "--iterations", "30",
+                                "--batch", "2", "--val-frac", "0.2", "--eval-every", "10",
+                                "--engine", engine, "--out", str(out), *SMALL)
+        assert code == 0, stdout + err
+        trainer = checkpoint.load(out / "checkpoint.npz")
+        assert trainer.settings.batch == 2 and trainer.h.shape == (8, 2)
+        assert [i for i, _ in trainer.evaluations] == [10, 20, 30]
+    fast = checkpoint.load(tmp_path / "fast" / "checkpoint.npz").losses
+    lesson = checkpoint.load(tmp_path / "chapters" / "checkpoint.npz").losses
+    np.testing.assert_allclose(fast[:3], lesson[:3], rtol=1e-9)
+    code, stdout, err = run(capsys, "eval", str(tmp_path / "fast"), "--data", str(corpus))
+    assert code == 0, err
+    assert "held-out 0.2 of text.txt (600 characters)" in stdout and "bits per character" in stdout
+    code, _, err = run(capsys, "train", "--resume", str(tmp_path / "fast"), "--data",
+                       str(corpus), "--iterations", "40", "--batch", "4")
+    assert code == 2 and "--batch 4 contradicts" in err
+    assert_one_line_error(err)
+
+
+def test_eval_refuses_a_run_that_saw_all_of_its_text(capsys, tmp_path, corpus):
+    out = tmp_path / "run"
+    assert run(capsys, "train", "--data", str(corpus), "--iterations", "5", "--out", str(out),
+               *SMALL)[0] == 0
+    code, _, err = run(capsys, "eval", str(out), "--data", str(corpus))
+    assert code == 2 and "no --val-frac" in err
+    assert_one_line_error(err)
+    other = tmp_path / "other.txt"
+    other.write_text(corpus.read_text("utf-8")[::-1], encoding="utf-8")
+    code, stdout, _ = run(capsys, "eval", str(out), "--data", str(other), "--latest")
+    assert code == 0 and "all of other.txt (3,000 characters)" in stdout
+
+
+def test_study_writes_its_band_and_resumes(capsys, tmp_path, corpus):
+    out = tmp_path / "study"
+    args = ["study", "--data", str(corpus), "--seeds", "2", "--iterations", "30",
+            "--out", str(out)]
+    code, stdout, err = run(capsys, *args)
+    assert code == 0, err
+    assert {p.name for p in out.iterdir()} >= {"study.json", "study.md", "study.png",
+                                                "seed-0", "seed-1"}
+    assert "| 30 |" in stdout and "original report" in stdout
+    before = (out / "study.json").read_text("utf-8")
+    code, _, _ = run(capsys, *args)                 # everything is there: nothing retrains
+    assert code == 0 and (out / "study.json").read_text("utf-8") == before

@@ -77,3 +77,18 @@ def test_report_json_takes_the_check_settings_it_used(quick_report):
     assert isinstance(report["corpus"]["characters"], int)
     settings = json.loads((quick_report / "run" / "settings.json").read_text(encoding="utf-8"))
     assert settings["corpus"]["characters"] == report["corpus"]["characters"]
+
+
+def test_the_report_stands_beside_the_original_one(quick_report):
+    from charrnn_edu.original import REPORT
+    report = json.loads((quick_report / "report.json").read_text(encoding="utf-8"))
+    rows = {row["what"]: row for row in report["original"]}
+    assert rows["K, distinct characters"]["report"] == REPORT["K"] == 83
+    first = rows["loss at iteration 1"]
+    assert first["run"] == report["training"]["first_loss"]
+    assert first["difference"] == pytest.approx(first["run"] - 110.48)
+    # A quick report stops at 2,000 iterations: the report's 30,000 is not reached.
+    assert rows["smooth loss at iteration 30,000"]["run"] is None
+    assert rows["smooth loss at iteration 30,000"]["difference"] is None
+    md = (quick_report / "report.md").read_text(encoding="utf-8")
+    assert "## Beside the original report" in md and "| best smooth loss |" in md
