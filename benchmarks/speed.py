@@ -1,8 +1,9 @@
 """Training speed of the package against the textbook per-time-step loop, measured together.
 
 Everything trains the report's RNN (m = 100, tau = 25, AdaGrad, clipping) on the bundled
-corpus. Runs alternate textbook, package, textbook, package, ... so that anything else the
-machine does slows both alike, and the script prints the median of the per-round ratios.
+corpus. Runs alternate, round after round (textbook, then every contender, then textbook again), so
+that anything else the machine does slows all alike, and the script prints each one's median
+rate and the ratio of the medians.
 Runs inside this process are timed in CPU time (time.process_time), which other processes
 on the machine do not inflate; whole processes (--process) in wall time.
 
@@ -103,18 +104,18 @@ def rung_rate(build: Callable, dtype: type, data: np.ndarray, K: int, iterations
 
 def alternate(rounds: int, baseline: Callable[[], float],
               contenders: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
-    """Each round runs every contender right after a run of the baseline of its own, and
-    keeps the ratio contender / baseline, so a change in the machine's load between
-    contenders does not leak into their ratios."""
-    ratios: dict[str, list[float]] = {name: [] for name in contenders}
+    """Each round runs the baseline, then every contender, then the baseline again; returns
+    every run's rate, by name ("textbook" for the baseline)."""
+    rates: dict[str, list[float]] = {"textbook": [], **{name: [] for name in contenders}}
     for r in range(1, rounds + 1):
-        line = [f"round {r}:"]
+        rates["textbook"].append(baseline())
+        line = [f"round {r}: textbook {rates['textbook'][-1]:.0f} it/s"]
         for name, run in contenders.items():
-            base, rate = baseline(), run()
-            ratios[name].append(rate / base)
-            line.append(f"{name}: {rate:.0f} it/s, textbook {base:.0f} ({rate / base:.2f}x)")
+            rates[name].append(run())
+            line.append(f"{name}: {rates[name][-1]:.0f} it/s")
+        rates["textbook"].append(baseline())
         print("\n    ".join(line), flush=True)
-    return ratios
+    return rates
 
 
 def process_seconds(command: list[str]) -> float:
@@ -143,7 +144,7 @@ def main() -> None:
     data = vocab.encode(text).astype(np.int64)
     K = len(vocab)
     print(f"machine: {machine()}")
-    print(f"m = 100, tau = 25, K = {K}; {args.rounds} rounds, median of the per-round ratios")
+    print(f"m = 100, tau = 25, K = {K}; {args.rounds} rounds; medians of each one's rates")
 
     if args.process:
         n = args.process
@@ -156,7 +157,7 @@ def main() -> None:
                 for dtype in ("float64", "float32")}
             print(f"whole processes, {n} iterations each (charrnn train with its default "
                   "samples and checkpoints)")
-            ratios = alternate(args.rounds, lambda: n / process_seconds(
+            rates = alternate(args.rounds, lambda: n / process_seconds(
                 [sys.executable, str(HERE / "textbook.py"), "--iterations", str(n)]),
                 contenders)
     elif args.batches:
@@ -167,14 +168,14 @@ def main() -> None:
             f"B = {B}, {dtype}": (lambda B=B, dtype=dtype: B * trainer_rate(
                 text, max(n // B, 20), "fast", dtype, B))
             for dtype in ("float64", "float32") for B in (1, 8, 32, 64)}
-        ratios = alternate(args.rounds, lambda: textbook_rate(data, K, n), contenders)
+        rates = alternate(args.rounds, lambda: textbook_rate(data, K, n), contenders)
     elif args.ladder:
         ladder.check(data, K)
         print(f"training loop only, {args.iterations} iterations per run; every rung was first "
               "checked against the chapters (ladder.check)")
         contenders = {name: (lambda b=build, d=dtype: rung_rate(b, d, data, K, args.iterations))
                       for name, build, dtype in ladder.RUNGS}
-        ratios = alternate(args.rounds, lambda: textbook_rate(data, K, args.iterations),
+        rates = alternate(args.rounds, lambda: textbook_rate(data, K, args.iterations),
                            contenders)
     else:
         print(f"Trainer.run, {args.iterations} iterations per run, sampling off")
@@ -184,11 +185,23 @@ def main() -> None:
                                                              "float64"),
                       "engine float32": lambda: trainer_rate(text, args.iterations, "fast",
                                                              "float32")}
-        ratios = alternate(args.rounds, lambda: textbook_rate(data, K, args.iterations),
+        rates = alternate(args.rounds, lambda: textbook_rate(data, K, args.iterations),
                            contenders)
-    table = ["| | median speed-up over the textbook loop |", "|---|---:|"]
-    table += [f"| {name.strip()} | {statistics.median(values):.2f}× |"
-              for name, values in ratios.items()]
+    base = statistics.median(rates.pop("textbook"))
+    unit = "characters/s" if args.batches else "iterations/s"
+    scale = 25 if args.batches else 1
+    extra = (" × the row before |", "---:|") if args.ladder else ("", "")
+    table = [f"| | median {unit} | × the textbook loop |{extra[0]}", f"|---|---:|---:|{extra[1]}",
+             f"| textbook loop (`benchmarks/textbook.py`) | {base * scale:,.0f} | 1.00× |"
+             + (" |" if args.ladder else "")]
+    previous = None
+    for name, values in rates.items():
+        rate = statistics.median(values)
+        before = ("" if not args.ladder else " |" if previous is None
+                  else f" {rate / previous:.2f}× |")
+        table.append(f"| {name.strip()} | {rate * scale:,.0f} | {rate / base:.2f}× |{before}")
+        if not name.startswith(" "):
+            previous = rate
     print("\n" + "\n".join(table))
     if args.markdown:
         command = "python benchmarks/speed.py " + " ".join(sys.argv[1:])

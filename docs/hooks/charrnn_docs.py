@@ -71,8 +71,6 @@ VALUE = re.compile(r"\{\{value:(?P<name>[\w.]+)(?::(?P<fmt>[^}]*))?\}\}")
 
 # The original report's numbers (KTH DD2424 Assignment 4, Harry Potter and the Goblet of Fire
 # read as Latin-1): what the reproduction page sets beside the committed run.
-ORIGINAL = {"K": 83, "first_loss": 110.48, "loss_100k": 41.0, "best_loss": 37.63,
-            "gradcheck_low": 1e-11, "gradcheck_high": 1e-8}
 
 _state: dict[str, Any] = {}
 
@@ -328,41 +326,21 @@ def report_include(config: MkDocsConfig, page: Page) -> str:
     return "\n".join(out)
 
 
-def _smooth_at(report: dict[str, Any], iteration: int) -> float | None:
-    for sample in report["evolution"]:
-        if sample["iteration"] == iteration:
-            return sample["smooth_loss"]
-    return None
-
-
 def report_comparison(config: MkDocsConfig) -> str:
-    """A Markdown table: the original report's numbers beside the committed run's."""
+    """A Markdown table: the committed run's numbers beside the original report's.
+
+    The rows are the committed report.json's own ("original", written by ``charrnn report``
+    from ``charrnn_edu.original``), so the page shows exactly what the command wrote.
+    """
+    from charrnn_edu.report import comparison_markdown
+
     r = report_json(config)
-    corpus, train, tables = r["corpus"], r["training"], r["gradcheck"]["tables"]
-    maxima = [row["max_rel"] for table in tables.values() for row in table]
-    at_100k = _smooth_at(r, 100_000)
-    rows = [
-        ("text", "*Harry Potter and the Goblet of Fire*, read as Latin-1",
-         f"`{corpus['name']}`, {corpus['characters']:,} characters, read as "
-         f"{corpus['encoding']}"),
-        ("K, distinct characters", f"{ORIGINAL['K']}", f"{corpus['K']}"),
-        ("loss of a model that knows nothing, 25 ln K", "25 ln 83 = 110.47",
-         f"25 ln {corpus['K']} = {train['uniform_loss']:.2f}"),
-        ("loss at iteration 1", f"{ORIGINAL['first_loss']:.2f}", f"{train['first_loss']:.2f}"),
-        ("smooth loss at iteration 100,000", f"≈ {ORIGINAL['loss_100k']:.0f}",
-         "not reached" if at_100k is None else f"{at_100k:.2f}"),
-        ("best smooth loss", f"{ORIGINAL['best_loss']:.2f}",
-         f"{train['best_smooth_loss']:.2f} (iteration {train['best_iteration']:,})"),
-        ("largest gradient-check relative error, per parameter",
-         f"between {ORIGINAL['gradcheck_low']:.0e} and {ORIGINAL['gradcheck_high']:.0e}",
-         f"between {min(maxima):.1e} and {max(maxima):.1e}"),
-        ("iterations", "—",
-         f"{train['iterations']:,} ({train['epochs']:.3g} epochs of "
-         f"{train['iterations_per_epoch']:,})"),
-    ]
-    lines = ["| | original report | this run |", "|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    return "\n".join(lines)
+    corpus, train = r["corpus"], r["training"]
+    texts = (f"| text | `{corpus['name']}`, {corpus['characters']:,} characters, read as "
+             f"{corpus['encoding']}, {train['iterations']:,} iterations | *Harry Potter and "
+             "the Goblet of Fire*, read one byte per character | |")
+    table = comparison_markdown(r["original"]).splitlines()
+    return "\n".join([*table[:2], texts, *table[2:]])
 
 
 def report_sample(config: MkDocsConfig, n: int) -> str:
