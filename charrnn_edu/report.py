@@ -164,7 +164,8 @@ def comparison_markdown(rows: Sequence[dict[str, Any]]) -> str:
 
     lines = ["| | this run | original report | difference |", "|---|---:|---:|---:|"]
     for r in rows:
-        difference = "" if r["difference"] is None else f"{r['difference']:+.2f}"
+        difference = ("" if r["difference"] is None else f"{r['difference']:+,}"
+                      if isinstance(r["difference"], int) else f"{r['difference']:+.2f}")
         lines.append(f"| {r['what']} | {show(r['run'])} | {show(r['report'])} | {difference} |")
     return "\n".join(lines)
 

@@ -190,7 +190,7 @@ def write_study(study: Study, folder: Path, title: str, compare_report: bool = T
         axes.plot([r["iteration"] for r in comparison], [r["report"] for r in comparison],
                   "o", color="black", label="original report")
     scale = "summed over the sequence" if study.settings.loss == "sum" else "mean per character"
-    low = float(np.percentile(study.smooth, 1))
+    low = min([float(np.percentile(study.smooth, 1)), *(r["report"] for r in comparison)])
     axes.set(xlabel="iteration", ylabel=f"smooth loss ({scale})",
              ylim=(math.floor(low) - 1, float(study.smooth[:, min(1000, x[-1]) - 1].max())))
     axes.legend()
