@@ -150,12 +150,18 @@ def main() -> None:
         n = args.process
         with tempfile.TemporaryDirectory() as tmp:
             charrnn = str(Path(sys.executable).with_name("charrnn"))
-            contenders = {
-                f"charrnn train {dtype}": (lambda d=dtype: n / process_seconds(
-                    [charrnn, "train", "--iterations", str(n), "--quiet", "--dtype", d,
-                     "--out", str(Path(tmp) / f"run-{d}-{time.monotonic_ns()}")]))
-                for dtype in ("float64", "float32")}
-            print(f"whole processes, {n} iterations each (charrnn train with its default "
+            def train_process(dtype: str, batch: int) -> float:
+                """Characters per second over 25: comparable with the textbook's it/s."""
+                iterations = max(1, n // batch)               # the same characters
+                folder = Path(tmp) / f"run-{dtype}-{batch}-{time.monotonic_ns()}"
+                return batch * iterations / process_seconds(
+                    [charrnn, "train", "--iterations", str(iterations), "--quiet", "--dtype",
+                     dtype, "--batch", str(batch), "--out", str(folder)])
+            contenders = {f"charrnn train{'' if b == 1 else f' --batch {b}'}, {d}":
+                          (lambda d=d, b=b: train_process(d, b))
+                          for b in (1, 32) for d in ("float64", "float32")}
+            print(f"whole processes, {n} iterations of 25 characters each, or as many "
+                  "characters in iterations of B streams (charrnn train with its default "
                   "samples and checkpoints)")
             rates = alternate(args.rounds, lambda: n / process_seconds(
                 [sys.executable, str(HERE / "textbook.py"), "--iterations", str(n)]),
@@ -188,8 +194,8 @@ def main() -> None:
         rates = alternate(args.rounds, lambda: textbook_rate(data, K, args.iterations),
                            contenders)
     base = statistics.median(rates.pop("textbook"))
-    unit = "characters/s" if args.batches else "iterations/s"
-    scale = 25 if args.batches else 1
+    unit = "characters/s" if args.batches or args.process else "iterations/s"
+    scale = 25 if args.batches or args.process else 1
     extra = (" × the row before |", "---:|") if args.ladder else ("", "")
     table = [f"| | median {unit} | × the textbook loop |{extra[0]}", f"|---|---:|---:|{extra[1]}",
              f"| textbook loop (`benchmarks/textbook.py`) | {base * scale:,.0f} | 1.00× |"

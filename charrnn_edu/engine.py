@@ -165,7 +165,7 @@ class Engine:
         self.dH_out = np.empty((tau, B, m), dtype)             # (V^T G_t)^T
         self.dA = np.zeros((tau + 1, B, m), dtype)             # dA[t] = dL/dA_t^T; dA[tau] = 0
         self.tanh_grad = np.empty((tau, B, m), dtype)
-        self.onehot = np.zeros((tau * B, K), dtype)
+        self.dUT = np.empty((K, m), dtype)                     # dU^T, rows by input id
         self.rows = np.arange(tau * B)
         self.forward_rows = list(zip(self.H[:tau], self.H[1:], self.A_in, strict=True))
         self.backward_rows = list(zip(self.dA[tau:0:-1], self.dA[tau - 1::-1],
@@ -293,10 +293,16 @@ class Engine:
         dAs = dA[:tau].reshape(tau * B, m)
         dot(dAs.T, H[:tau].reshape(tau * B, m), out=g.W)       # (4.6)
         dAs.sum(axis=0, out=g.b[:, 0])                         # (4.8)
+        # (4.7): the rows of dA that share an input id add up to that column of dU. With
+        # tau * B rows a one-hot product would do K times the work: sort the ids instead and
+        # add each run of equal ids with one reduceat.
         inputs = X.T.reshape(tau * B)
-        self.onehot[self.rows, inputs] = 1
-        dot(dAs.T, self.onehot, out=g.U)                       # (4.7)
-        self.onehot[self.rows, inputs] = 0
+        order = np.argsort(inputs, kind="stable")
+        ids = inputs[order]
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        self.dUT[:] = 0
+        self.dUT[ids[starts]] = np.add.reduceat(dAs[order], starts, axis=0)
+        np.copyto(g.U, self.dUT.T)                             # (m, K)
         return float(loss)
 
     @property
