@@ -46,7 +46,7 @@ from charrnn_edu.gradcheck import complex_step_gradients, numerical_gradients
 from charrnn_edu.loss import sequence_loss
 from charrnn_edu.training import Settings, Trainer
 
-__all__ = ["save", "draw_unrolled", "trained_model", "char_label", "draw_states",
+__all__ = ["save", "draw_unrolled", "draw_streams", "trained_model", "char_label", "draw_states",
            "draw_smooth_loss", "spectral_radius", "jacobian_norms", "draw_jacobian_norms",
            "h0_gradients", "draw_h0_gradients", "norm_clip", "GradientStep",
            "largest_gradient", "forward_differences", "step_errors", "STEPS",
@@ -253,6 +253,47 @@ def draw_smooth_loss(trainer: Trainer) -> Figure:
 
 
 # ------------------------------------------------------------------ exploding and vanishing
+
+def draw_streams(n_chars: int = 1_091_710, B: int = 4, tau: int = 25,
+                 iterations: int = 4) -> Figure:
+    """Mini-batches' layout: the text cut into B contiguous streams, read tau at a time.
+
+    Top: the whole text, coloured by the stream each part becomes. Bottom: the B streams'
+    first ``iterations`` pieces, side by side: iteration i reads piece i of every stream at
+    once, and each stream carries its own hidden state from piece to piece
+    (``charrnn_edu.batches``).
+    """
+    length = n_chars // B
+    fig = Figure(figsize=(8, 1.6 + 0.5 * B), layout="constrained")
+    text_ax, streams_ax = fig.subplots(2, 1, height_ratios=[1, B])
+    for b in range(B):
+        text_ax.barh(0, length, left=b * length, height=0.8, color=f"C{b}", alpha=0.6)
+        text_ax.text((b + 0.5) * length, 0, f"stream {b + 1}", ha="center", va="center",
+                     fontsize=8)
+    text_ax.set(xlim=(0, B * length), yticks=[], xticks=[b * length for b in range(B + 1)],
+                xticklabels=[f"{b * length:,}" for b in range(B + 1)],
+                title=f"the text, {n_chars:,} characters: {B} streams of {length:,}")
+    text_ax.tick_params(labelsize=7)
+    for b in range(B):
+        y = B - 1 - b
+        for i in range(iterations):
+            streams_ax.barh(y, tau, left=i * tau, height=0.7, color=f"C{b}",
+                            alpha=0.3 + 0.6 * (i + 1) / iterations, edgecolor="black",
+                            linewidth=0.6)
+            streams_ax.text((i + 0.5) * tau, y, f"iteration {i + 1}", ha="center",
+                            va="center", fontsize=7)
+        streams_ax.text(iterations * tau + 2, y, f"... to character {length:,}",
+                        va="center", fontsize=7)
+    streams_ax.set(xlim=(0, iterations * tau + 40), yticks=range(B),
+                   yticklabels=[f"stream {B - y}" for y in range(B)],
+                   xlabel=f"position in the stream (characters); iteration i reads piece i "
+                          f"of every stream: a ({B}, {tau}) array of ids")
+    streams_ax.tick_params(labelsize=7)
+    for ax in (text_ax, streams_ax):
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    return fig
+
 
 def spectral_radius(W: np.ndarray) -> float:
     """The largest absolute eigenvalue of the square matrix ``W``."""

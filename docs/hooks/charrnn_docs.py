@@ -138,6 +138,7 @@ def figures() -> dict[str, Any]:
         "h0-gradients.svg": ex.draw_h0_gradients(
             {k: ex.h0_gradients(r, x, y, h0) for k, r in models.items()}),
         "gradcheck-steps.svg": ex.draw_step_errors(ex.step_errors()),
+        "streams.svg": ex.draw_streams(),
     }
 
 
