@@ -18,7 +18,7 @@ The tricks, in the order the page teaches them:
    iteration writes into them with ``out=``, so it allocates (almost) nothing.
 4. **The additive term inside the product.** Step t computes h_{t-1}^T W^T + (U x_t + b)^T.
    Stacking the tau input rows under W^T and appending the unit row vector e_t to h_{t-1}
-   makes that one product, [h_{t-1}^T, e_t^T] [W^T; A_in]: two numpy calls per step (product,
+   makes that one product, ``[h_{t-1}^T, e_t^T] [W^T; A_in]``: two numpy calls per step (product,
    tanh) instead of three. The same trick puts (4.4)'s V^T g_t inside W^T da_{t+1}.
 5. **One flat buffer for all five parameters**, and the same layout for the gradients and
    the optimiser's state, so clipping is one call and AdaGrad or Adam a handful of calls over
