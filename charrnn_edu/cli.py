@@ -672,39 +672,16 @@ def evaluate(
     on, or not given and the run trained on the bundled corpus; on the whole of --data when
     that is another text.
     """
-    from charrnn_edu.training import held_out_loss, split_text
-
     path = run / runs.CHECKPOINT if run.is_dir() else run
     trainer = _load(run)
-    stored = runs.read_corpus(run) if run.is_dir() else {}
-    encoding = encoding or stored.get("encoding") or "utf-8"
+    _, _, meta = _library(checkpoint.load_model, path)      # the record of its training text
+    encoding = encoding or meta["encoding"]
     corpus_path, text, _ = load_corpus(data, encoding)
-    same = checkpoint.corpus_sha256(text, encoding) == stored.get(
-        "sha256", checkpoint.corpus_sha256(text, encoding) if data is None else None)
-    if same and trainer.settings.val_frac == 0:
-        raise UsageError(f"{path} was trained on all of {corpus_path.name} (no --val-frac): "
-                         "every character of it was seen in training; give --data another "
-                         "text to evaluate on")
-    if same:
-        _, ids = split_text(text, trainer.settings, trainer.vocab)
-        what = (f"the held-out {trainer.settings.val_frac:g} of {corpus_path.name} "
-                f"({len(ids):,} characters)")
-    else:
-        unknown = sorted(set(text) - set(trainer.vocab.chars))
-        if unknown:
-            raise UsageError(f"{corpus_path} has characters the model never saw "
-                             f"({', '.join(map(repr, unknown[:5]))}): it can only be "
-                             "evaluated on text in its vocabulary")
-        ids = trainer.vocab.encode(text)
-        what = f"all of {corpus_path.name} ({len(ids):,} characters)"
-    if len(ids) < 2:
-        raise UsageError(f"{what} is too short to evaluate: it needs at least 2 characters")
-    model = trainer.best if best else trainer.rnn
-    nats = held_out_loss(model, ids)
-    K = len(trainer.vocab)
-    typer.echo(f"{'best' if best else 'latest'} model of {path} on {what}: "
-               f"{nats:.4f} nats = {nats / math.log(2):.4f} bits per character "
-               f"(guessing uniformly: log2 K = log2 {K} = {math.log2(K):.4f} bits)")
+    found = _library(runs.evaluate, trainer, text, corpus_path.name, encoding,
+                     meta["corpus_sha256"], best)
+    typer.echo(f"{'best' if best else 'latest'} model of {path} on {found.what}: "
+               f"{found.nats:.4f} nats = {found.bits:.4f} bits per character (guessing "
+               f"uniformly: log2 K = log2 {found.K} = {math.log2(found.K):.4f} bits)")
 
 
 @app.command()

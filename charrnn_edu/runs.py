@@ -23,6 +23,7 @@ import csv
 import fcntl
 import io
 import json
+import math
 import os
 import signal
 import time
@@ -41,11 +42,19 @@ from charrnn_edu.files import remove_temporaries, write_atomically
 from charrnn_edu.forward import RNN, step
 from charrnn_edu.sampling import greedy as greedy_ids
 from charrnn_edu.sampling import prime, sample
-from charrnn_edu.training import Sample, Settings, Trainer, TrainingDiverged
+from charrnn_edu.training import (
+    Sample,
+    Settings,
+    Trainer,
+    TrainingDiverged,
+    held_out_loss,
+    split_text,
+)
 
 __all__ = ["Corpus", "RunFolder", "FolderBusy", "RunFailed", "Interrupted", "StopSignals",
            "history_csv", "samples_markdown", "read_record", "read_corpus", "save", "start",
-           "resume", "train", "finite", "memory_estimate", "sample_stream"]
+           "resume", "train", "finite", "memory_estimate", "sample_stream", "Evaluation",
+           "evaluate"]
 
 CHECKPOINT, RECORD, HISTORY, SAMPLES, LOCK = (
     "checkpoint.npz", "settings.json", "history.csv", "samples.md", ".lock")
@@ -159,6 +168,51 @@ def resume(folder: Path, text: str, corpus: Corpus,
         raise RunFailed(f"{folder / CHECKPOINT} holds infinite or NaN parameters: the run "
                         "diverged before it was saved; start a new run")
     return trainer
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's loss on a text: what text, nats and bits per character, and K."""
+
+    what: str
+    nats: float
+    bits: float
+    K: int
+
+
+def evaluate(trainer: Trainer, text: str, name: str, encoding: str, trained_sha: str,
+             best: bool = True) -> Evaluation:
+    """The loss per character of the run's best (or latest) model, on the right text.
+
+    On the run's held-out part when ``text`` is the text it trained on (read with
+    ``encoding``, its SHA-256 is ``trained_sha``), on all of ``text`` otherwise.
+
+    Raises
+    ------
+    ValueError
+        If the run trained on all of its text (nothing held out), the text has characters
+        the model never saw, or it is too short.
+    """
+    same = checkpoint.corpus_sha256(text, encoding) == trained_sha
+    if same and trainer.settings.val_frac == 0:
+        raise ValueError(f"the run was trained on all of {name} (no --val-frac): every "
+                         "character of it was seen in training; give --data another text "
+                         "to evaluate on")
+    if same:
+        _, ids = split_text(text, trainer.settings, trainer.vocab)
+        what = f"the held-out {trainer.settings.val_frac:g} of {name} ({len(ids):,} characters)"
+    else:
+        unknown = sorted(set(text) - set(trainer.vocab.chars))
+        if unknown:
+            raise ValueError(f"{name} has characters the model never saw "
+                             f"({', '.join(map(repr, unknown[:5]))}): it can only be "
+                             "evaluated on text in its vocabulary")
+        ids = trainer.vocab.encode(text)
+        what = f"all of {name} ({len(ids):,} characters)"
+    if len(ids) < 2:
+        raise ValueError(f"{what} is too short to evaluate: it needs at least 2 characters")
+    nats = held_out_loss(trainer.best if best else trainer.rnn, ids)
+    return Evaluation(what, nats, nats / math.log(2), len(trainer.vocab))
 
 
 def memory_estimate(n_chars: int, K: int, settings: Settings) -> int:
