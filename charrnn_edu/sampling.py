@@ -129,26 +129,26 @@ def sample(rnn: RNN, h0: np.ndarray, x0: int, n: int, rng: np.random.Generator,
     ids : ndarray of shape (n,), dtype int64
     """
     _check_options(n, temperature, top_p)
-    ids = np.empty(n, dtype=np.int64)
-    h, x = h0, x0
-    for t in range(n):
+    ids, h, x = [], h0, x0
+    for _ in range(n):
         h, p = next_distribution(rnn, h, x, temperature)
         if top_p < 1:
             p = nucleus(p, top_p)
-        x = ids[t] = draw(p, rng)
-    return ids
+        x = draw(p, rng)                 # the character drawn is the next input
+        ids.append(x)
+    return np.array(ids, dtype=np.int64)
 # --8<-- [end:sample]
 
 
 def greedy(rnn: RNN, h0: np.ndarray, x0: int, n: int) -> np.ndarray:
     """Like :func:`sample`, but always take the most likely character (no randomness)."""
     _check_options(n, 1.0, 1.0)
-    ids = np.empty(n, dtype=np.int64)
-    h, x = h0, x0
-    for t in range(n):
+    ids, h, x = [], h0, x0
+    for _ in range(n):
         h, p = next_distribution(rnn, h, x)
-        x = ids[t] = int(np.argmax(p))
-    return ids
+        x = int(np.argmax(p))
+        ids.append(x)
+    return np.array(ids, dtype=np.int64)
 
 
 # --8<-- [start:prime]
