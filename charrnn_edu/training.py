@@ -21,6 +21,12 @@ The raw loss jumps with the difficulty of each piece, so progress is read from t
 Every ``sample_every`` iterations (and at iteration 1) the trainer writes ``sample_length``
 characters (chapter 7), starting from the hidden state of the current piece and its first
 character, and it keeps a copy of the parameters with the lowest smooth loss so far.
+
+Who computes an iteration is a choice (:attr:`Trainer.engine`): by default the training
+engine (``charrnn_edu.engine``), the same numbers as chapters 4 and 6 to rounding, faster;
+or the chapters themselves. With ``settings.batch = B`` the text is read as B streams at once
+(``charrnn_edu.batches``), and with ``settings.val_frac`` its end is held out and its loss
+measured every ``eval_every`` iterations.
 """
 
 from __future__ import annotations
