@@ -29,18 +29,15 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from charrnn_edu import batches  # noqa: E402
 from charrnn_edu.encoding import Vocabulary  # noqa: E402
 from charrnn_edu.files import default_corpus, read_text  # noqa: E402
-from charrnn_edu.training import PRESETS, Trainer  # noqa: E402
+from charrnn_edu.training import PRESETS, Trainer, held_out_loss  # noqa: E402
 
 
 def held_out_bits(trainer: Trainer, held_out: np.ndarray, streams: int = 100) -> float:
-    """Mean loss per character on ``held_out``, in bits: chapter 9's forward over streams."""
-    S = batches.streams(held_out, streams)                       # (streams, n)
-    rnn = trainer.rnn.map(lambda a: a.astype(np.float64))
-    P = batches.forward(rnn, S[:, :-1], np.zeros((rnn.m, streams))).P
-    return batches.loss(P, S[:, 1:]) / (S.shape[1] - 1) / math.log(2)
+    """Mean loss per character on ``held_out``, in bits: ``streams`` streams read in one piece."""
+    piece = len(held_out) // streams - 1
+    return held_out_loss(trainer.rnn, held_out, streams=streams, piece=piece) / math.log(2)
 
 
 def train(text: str, held_out: np.ndarray, vocab: Vocabulary, batch: int, eta: float,

@@ -673,12 +673,11 @@ def evaluate(
     that is another text.
     """
     path = run / runs.CHECKPOINT if run.is_dir() else run
-    trainer = _load(run)
-    _, _, meta = _library(checkpoint.load_model, path)      # the record of its training text
+    model, vocab, meta = _library(checkpoint.load_model, path, best)
     encoding = encoding or meta["encoding"]
     corpus_path, text, _ = load_corpus(data, encoding)
-    found = _library(runs.evaluate, trainer, text, corpus_path.name, encoding,
-                     meta["corpus_sha256"], best)
+    found = _library(runs.evaluate, model, vocab, meta["settings"], text, corpus_path.name,
+                     encoding, meta["corpus_sha256"])
     typer.echo(f"{'best' if best else 'latest'} model of {path} on {found.what}: "
                f"{found.nats:.4f} nats = {found.bits:.4f} bits per character (guessing "
                f"uniformly: log2 K = log2 {found.K} = {math.log2(found.K):.4f} bits)")

@@ -180,9 +180,9 @@ class Evaluation:
     K: int
 
 
-def evaluate(trainer: Trainer, text: str, name: str, encoding: str, trained_sha: str,
-             best: bool = True) -> Evaluation:
-    """The loss per character of the run's best (or latest) model, on the right text.
+def evaluate(rnn: RNN, vocab: Vocabulary, settings: Settings, text: str, name: str,
+             encoding: str, trained_sha: str) -> Evaluation:
+    """The loss per character of a trained model (``rnn``), on the right text.
 
     On the run's held-out part when ``text`` is the text it trained on (read with
     ``encoding``, its SHA-256 is ``trained_sha``), on all of ``text`` otherwise.
@@ -194,25 +194,25 @@ def evaluate(trainer: Trainer, text: str, name: str, encoding: str, trained_sha:
         the model never saw, or it is too short.
     """
     same = checkpoint.corpus_sha256(text, encoding) == trained_sha
-    if same and trainer.settings.val_frac == 0:
+    if same and settings.val_frac == 0:
         raise ValueError(f"the run was trained on all of {name} (no --val-frac): every "
                          "character of it was seen in training; give --data another text "
                          "to evaluate on")
     if same:
-        _, ids = split_text(text, trainer.settings, trainer.vocab)
-        what = f"the held-out {trainer.settings.val_frac:g} of {name} ({len(ids):,} characters)"
+        _, ids = split_text(text, settings, vocab)
+        what = f"the held-out {settings.val_frac:g} of {name} ({len(ids):,} characters)"
     else:
-        unknown = sorted(set(text) - set(trainer.vocab.chars))
+        unknown = sorted(set(text) - set(vocab.chars))
         if unknown:
             raise ValueError(f"{name} has characters the model never saw "
                              f"({', '.join(map(repr, unknown[:5]))}): it can only be "
                              "evaluated on text in its vocabulary")
-        ids = trainer.vocab.encode(text)
+        ids = vocab.encode(text)
         what = f"all of {name} ({len(ids):,} characters)"
     if len(ids) < 2:
         raise ValueError(f"{what} is too short to evaluate: it needs at least 2 characters")
-    nats = held_out_loss(trainer.best if best else trainer.rnn, ids)
-    return Evaluation(what, nats, nats / math.log(2), len(trainer.vocab))
+    nats = held_out_loss(rnn, ids)
+    return Evaluation(what, nats, nats / math.log(2), len(vocab))
 
 
 def memory_estimate(n_chars: int, K: int, settings: Settings) -> int:
