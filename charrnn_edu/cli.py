@@ -676,6 +676,10 @@ def evaluate(
     model, vocab, meta = _library(checkpoint.load_model, path, best)
     encoding = encoding or meta["encoding"]
     corpus_path, text, _ = load_corpus(data, encoding)
+    if data is None and checkpoint.corpus_sha256(text, encoding) != meta["corpus_sha256"]:
+        raise UsageError(f"{path} was trained on {meta['corpus_name']}, not on the bundled "
+                         f"corpus: give --data the path of {meta['corpus_name']} (or of "
+                         "another text to evaluate on)")
     found = _library(runs.evaluate, model, vocab, meta["settings"], text, corpus_path.name,
                      encoding, meta["corpus_sha256"])
     typer.echo(f"{'best' if best else 'latest'} model of {path} on {found.what}: "

@@ -266,6 +266,9 @@ def test_eval_refuses_a_run_that_saw_all_of_its_text(capsys, tmp_path, corpus):
     other.write_text(corpus.read_text("utf-8")[::-1], encoding="utf-8")
     code, stdout, _ = run(capsys, "eval", str(out), "--data", str(other), "--latest")
     assert code == 0 and "all of other.txt (3,000 characters)" in stdout
+    code, _, err = run(capsys, "eval", str(out))
+    assert code == 2 and "trained on text.txt, not on the bundled corpus" in err
+    assert_one_line_error(err)
 
 
 def test_study_writes_its_band_and_resumes(capsys, tmp_path, corpus):
