@@ -24,7 +24,7 @@ from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.files import write_atomically
 from charrnn_edu.forward import RNN
 from charrnn_edu.gradcheck import GradCheckRow, check, passes, table
-from charrnn_edu.original import REPORT
+from charrnn_edu.original import REPORT, SETTINGS
 from charrnn_edu.runs import Corpus
 from charrnn_edu.sampling import generate
 from charrnn_edu.training import Settings, Trainer, init_scaled
@@ -130,11 +130,16 @@ def original_comparison(trainer: Trainer, gradcheck: dict[str, Any],
                         K: int) -> list[dict[str, Any]]:
     """A run's numbers beside the original report's (``charrnn_edu.original``).
 
-    Losses are on the report's scale, summed over the sequence (a mean-loss run's are
-    multiplied by tau). Each row: what, this run, the report, and the difference when both
+    Losses are on the report's scale, summed over tau = 25 characters: a mean-loss run's are
+    multiplied by 25, a summed loss over another tau by 25 / tau. A run that reads more
+    than 25 characters an iteration (longer sequences, several streams) is compared after
+    the same number of characters as the report's iteration, and the row says at which of
+    its own iterations. Each row: what, this run, the report, and the difference when both
     are numbers.
     """
-    scale = trainer.settings.seq_length if trainer.settings.loss == "mean" else 1
+    settings, tau = trainer.settings, SETTINGS["seq_length"]
+    scale = tau if settings.loss == "mean" else tau / settings.seq_length
+    per_iteration = settings.seq_length * settings.batch
     smooth = trainer.smooth_losses
     maxima = [row["max_rel"] for rows in gradcheck["tables"].values() for row in rows]
     rows: list[dict[str, Any]] = [
@@ -142,9 +147,12 @@ def original_comparison(trainer: Trainer, gradcheck: dict[str, Any],
         {"what": "loss at iteration 1", "run": trainer.losses[0] * scale,
          "report": REPORT["first_loss"]}]
     for iteration, value in sorted(REPORT["smooth_loss"].items()):
-        rows.append({"what": f"smooth loss at iteration {iteration:,}",
-                     "run": smooth[iteration - 1] * scale if len(smooth) >= iteration else None,
-                     "report": value})
+        ours = max(1, round(iteration * tau / per_iteration))
+        what = f"smooth loss at iteration {iteration:,}"
+        if ours != iteration:
+            what += f" ({iteration * tau:,} characters: this run's iteration {ours:,})"
+        rows.append({"what": what, "report": value,
+                     "run": smooth[ours - 1] * scale if len(smooth) >= ours else None})
     rows.append({"what": "best smooth loss", "run": trainer.best_loss * scale,
                  "report": REPORT["best_loss"]})
     rows.append({"what": "largest gradient-check relative error, per parameter",

@@ -92,3 +92,31 @@ def test_the_report_stands_beside_the_original_one(quick_report):
     assert rows["smooth loss at iteration 30,000"]["difference"] is None
     md = (quick_report / "report.md").read_text(encoding="utf-8")
     assert "## Beside the original report" in md and "| best smooth loss |" in md
+
+
+@pytest.mark.parametrize("loss, tau, batch", [("sum", 25, 1), ("mean", 25, 1), ("mean", 50, 1),
+                                              ("sum", 10, 2), ("mean", 50, 4)])
+def test_runs_are_compared_per_25_characters_after_as_many_characters(loss, tau, batch):
+    """A run reading tau * B characters an iteration meets the report's iteration i at
+    i * 25 / (tau * B), and its losses are scaled to a sum over 25 characters."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from charrnn_edu.original import REPORT
+    from charrnn_edu.report import original_comparison
+    from charrnn_edu.training import Settings
+
+    n = 150_000                                   # past 125,000, the furthest meeting
+    smooth = np.arange(1.0, n + 1.0)              # the smooth loss at iteration i is i
+    trainer = SimpleNamespace(settings=Settings(loss=loss, seq_length=tau, batch=batch),
+                              losses=smooth.copy(), smooth_losses=smooth, best_loss=1.0)
+    gradcheck = {"tables": {"zero": [{"max_rel": 1e-9}]}}
+    rows = original_comparison(trainer, gradcheck, 80)
+    scale = 25 if loss == "mean" else 25 / tau
+    for iteration in REPORT["smooth_loss"]:
+        ours = round(iteration * 25 / (tau * batch))
+        [row] = [r for r in rows if r["what"].startswith(f"smooth loss at iteration {iteration:,}")]
+        assert row["run"] == pytest.approx(ours * scale)
+        assert (f"this run's iteration {ours:,}" in row["what"]) == (ours != iteration)
+    assert rows[1]["run"] == pytest.approx(scale)
