@@ -93,7 +93,8 @@ class Settings:
 
     Notes
     -----
-    :data:`PRESETS` holds the course's two editions: ``classic`` (the defaults) and ``2026``.
+    :data:`PRESETS` holds the course's two editions, ``classic`` (the defaults) and ``2026``,
+    and ``tuned``, this project's choice within the same network, measured to beat both.
     """
 
     hidden: int = 100
@@ -139,8 +140,14 @@ PRESETS: dict[str, Settings] = {
     "classic": Settings(),
     # The 2026 edition: Adam (beta1 0.9, beta2 0.999, eps 1e-8), mean loss, scaled init.
     "2026": Settings(eta=0.001, optimizer="adam", loss="mean", init="scaled"),
+    # The 2026 edition with a larger m and longer sequences, in float32 to pay for them, and
+    # 5% of the text held out to measure it. Chosen by measurement on two novel-sized texts,
+    # held-out bits per character first (docs/measured/tuned.md, benchmarks/tuned.py).
+    "tuned": Settings(hidden=160, seq_length=50, eta=0.001, optimizer="adam",
+                      loss="mean", init="scaled", dtype="float32", val_frac=0.05,
+                      eval_every=10_000),
 }
-"""The course's editions of the assignment, by name (``--preset`` at the command line)."""
+"""The course's two editions and this project's tuned one, by name (``--preset``)."""
 
 
 def init_scaled(K: int, m: int = 100, *, rng: np.random.Generator) -> RNN:

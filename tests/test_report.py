@@ -1,6 +1,7 @@
 """`charrnn report --quick`: every output exists, and report.json agrees with report.md."""
 
 import json
+import math
 
 import pytest
 
@@ -120,3 +121,24 @@ def test_runs_are_compared_per_25_characters_after_as_many_characters(loss, tau,
         assert row["run"] == pytest.approx(ours * scale)
         assert (f"this run's iteration {ours:,}" in row["what"]) == (ours != iteration)
     assert rows[1]["run"] == pytest.approx(scale)
+
+
+def test_the_tuned_preset_reports_with_its_own_precision_and_held_out_part(tmp_path):
+    """`charrnn report --preset tuned` trains in float32 with 5% held out, as the preset says,
+    and compares with the original per 25 characters."""
+    corpus = tmp_path / "plays.txt"
+    corpus.write_text(default_corpus().read_text("utf-8")[:20_000], encoding="utf-8")
+    out = tmp_path / "tuned"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", "--quick", "--quiet", "--preset", "tuned", "--data", str(corpus),
+              "--out", str(out)])
+    assert exit_info.value.code == 0
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    record = json.loads((out / "run" / "settings.json").read_text("utf-8"))
+    settings = record["settings"]
+    assert report["preset"] == "tuned"
+    assert (settings["dtype"], settings["seq_length"], settings["val_frac"]) == ("float32", 50,
+                                                                                0.05)
+    assert report["gradcheck"]["passed"]
+    first = {row["what"]: row for row in report["original"]}["loss at iteration 1"]
+    assert first["run"] == pytest.approx(25 * math.log(record["K"]), rel=0.05)
