@@ -42,7 +42,9 @@ ROWS = (
     ("Adam, mean loss, scaled init (`2026`)", ["--preset", "2026"]),
     ("+ float32", ["--preset", "2026", "--dtype", "float32"]),
     ("+ tau = 50", ["--preset", "2026", "--dtype", "float32", "--seq-length", "50"]),
-    ("+ m = 160 (`tuned`)", ["--preset", "tuned"]),
+    ("+ m = 256", ["--preset", "2026", "--dtype", "float32", "--seq-length", "50",
+                   "--hidden", "256"]),
+    ("+ eta = 0.0005 (`tuned`)", ["--preset", "tuned"]),
 )
 """Each row: what it changes, and its options (the preset's own as they stand)."""
 COMMON = ["--val-frac", "0.05", "--eval-every", "20000", "--sample-every", "100000",
