@@ -36,7 +36,7 @@ from charrnn_edu.exercises.commands import lab as lab_command  # noqa: E402
 from charrnn_edu.files import default_corpus, read_text  # noqa: E402
 from charrnn_edu.forward import RNN  # noqa: E402
 from charrnn_edu.gradcheck import ATOL, RTOL, check, passes, table  # noqa: E402
-from charrnn_edu.training import PRESETS, Trainer  # noqa: E402
+from charrnn_edu.training import PRESETS, Settings, Trainer  # noqa: E402
 
 app = typer.Typer(
     name="charrnn",
@@ -121,6 +121,11 @@ def load_corpus(data: Path | None, encoding: str) -> tuple[Path, str, Vocabulary
     except (OSError, ValueError) as err:
         raise UsageError(str(err)) from None
     return path, text, Vocabulary.from_text(text)
+
+
+# The settings in which the presets differ: what `--preset` asks for on --resume.
+PRESET_FIELDS = tuple(k for k in Settings().to_dict()
+                      if len({getattr(p, k) for p in PRESETS.values()}) > 1)
 
 
 class Preset(StrEnum):
@@ -404,9 +409,9 @@ def train(
             runs.StopSignals() as stop:
         if resume is not None:
             given = [(f"--{k.replace('_', '-')} {v}", k, v) for k, v in chosen.items()]
-            if preset is not None:
+            if preset is not None:     # what the preset sets, unless an option overrides it
                 given += [(f"--preset {preset.value}", k, getattr(PRESETS[preset.value], k))
-                          for k in ("optimizer", "loss", "init")]
+                          for k in PRESET_FIELDS if chosen.get(k) is None]
             trainer = _library(runs.resume, folder.path, text, corpus, given)
             trainer.engine = engine.value
             checkpoint_every = (checkpoint_every

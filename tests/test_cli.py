@@ -283,3 +283,19 @@ def test_study_writes_its_band_and_resumes(capsys, tmp_path, corpus):
     before = (out / "study.json").read_text("utf-8")
     code, _, _ = run(capsys, *args)                 # everything is there: nothing retrains
     assert code == 0 and (out / "study.json").read_text("utf-8") == before
+
+
+def test_resume_refuses_a_preset_that_contradicts_the_run(capsys, tmp_path, corpus):
+    """--preset on --resume means what it means on a new run: its settings, less what an
+    option overrides; any of them unlike the run's is refused, naming it."""
+    out = tmp_path / "tuned"
+    small = ["--hidden", "8", "--seq-length", "10", "--quiet"]
+    assert run(capsys, "train", "--data", str(corpus), "--preset", "tuned", "--iterations",
+               "5", "--out", str(out), *small)[0] == 0
+    code, _, err = run(capsys, "train", "--resume", str(out), "--data", str(corpus),
+                       "--preset", "2026", "--iterations", "10", *small)
+    assert code == 2 and "--preset 2026 contradicts" in err and "eta = 0.0005" in err
+    assert_one_line_error(err)
+    code, _, err = run(capsys, "train", "--resume", str(out), "--data", str(corpus),
+                       "--preset", "tuned", "--iterations", "10", *small)
+    assert code == 0, err

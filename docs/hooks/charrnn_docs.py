@@ -206,7 +206,9 @@ def _run_block(match: re.Match[str]) -> str:
     for command in match["commands"].strip().splitlines():
         output = run_command(command.strip())
         parts.append(f"$ {command.strip()}" + (f"\n{output}" if output else ""))
-    return _fence("console", "\n\n".join(parts))
+    # Said on the page: these numbers are the build machine's, not a committed run's.
+    return ("*Run while this site was built, on the machine that built it:*\n\n"
+            + _fence("console", "\n\n".join(parts)))
 
 
 def command_tree() -> list[list[str]]:
