@@ -123,9 +123,11 @@ def load_corpus(data: Path | None, encoding: str) -> tuple[Path, str, Vocabulary
     return path, text, Vocabulary.from_text(text)
 
 
-# The settings in which the presets differ: what `--preset` asks for on --resume.
-PRESET_FIELDS = tuple(k for k in Settings().to_dict()
-                      if len({getattr(p, k) for p in PRESETS.values()}) > 1)
+# The settings in which the presets differ: what `--preset` asks for on --resume (the
+# optimiser, loss and initialisation first: they tell the presets apart most plainly).
+PRESET_FIELDS = tuple(sorted((k for k in Settings().to_dict()
+                              if len({getattr(p, k) for p in PRESETS.values()}) > 1),
+                             key=lambda k: k not in ("optimizer", "loss", "init")))
 
 
 class Preset(StrEnum):
@@ -665,9 +667,12 @@ def report(
             raise typer.Exit(stop.exit_code)
     typer.echo(reports.comparison_markdown(
         reports.original_comparison(trainer, section, len(vocab))))
+    best = f"{trainer.best_loss:.2f}"
+    if trainer.settings.loss == "mean":       # the report's scale beside the run's own
+        best += f" per character, {trainer.best_loss * 25:.2f} per 25"
     typer.echo(f"wrote {out}/report.md, report.json, loss.png, loss.svg and run/ "
-               f"({trainer.iteration:,} iterations, best smooth loss {trainer.best_loss:.2f}, "
-               f"{seconds:.1f} s)")
+               f"({trainer.iteration:,} iterations, best smooth loss {best}, "
+               f"{seconds:.1f} s of training)")
 
 
 @app.command("eval")

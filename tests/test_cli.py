@@ -294,7 +294,7 @@ def test_resume_refuses_a_preset_that_contradicts_the_run(capsys, tmp_path, corp
                "5", "--out", str(out), *small)[0] == 0
     code, _, err = run(capsys, "train", "--resume", str(out), "--data", str(corpus),
                        "--preset", "2026", "--iterations", "10", *small)
-    assert code == 2 and "--preset 2026 contradicts" in err and "eta = 0.0005" in err
+    assert code == 2 and "--preset 2026 contradicts" in err and "eta = 0.0005" in err, err
     assert_one_line_error(err)
     code, _, err = run(capsys, "train", "--resume", str(out), "--data", str(corpus),
                        "--preset", "tuned", "--iterations", "10", *small)
