@@ -373,9 +373,9 @@ def train(
     """Train the RNN with the report's loop: BPTT, clipping, AdaGrad or Adam (chapters 4-6).
 
     Writes the run folder: checkpoint.npz (latest and best parameters, resumable),
-    settings.json, history.csv (loss of every iteration) and samples.md, all of them at every
-    save. Ctrl-C, SIGTERM or SIGHUP stop after the current iteration and save first;
-    --resume continues bit-for-bit.
+    settings.json, history.csv (loss of every iteration), samples.md and, with --val-frac,
+    held_out.csv (the held-out loss), all of them at every save. Ctrl-C, SIGTERM or SIGHUP
+    stop after the current iteration and save first; --resume continues bit-for-bit.
     """
     if iterations is not None and epochs is not None:
         raise UsageError("give --iterations or --epochs, not both")
@@ -541,7 +541,8 @@ def plot(
     _flat_note(len(trainer.vocab))
     plot_loss(trainer.smooth_losses, trainer.epoch_starts, out, losses=trainer.losses,
               title=f"Smooth loss, {trainer.iteration:,} iterations",
-              loss=trainer.settings.loss)
+              loss=trainer.settings.loss, held_out=trainer.evaluations,
+              seq_length=trainer.settings.seq_length)
     typer.echo(f"wrote {out}")
 
 

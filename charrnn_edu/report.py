@@ -27,7 +27,7 @@ from charrnn_edu.gradcheck import GradCheckRow, check, passes, table
 from charrnn_edu.original import REPORT, SETTINGS
 from charrnn_edu.runs import Corpus
 from charrnn_edu.sampling import generate
-from charrnn_edu.training import Settings, Trainer, init_scaled
+from charrnn_edu.training import Settings, Trainer, held_out_loss, init_scaled
 
 __all__ = ["FIGURE_FORMATS", "plot_loss", "gradcheck_rows", "report_gradcheck", "build_report",
            "report_markdown", "write_report", "finish_report"]
@@ -41,7 +41,8 @@ STEP, EPS = 1e-4, 1e-6
 
 def plot_loss(smooth_losses: Sequence[float], epoch_starts: Sequence[int], path: Path,
               losses: Sequence[float] | None = None, title: str = "Smooth loss",
-              loss: str = "sum") -> None:
+              loss: str = "sum", held_out: Sequence[tuple[int, float]] = (),
+              seq_length: int = 25) -> None:
     """Draw the smooth loss against iterations, epochs marked, to ``path``, atomically.
 
     Parameters
@@ -56,6 +57,11 @@ def plot_loss(smooth_losses: Sequence[float], epoch_starts: Sequence[int], path:
         The raw losses, drawn lighter behind the smooth loss.
     loss : {"sum", "mean"}
         Whether the run's loss is summed or averaged over the sequence (the axis label).
+    held_out : sequence of (int, float)
+        (iteration, mean loss per character in nats) on the held-out text; drawn on the
+        smooth loss's scale (times ``seq_length`` for a summed loss).
+    seq_length : int
+        tau, to put the held-out loss on a summed loss's scale.
     """
     import matplotlib
     from matplotlib.figure import Figure
@@ -67,6 +73,10 @@ def plot_loss(smooth_losses: Sequence[float], epoch_starts: Sequence[int], path:
         ax.plot(iterations, losses, color="tab:blue", alpha=0.15, linewidth=0.5,
                 label="loss of each sequence")
     ax.plot(iterations, smooth_losses, color="tab:blue", linewidth=1.5, label="smooth loss")
+    if held_out:
+        scale = 1 if loss == "mean" else seq_length
+        ax.plot([i for i, _ in held_out], [v * scale for _, v in held_out], color="tab:orange",
+                marker="o", markersize=3, linewidth=1.2, label="held-out loss")
     for k, start in enumerate(epoch_starts[1:], start=2):
         ax.axvline(start, color="grey", linestyle="--", linewidth=0.8)
         ax.text(start, 1.0, f" epoch {k}", transform=ax.get_xaxis_transform(), va="top",
@@ -194,6 +204,14 @@ def build_report(*, title: str, command: str, preset: str, corpus: Corpus, K: in
     """
     settings = trainer.settings
     uniform = (1 if settings.loss == "mean" else settings.seq_length) * float(np.log(K))
+    held_out = None
+    if len(trainer.held_out) > 1:     # the best model on the text it never trained on
+        nats = held_out_loss(trainer.best, trainer.held_out)
+        held_out = {"fraction": settings.val_frac, "characters": len(trainer.held_out),
+                    "best_model_nats": nats, "best_model_bits": nats / float(np.log(2)),
+                    "uniform_bits": float(np.log2(K)),
+                    "evaluations": [{"iteration": i, "nats": v}
+                                    for i, v in trainer.evaluations]}
     return {
         "title": title, "command": command, "preset": preset,
         "corpus": {"name": corpus.name, "characters": corpus.characters, "K": K,
@@ -209,7 +227,7 @@ def build_report(*, title: str, command: str, preset: str, corpus: Corpus, K: in
                      "best_iteration": trainer.best_iteration,
                      "wall_time_s": seconds,
                      "iterations_per_s": trainer.iteration / seconds if seconds > 0 else 0.0,
-                     "resumed_from": first},
+                     "resumed_from": first, "held_out": held_out},
         "evolution_every": evolution_every,
         "evolution": [{"iteration": s.iteration, "smooth_loss": s.smooth_loss, "text": s.text}
                       for s in trainer.samples if s.iteration <= evolution_until],
@@ -265,11 +283,17 @@ def report_markdown(report: dict[str, Any]) -> str:
             f"(a model that knows nothing scores {uniform} = {train['uniform_loss']:.2f}), "
             f"final smooth loss "
             f"{train['final_smooth_loss']:.2f}, best {train['best_smooth_loss']:.2f} at "
-            f"iteration {train['best_iteration']:,}.", "",
-            f"![Smooth loss]({report['figures']['png']})", ""]
+            f"iteration {train['best_iteration']:,}.", ""]
+    held = train.get("held_out")
+    if held:
+        out += [f"On the last {held['fraction']:g} of the text ({held['characters']:,} "
+                "characters), held out of training, the best model scores "
+                f"{held['best_model_nats']:.4f} nats = {held['best_model_bits']:.4f} bits per "
+                f"character (guessing uniformly: log2 K = {held['uniform_bits']:.4f} bits).", ""]
+    out += [f"![Smooth loss]({report['figures']['png']})", ""]
     out += ["## Beside the original report", "",
             "The original report's numbers (`charrnn_edu.original`, each with its source) "
-            "beside this run's, losses summed over the sequence. A different text, K or "
+            "beside this run's, losses summed over 25 characters. A different text, K or "
             "seed moves them; `charrnn study` shows how far seeds alone do.", "",
             comparison_markdown(report["original"]), ""]
     out += ["## 3. Evolution of the synthesised text", "",
@@ -319,7 +343,8 @@ def finish_report(out: Path, trainer: Trainer, *, final_length: int, seed: int,
     for name in ("loss.png", "loss.svg"):
         plot_loss(trainer.smooth_losses, trainer.epoch_starts, out / name,
                   title=f"Smooth loss, {trainer.iteration:,} iterations",
-                  loss=trainer.settings.loss)
+                  loss=trainer.settings.loss, held_out=trainer.evaluations,
+                  seq_length=trainer.settings.seq_length)
     final = generate(trainer.best, trainer.vocab, final_length, np.random.default_rng(seed))
     report = build_report(trainer=trainer, final_text=final, K=len(trainer.vocab), **build)
     write_report(out, report)

@@ -52,12 +52,13 @@ from charrnn_edu.training import (
 )
 
 __all__ = ["Corpus", "RunFolder", "FolderBusy", "RunFailed", "Interrupted", "StopSignals",
-           "history_csv", "samples_markdown", "read_record", "read_corpus", "save", "start",
-           "resume", "train", "finite", "memory_estimate", "sample_stream", "Evaluation",
-           "evaluate"]
+           "history_csv", "held_out_csv", "samples_markdown", "read_record", "read_corpus",
+           "save", "start", "resume", "train", "finite", "memory_estimate", "sample_stream",
+           "Evaluation", "evaluate"]
 
 CHECKPOINT, RECORD, HISTORY, SAMPLES, LOCK = (
     "checkpoint.npz", "settings.json", "history.csv", "samples.md", ".lock")
+HELD_OUT = "held_out.csv"   # only in a run that holds text out (--val-frac)
 
 
 class FolderBusy(RuntimeError):
@@ -110,6 +111,16 @@ def history_csv(trainer: Trainer) -> str:
         while epoch < len(starts) and starts[epoch] <= i:
             epoch += 1
         writer.writerow([i, epoch, repr(loss), repr(smooth)])
+    return out.getvalue()
+
+
+def held_out_csv(trainer: Trainer) -> str:
+    """The held-out loss as CSV: ``iteration, nats, bits`` per character, one row per measure."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["iteration", "nats", "bits"])
+    for iteration, nats in trainer.evaluations:
+        writer.writerow([iteration, repr(nats), repr(nats / math.log(2))])
     return out.getvalue()
 
 
@@ -277,7 +288,7 @@ class RunFolder:
     def __exit__(self, *exc: object) -> None:
         if self.created and not (self.path / CHECKPOINT).exists():
             remove_temporaries(self.path)
-            for name in (LOCK, RECORD, HISTORY, SAMPLES):
+            for name in (LOCK, RECORD, HISTORY, SAMPLES, HELD_OUT):
                 (self.path / name).unlink(missing_ok=True)
             if not any(self.path.iterdir()):
                 self.path.rmdir()
@@ -316,6 +327,8 @@ def save(folder: Path, trainer: Trainer, corpus: Corpus, options: dict[str, Any]
               "K": len(trainer.vocab), "run": options, "package": f"charrnn-edu {__version__}"}
     texts = {RECORD: json.dumps(record, indent=2) + "\n",
              SAMPLES: samples_markdown(trainer.samples), HISTORY: history_csv(trainer)}
+    if trainer.settings.val_frac > 0:
+        texts[HELD_OUT] = held_out_csv(trainer)
     for name, text in texts.items():
         write_atomically(folder / name, lambda f, text=text: f.write(text.encode("utf-8")))
     checkpoint.save(folder / CHECKPOINT, trainer, corpus_sha256=corpus.sha256,

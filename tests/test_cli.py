@@ -1,5 +1,6 @@
 """The charrnn command: outputs, exit codes (0 ok, 1 failed run, 2 usage) and one-line errors."""
 
+import math
 import subprocess
 import sys
 
@@ -243,6 +244,12 @@ def test_train_with_streams_a_held_out_part_and_either_engine(capsys, tmp_path, 
         trainer = checkpoint.load(out / "checkpoint.npz")
         assert trainer.settings.batch == 2 and trainer.h.shape == (8, 2)
         assert [i for i, _ in trainer.evaluations] == [10, 20, 30]
+        rows = (out / "held_out.csv").read_text("utf-8").splitlines()
+        assert rows[0] == "iteration,nats,bits"
+        for row, (iteration, nats) in zip(rows[1:], trainer.evaluations, strict=True):
+            i, n, b = row.split(",")
+            assert (int(i), float(n)) == (iteration, nats)
+            assert float(b) == pytest.approx(nats / math.log(2), rel=1e-15)
     fast = checkpoint.load(tmp_path / "fast" / "checkpoint.npz").losses
     lesson = checkpoint.load(tmp_path / "chapters" / "checkpoint.npz").losses
     np.testing.assert_allclose(fast[:3], lesson[:3], rtol=1e-9)

@@ -140,5 +140,13 @@ def test_the_tuned_preset_reports_with_its_own_precision_and_held_out_part(tmp_p
     assert (settings["dtype"], settings["seq_length"], settings["val_frac"]) == ("float32", 50,
                                                                                 0.05)
     assert report["gradcheck"]["passed"]
+    held = report["training"]["held_out"]
+    assert held["characters"] == round(0.05 * 20_000)
+    assert held["best_model_bits"] == pytest.approx(held["best_model_nats"] / math.log(2))
+    assert 0 < held["best_model_bits"] < held["uniform_bits"] == pytest.approx(
+        math.log2(record["K"]))
+    assert [e["iteration"] for e in held["evaluations"]] == []   # 10,000 is not reached
+    assert f"{held['best_model_bits']:.4f} bits per character" in (
+        out / "report.md").read_text("utf-8")
     first = {row["what"]: row for row in report["original"]}["loss at iteration 1"]
     assert first["run"] == pytest.approx(25 * math.log(record["K"]), rel=0.05)
