@@ -161,8 +161,9 @@ def original_comparison(trainer: Trainer, gradcheck: dict[str, Any],
         what = f"smooth loss at iteration {iteration:,}"
         if ours != iteration:
             what += f" ({iteration * tau:,} characters: this run's iteration {ours:,})"
-        rows.append({"what": what, "report": value,
-                     "run": smooth[ours - 1] * scale if len(smooth) >= ours else None})
+        rows.append({"what": what,
+                     "run": smooth[ours - 1] * scale if len(smooth) >= ours else None,
+                     "report": value})
     rows.append({"what": "best smooth loss", "run": trainer.best_loss * scale,
                  "report": REPORT["best_loss"]})
     rows.append({"what": "largest gradient-check relative error, per parameter",
