@@ -131,7 +131,7 @@ PRESET_FIELDS = tuple(sorted((k for k in Settings().to_dict()
 
 
 class Preset(StrEnum):
-    """The course's editions of the assignment (see ``charrnn_edu.training.PRESETS``)."""
+    """The course's editions and the tuned preset (see ``charrnn_edu.training.PRESETS``)."""
 
     classic = "classic"
     edition_2026 = "2026"

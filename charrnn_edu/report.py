@@ -113,7 +113,8 @@ def report_gradcheck(text: str, vocab: Vocabulary, settings: Settings,
     """The report's gradient check: h0 = 0 and a random h0, on the text's first characters.
 
     m = 5 with ``RNN.init`` (the report's), or m = 10 with ``init_scaled`` for the 2026
-    edition, both drawn from ``seed`` as ``charrnn gradcheck`` draws them.
+    edition and the tuned preset, both drawn from ``seed`` as ``charrnn gradcheck`` draws
+    them, over the preset's tau characters.
 
     Returns
     -------
