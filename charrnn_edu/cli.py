@@ -309,13 +309,12 @@ def _library(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise RunError(str(err)) from None
 
 
-def _total(epochs: float, trainer: Trainer) -> int:
+def _total(epochs: float, per_epoch: int) -> int:
     """The iteration ``--epochs`` asks to reach, refused unless it is 1 to MAX_ITERATIONS."""
-    total = round(epochs * trainer.iterations_per_epoch)
+    total = round(epochs * per_epoch)
     if not 1 <= total <= MAX_ITERATIONS:
         raise UsageError(f"--epochs {epochs:g} is {total:,} iterations of this text "
-                         f"({trainer.iterations_per_epoch:,} per epoch); it must be 1 to "
-                         f"{MAX_ITERATIONS:,}")
+                         f"({per_epoch:,} per epoch); it must be 1 to {MAX_ITERATIONS:,}")
     return total
 
 
@@ -427,7 +426,7 @@ def train(
             trainer = _library(runs.start, text, vocab, settings, _physical_memory() // 2,
                                engine.value)
             checkpoint_every = checkpoint_every or 10_000
-        total = (_total(epochs, trainer) if epochs is not None
+        total = (_total(epochs, trainer.iterations_per_epoch) if epochs is not None
                  else 100_000 if iterations is None else iterations)
         first, start = trainer.iteration, time.perf_counter()
         if total <= first:
@@ -646,7 +645,8 @@ def report(
             typer.echo(f"resuming the report's training at iteration {saved:,}", err=True)
         else:
             trainer = Trainer.start(text, settings, vocab, engine=engine.value)
-        total = min(_total(epochs, trainer), 2_000 if quick else MAX_ITERATIONS)
+        total = min(_total(epochs, trainer.iterations_per_epoch),
+                    2_000 if quick else MAX_ITERATIONS)
         first = trainer.iteration
         if first < total:
             _train(trainer, total, run.path, corpus, 10_000, stop, quiet, saved)
@@ -732,7 +732,7 @@ def study(
     stopped study continues where it stopped when run again.
     """
     from charrnn_edu import study as studies
-    from charrnn_edu.training import iterations_per_epoch
+    from charrnn_edu.training import iterations_per_epoch, split_text
 
     if iterations is not None and epochs is not None:
         raise UsageError("give --iterations or --epochs, not both")
@@ -744,14 +744,12 @@ def study(
     changes = {k: v for k, v in (("batch", batch), ("dtype", dtype and dtype.value))
                if v is not None}
     settings = _library(replace, PRESETS[preset.value], **changes)
-    path, text, _ = load_corpus(data, encoding or "utf-8")
+    path, text, vocab = load_corpus(data, encoding or "utf-8")
     corpus = runs.Corpus.of(path, text, encoding or "utf-8")
-    per_epoch = iterations_per_epoch(len(text), settings.seq_length, settings.batch)
-    total = (100_000 if iterations is None and epochs is None
-             else iterations if iterations is not None else round(epochs * per_epoch))
-    if not 1 <= total <= MAX_ITERATIONS:
-        raise UsageError(f"--epochs {epochs:g} is {total:,} iterations of this text; it must be "
-                         f"1 to {MAX_ITERATIONS:,}")
+    trained_on, _ = split_text(text, settings, vocab)     # an epoch is of the trained part
+    per_epoch = iterations_per_epoch(len(trained_on), settings.seq_length, settings.batch)
+    total = (_total(epochs, per_epoch) if epochs is not None
+             else 100_000 if iterations is None else iterations)
     out = out or Path("studies") / f"{path.stem}-{preset.value}"
     _out_folder("--out", out)
     compare = preset == Preset.classic if compare_report is None else compare_report

@@ -1,5 +1,6 @@
 """The charrnn command: outputs, exit codes (0 ok, 1 failed run, 2 usage) and one-line errors."""
 
+import json
 import math
 import subprocess
 import sys
@@ -306,3 +307,16 @@ def test_resume_refuses_a_preset_that_contradicts_the_run(capsys, tmp_path, corp
     code, _, err = run(capsys, "train", "--resume", str(out), "--data", str(corpus),
                        "--preset", "tuned", "--iterations", "10", *small)
     assert code == 0, err
+
+
+def test_a_study_counts_epochs_of_the_part_it_trains_on(capsys, tmp_path, corpus):
+    """--epochs in a study means what it means in train: passes over the trained part, which
+    the tuned preset's held-out 5% makes shorter than the text."""
+    out = tmp_path / "study"
+    code, _, err = run(capsys, "study", "--data", str(corpus), "--preset", "tuned", "--seeds",
+                       "1", "--epochs", "1", "--out", str(out))
+    assert code == 0, err
+    study = json.loads((out / "study.json").read_text("utf-8"))
+    trainer = checkpoint.load(out / "seed-0" / "checkpoint.npz", corpus.read_text("utf-8"))
+    assert study["iterations"] == trainer.iteration == trainer.iterations_per_epoch
+    assert len(trainer.data) == 3000 - round(0.05 * 3000)
