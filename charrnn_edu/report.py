@@ -15,7 +15,7 @@ import json
 import platform
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from charrnn_edu.original import REPORT, SETTINGS
 from charrnn_edu.runs import Corpus
 from charrnn_edu.sampling import generate
 from charrnn_edu.training import Settings, Trainer, held_out_loss, init_scaled
+
+if TYPE_CHECKING:       # matplotlib is imported only when a figure is drawn
+    from matplotlib.figure import Figure
 
 __all__ = ["FIGURE_FORMATS", "plot_loss", "gradcheck_rows", "report_gradcheck", "build_report",
            "report_markdown", "write_report", "finish_report"]
@@ -42,7 +45,7 @@ STEP, EPS = 1e-4, 1e-6
 def plot_loss(smooth_losses: Sequence[float], epoch_starts: Sequence[int], path: Path,
               losses: Sequence[float] | None = None, title: str = "Smooth loss",
               loss: str = "sum", held_out: Sequence[tuple[int, float]] = (),
-              seq_length: int = 25) -> None:
+              seq_length: int = 25) -> Figure:
     """Draw the smooth loss against iterations, epochs marked, to ``path``, atomically.
 
     Parameters
@@ -62,6 +65,11 @@ def plot_loss(smooth_losses: Sequence[float], epoch_starts: Sequence[int], path:
         smooth loss's scale (times ``seq_length`` for a summed loss).
     seq_length : int
         tau, to put the held-out loss on a summed loss's scale.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn, for a caller (or a test) to look at.
     """
     import matplotlib
     from matplotlib.figure import Figure
@@ -98,6 +106,7 @@ def plot_loss(smooth_losses: Sequence[float], epoch_starts: Sequence[int], path:
     with matplotlib.rc_context({"svg.hashsalt": "charrnn-edu"}):
         write_atomically(path, lambda f: fig.savefig(
             f, format=suffix[1:], metadata={"Date": None} if suffix == ".svg" else None))
+    return fig
 
 
 def gradcheck_rows(rows: Sequence[GradCheckRow]) -> list[dict[str, object]]:

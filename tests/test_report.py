@@ -150,3 +150,19 @@ def test_the_tuned_preset_reports_with_its_own_precision_and_held_out_part(tmp_p
         out / "report.md").read_text("utf-8")
     first = {row["what"]: row for row in report["original"]}["loss at iteration 1"]
     assert first["run"] == pytest.approx(25 * math.log(record["K"]), rel=0.05)
+
+
+@pytest.mark.parametrize("loss, scale", [("sum", 25), ("mean", 1)])
+def test_the_loss_figure_draws_the_held_out_loss_on_the_smooth_loss_scale(tmp_path, loss,
+                                                                          scale):
+    from charrnn_edu.report import plot_loss
+
+    held_out = [(10, 2.0), (20, 1.5)]
+    figure = plot_loss([60.0] * 30, [1], tmp_path / "loss.png", loss=loss,
+                       held_out=held_out, seq_length=25)
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    assert list(lines["held-out loss"].get_xdata()) == [10, 20]
+    assert list(lines["held-out loss"].get_ydata()) == [2.0 * scale, 1.5 * scale]
+    assert (tmp_path / "loss.png").stat().st_size > 0
+    bare = plot_loss([60.0] * 30, [1], tmp_path / "bare.png", loss=loss)
+    assert "held-out loss" not in {line.get_label() for line in bare.axes[0].get_lines()}
