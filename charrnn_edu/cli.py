@@ -619,9 +619,12 @@ def report(
     settings = replace(settings, dtype=dtype.value if dtype else settings.dtype,
                        batch=batch or settings.batch)
     need = settings.batch * (settings.seq_length + 1)
-    if len(text) < need:
-        raise UsageError(f"{path} has {len(text)} characters; the report needs at least "
-                         f"batch * (seq_length + 1) = {need}")
+    trained_on = len(text) - round(settings.val_frac * len(text))    # as split_text cuts it
+    if trained_on < need:
+        held = (f" ({len(text) - trained_on} held out: the preset's val_frac)"
+                if trained_on < len(text) else "")
+        raise UsageError(f"{path} has {trained_on} characters to train on{held}; the report "
+                         f"needs at least batch * (seq_length + 1) = {need}")
     corpus = runs.Corpus.of(path, text, encoding)
 
     with runs.RunFolder(out), runs.RunFolder(out / "run") as run, runs.StopSignals() as stop:
@@ -644,7 +647,7 @@ def report(
             saved = trainer.iteration
             typer.echo(f"resuming the report's training at iteration {saved:,}", err=True)
         else:
-            trainer = Trainer.start(text, settings, vocab, engine=engine.value)
+            trainer = _library(Trainer.start, text, settings, vocab, engine=engine.value)
         total = min(_total(epochs, trainer.iterations_per_epoch),
                     2_000 if quick else MAX_ITERATIONS)
         first = trainer.iteration

@@ -166,3 +166,16 @@ def test_the_loss_figure_draws_the_held_out_loss_on_the_smooth_loss_scale(tmp_pa
     assert (tmp_path / "loss.png").stat().st_size > 0
     bare = plot_loss([60.0] * 30, [1], tmp_path / "bare.png", loss=loss)
     assert "held-out loss" not in {line.get_label() for line in bare.axes[0].get_lines()}
+
+
+def test_a_text_too_short_once_the_preset_holds_some_out_is_a_usage_error(tmp_path, capsys):
+    """53 characters are enough for tau = 50, but not once the tuned preset keeps 5% out."""
+    corpus = tmp_path / "short.txt"
+    corpus.write_text(("abcdefghij" * 6)[:53], encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", "--quick", "--quiet", "--preset", "tuned", "--data", str(corpus),
+              "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2, err
+    assert err.count("\n") == 1 and "50 characters to train on (3 held out" in err
+    assert not (tmp_path / "out").exists()
