@@ -138,9 +138,14 @@ def main() -> int:
                                                  "if already downloaded")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        deb = args.deb or download_deb(Path(tmp))
-        vectors = [character_vector(blob) for blob in blobs(read_database(deb))]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            deb = args.deb or download_deb(Path(tmp))
+            vectors = [character_vector(blob) for blob in blobs(read_database(deb))]
+    except (OSError, ValueError, lzma.LZMAError, tarfile.TarError, zlib.error,
+            subprocess.CalledProcessError) as err:
+        print(f"error: cannot read the package: {err}", file=sys.stderr)
+        return 1
     novels = {lines[0]: lines for lines in vectors if lines}
     missing = [title for title in NOVELS if title not in novels]
     if missing:
