@@ -36,7 +36,7 @@ from charrnn_edu.exercises.commands import lab as lab_command  # noqa: E402
 from charrnn_edu.files import default_corpus, read_text  # noqa: E402
 from charrnn_edu.forward import RNN  # noqa: E402
 from charrnn_edu.gradcheck import ATOL, RTOL, check, passes, table  # noqa: E402
-from charrnn_edu.training import PRESETS, Settings, Trainer  # noqa: E402
+from charrnn_edu.training import PRESETS, Settings, Trainer, trained_length  # noqa: E402
 
 app = typer.Typer(
     name="charrnn",
@@ -619,7 +619,7 @@ def report(
     settings = replace(settings, dtype=dtype.value if dtype else settings.dtype,
                        batch=batch or settings.batch)
     need = settings.batch * (settings.seq_length + 1)
-    trained_on = len(text) - round(settings.val_frac * len(text))    # as split_text cuts it
+    trained_on = trained_length(len(text), settings)
     if trained_on < need:
         held = (f" ({len(text) - trained_on} held out: the preset's val_frac)"
                 if trained_on < len(text) else "")
@@ -735,7 +735,7 @@ def study(
     stopped study continues where it stopped when run again.
     """
     from charrnn_edu import study as studies
-    from charrnn_edu.training import iterations_per_epoch, split_text
+    from charrnn_edu.training import iterations_per_epoch
 
     if iterations is not None and epochs is not None:
         raise UsageError("give --iterations or --epochs, not both")
@@ -747,10 +747,10 @@ def study(
     changes = {k: v for k, v in (("batch", batch), ("dtype", dtype and dtype.value))
                if v is not None}
     settings = _library(replace, PRESETS[preset.value], **changes)
-    path, text, vocab = load_corpus(data, encoding or "utf-8")
+    path, text, _ = load_corpus(data, encoding or "utf-8")
     corpus = runs.Corpus.of(path, text, encoding or "utf-8")
-    trained_on, _ = split_text(text, settings, vocab)     # an epoch is of the trained part
-    per_epoch = iterations_per_epoch(len(trained_on), settings.seq_length, settings.batch)
+    per_epoch = iterations_per_epoch(trained_length(len(text), settings),  # of the trained part
+                                     settings.seq_length, settings.batch)
     total = (_total(epochs, per_epoch) if epochs is not None
              else 100_000 if iterations is None else iterations)
     out = out or Path("studies") / f"{path.stem}-{preset.value}"

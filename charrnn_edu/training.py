@@ -47,7 +47,8 @@ from charrnn_edu.forward import RNN
 from charrnn_edu.sampling import sample
 
 __all__ = ["Settings", "PRESETS", "init_scaled", "initial_parameters", "Sample",
-           "TrainingDiverged", "Trainer", "iterations_per_epoch", "split_text", "held_out_loss"]
+           "TrainingDiverged", "Trainer", "iterations_per_epoch", "trained_length", "split_text",
+           "held_out_loss"]
 
 
 @dataclass(frozen=True)
@@ -190,12 +191,17 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the parameters are those of the last good iteration."""
 
 
+def trained_length(n_chars: int, settings: Settings) -> int:
+    """How many of a text's ``n_chars`` characters a run trains on: all but the last val_frac."""
+    return n_chars - round(settings.val_frac * n_chars)
+
+
 def split_text(text: str, settings: Settings, vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
     """The training ids and the held-out ids: the last ``settings.val_frac`` of the text.
 
     The vocabulary is the whole text's, so every held-out character has an id.
     """
-    cut = len(text) - round(settings.val_frac * len(text))
+    cut = trained_length(len(text), settings)
     return vocab.encode(text[:cut]), vocab.encode(text[cut:])
 
 
