@@ -105,11 +105,7 @@ def main() -> int:
                  for i in POINTS]
         band = (f"| the study's {len(study['seeds'])} seeds (band) | | | | | "
                 + " | ".join(cells) + " | | | |")
-    command = "python benchmarks/kernels.py" + "".join(
-        f" {flag} {value}" for flag, value, default in (
-            ("--kernels", args.kernels, "Haswell,Sandybridge"), ("--epochs", args.epochs, 5),
-            ("--jobs", args.jobs, 2), ("--markdown", args.markdown, None))
-        if value != default)
+    command = " ".join(["python benchmarks/kernels.py", *sys.argv[1:]])
     lines = [
         f"Measured with `{command}`: `charrnn train --epochs {args.epochs:g}` (classic "
         "settings, seed 0, the bundled corpus) under each `OPENBLAS_CORETYPE`, on one machine "

@@ -108,11 +108,7 @@ def main() -> int:
         futures = {job: pool.submit(train, data, ROWS[job[0]][1], args.epochs, job[1],
                                     Path(tmp) / f"row{job[0]}-seed{job[1]}") for job in jobs}
         results = {job: future.result() for job, future in futures.items()}
-    command = "python benchmarks/tuned.py" + "".join(
-        f" {flag} {value}" for flag, value, default in (
-            ("--data", args.data, None), ("--epochs", args.epochs, 5),
-            ("--jobs", args.jobs, 2), ("--seeds", args.seeds, "0"),
-            ("--markdown", args.markdown, None)) if value != default)
+    command = " ".join(["python benchmarks/tuned.py", *sys.argv[1:]])
     lines = [
         f"Measured with `{command}` on {data.name} ({len(text):,} characters, "
         f"K = {len(set(text))}): {args.epochs:g} epochs of each row, the last 5% of the text "
