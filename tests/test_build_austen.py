@@ -10,6 +10,7 @@ import importlib.util
 import io
 import lzma
 import struct
+import sys
 import tarfile
 import zlib
 from pathlib import Path
@@ -19,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 SCRIPT = Path(__file__).parents[1] / "data" / "build_austen.py"
+sys.path.insert(0, str(SCRIPT.parent))    # as when run: data/verify.py sits beside it
 spec = importlib.util.spec_from_file_location("build_austen", SCRIPT)
 build_austen = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(build_austen)
