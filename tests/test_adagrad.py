@@ -2,7 +2,7 @@
 
 Each ``check_*`` function takes the function (or optimiser class) under test as its first
 argument, so the same properties grade a learner's ``clip`` or AdaGrad step in
-``charrnn exercises check``; they live in :mod:`charrnn_edu.exercises.properties`. An
+``charrnn exercises check``; they live in :mod:`charrnn_edu.spec.properties`. An
 optimiser class is called as ``AdaGrad(eta=..., eps=...)`` and must have ``step(rnn, grads)``
 and a ``memory`` attribute holding one accumulator array per parameter.
 """
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import seeds
 
 from charrnn_edu.adagrad import AdaGrad, clip
-from charrnn_edu.exercises.properties import (
+from charrnn_edu.forward import RNN
+from charrnn_edu.spec.properties import (
     check_clip_properties,
     check_clip_rejects_bound,
     check_first_step,
@@ -28,8 +28,7 @@ from charrnn_edu.exercises.properties import (
     parameter_shapes,
     random_problem,
 )
-from charrnn_edu.exercises.strategies import epsilons, etas, gradient_sets, sizes
-from charrnn_edu.forward import RNN
+from charrnn_edu.spec.strategies import epsilons, etas, gradient_sets, seeds, sizes
 
 RTOL, ATOL = 1e-12, 1e-15
 

@@ -7,27 +7,27 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from strategies import (
-    CENTRED_ATOL,
-    CENTRED_RTOL,
-    COMPLEX_ATOL,
-    COMPLEX_RTOL,
-    NUMERICAL_STEP,
-    RTOL,
-    Case,
-    assert_gradients_close,
-    cases,
-    check_gradient_shapes,
-    check_output_bias_gradient,
-    norm_relative_error,
-    textbook_gradients,
-)
 
 from charrnn_edu.bptt import gradients
 from charrnn_edu.encoding import one_hot
 from charrnn_edu.forward import RNN, forward
 from charrnn_edu.gradcheck import complex_step_gradients, numerical_gradients
 from charrnn_edu.loss import sequence_loss
+from charrnn_edu.spec.oracles import textbook_gradients
+from charrnn_edu.spec.properties import (
+    CENTRED_ATOL,
+    CENTRED_RTOL,
+    COMPLEX_ATOL,
+    COMPLEX_RTOL,
+    NUMERICAL_STEP,
+    SAME_RTOL,
+    Case,
+    assert_gradients_close,
+    check_gradient_shapes,
+    check_output_bias_gradient,
+    norm_relative_error,
+)
+from charrnn_edu.spec.strategies import cases
 
 
 @given(cases())
@@ -44,8 +44,8 @@ def test_output_bias_gradient_is_sum_of_p_minus_onehot(case):
 def test_returned_loss_and_hidden_state(case):
     rnn, x, y, h0 = case.build()
     loss, _, h = gradients(rnn, x, y, h0)
-    assert np.isclose(loss, sequence_loss(rnn, x, y, h0), rtol=RTOL, atol=0)
-    np.testing.assert_allclose(h, forward(rnn, x, h0).h, rtol=RTOL, atol=1e-15)
+    assert np.isclose(loss, sequence_loss(rnn, x, y, h0), rtol=SAME_RTOL, atol=0)
+    np.testing.assert_allclose(h, forward(rnn, x, h0).h, rtol=SAME_RTOL, atol=1e-15)
 
 
 @given(cases())
@@ -62,10 +62,10 @@ def test_gradients_match_the_textbook_loop(case):
     problem = case.build()
     loss, grads, h = gradients(*problem)
     loss_ref, grads_ref, h_ref = textbook_gradients(*problem)
-    assert np.isclose(loss, loss_ref, rtol=RTOL, atol=0)
+    assert np.isclose(loss, loss_ref, rtol=SAME_RTOL, atol=0)
     for name, g, g_ref in zip(RNN.names(), grads, grads_ref, strict=True):
         np.testing.assert_allclose(g, g_ref, rtol=1e-10, atol=1e-14, err_msg=name)
-    np.testing.assert_allclose(h, h_ref, rtol=RTOL, atol=1e-15)
+    np.testing.assert_allclose(h, h_ref, rtol=SAME_RTOL, atol=1e-15)
 
 
 # sigma = 0.01 and h0 = 0 make dL/dW ~1e-6: the case that needs the absolute tolerance.

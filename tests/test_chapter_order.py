@@ -8,8 +8,8 @@ import pytest
 import charrnn_edu
 
 ORDER = ["encoding", "forward", "loss", "bptt", "gradcheck", "adagrad", "sampling",
-         "batches", "files", "original", "engine", "training", "checkpoint", "runs", "report",
-         "study", "experiments", "exercises", "cli"]
+         "batches", "spec", "files", "original", "engine", "training", "checkpoint", "runs",
+         "report", "study", "experiments", "exercises", "cli"]
 # Package machinery, not chapters: __main__ is the entry point and may import anything.
 NOT_CHAPTERS = {"__init__", "__main__"}
 PACKAGE = Path(charrnn_edu.__file__).resolve().parent
@@ -66,7 +66,7 @@ def imported_package_modules(path):
 def test_every_module_has_a_place_in_the_order():
     unknown = [name for name in package_modules() if name not in ORDER + sorted(NOT_CHAPTERS)]
     assert not unknown, (f"charrnn_edu modules {unknown} are not in the chapter order: add them "
-                         f"to ORDER in tests/test_chapter_order.py (and to STYLE.md)")
+                         "to ORDER in tests/test_chapter_order.py")
 
 
 def test_order_has_no_repeats():

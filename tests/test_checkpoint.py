@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
-from strategies import seeds
 
 from charrnn_edu import checkpoint
 from charrnn_edu.adagrad import Adam
 from charrnn_edu.checkpoint import CheckpointError, corpus_sha256, load, load_model, save
 from charrnn_edu.files import default_corpus, read_text
 from charrnn_edu.forward import RNN
+from charrnn_edu.spec.strategies import seeds
 from charrnn_edu.training import Settings, Trainer
 
 TEXT = read_text(default_corpus())[:400]

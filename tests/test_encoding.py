@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import check_one_hot_properties, check_roundtrip, corpus_and_text, seeds
 
 import charrnn_edu
 from charrnn_edu.encoding import Vocabulary, one_hot
 from charrnn_edu.files import default_corpus, read_text
+from charrnn_edu.spec.properties import check_one_hot_properties, check_roundtrip
+from charrnn_edu.spec.strategies import corpus_and_text, seeds
 
 
 @given(corpus_and_text())

@@ -17,16 +17,18 @@ from charrnn_edu import bptt
 from charrnn_edu.cli import main
 from charrnn_edu.exercises.catalog import (
     EXERCISES,
+    MISTAKES,
     equation_lines,
     find_exercise,
+    planted_source,
     starter_filename,
     starter_source,
+    wrong_functions,
 )
-from charrnn_edu.exercises.checks import CHECKS
-from charrnn_edu.exercises.mistakes import MISTAKES, planted_source, wrong_functions
 from charrnn_edu.exercises.progress import Progress, ProgressError, progress_file
 from charrnn_edu.exercises.runner import diagnose, run_checks
-from charrnn_edu.exercises.sandbox import InProcess, Opaque, pack, unpack
+from charrnn_edu.exercises.sandbox import InProcess
+from charrnn_edu.exercises.wire import Opaque, pack, unpack
 from charrnn_edu.forward import RNN
 
 EXAMPLES = 10        # per check: the thoroughness of the properties is the chapters' tests' job
@@ -71,7 +73,7 @@ def test_the_table_covers_the_classic_mistakes_and_names_real_checks():
                 "accumulated-after-update", "temperature-after-softmax"]:
         assert key in keys, key
     for m in MISTAKES:
-        assert m.check in {c.name for c in CHECKS[m.exercise]}, m.key
+        assert m.check in {c.name for c in find_exercise(m.exercise).checks}, m.key
         assert m.equation and m.title and m.advice.endswith("."), m.key
 
 

@@ -3,18 +3,16 @@
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import (
-    cases,
+
+from charrnn_edu.forward import RNN, forward, softmax
+from charrnn_edu.spec.properties import (
     check_forward_chaining,
     check_forward_complex,
     check_forward_properties,
     check_softmax_extreme_logits,
     check_softmax_properties,
-    logits_and_shifts,
-    seeds,
 )
-
-from charrnn_edu.forward import RNN, forward, softmax
+from charrnn_edu.spec.strategies import cases, logits_and_shifts, seeds
 
 
 @given(logits_and_shifts())

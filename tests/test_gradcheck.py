@@ -4,16 +4,10 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from strategies import Case, cases
 
 import charrnn_edu.gradcheck
 from charrnn_edu.bptt import gradients
 from charrnn_edu.cli import main
-from charrnn_edu.exercises.properties import (
-    check_relative_error_formula,
-    check_relative_error_known_values,
-)
-from charrnn_edu.exercises.strategies import gradient_pairs
 from charrnn_edu.forward import RNN
 from charrnn_edu.gradcheck import (
     check,
@@ -22,6 +16,12 @@ from charrnn_edu.gradcheck import (
     passes,
     relative_error,
 )
+from charrnn_edu.spec.properties import (
+    Case,
+    check_relative_error_formula,
+    check_relative_error_known_values,
+)
+from charrnn_edu.spec.strategies import cases, gradient_pairs
 
 # Near the bottom of the centred differences' error curve for these sizes and sigmas.
 CHECK_STEP = 3e-5

@@ -4,10 +4,16 @@ import math
 
 import numpy as np
 from hypothesis import given
-from strategies import ATOL, RTOL, cases, check_cross_entropy_is_sum_of_steps, check_uniform_loss
 
 from charrnn_edu.forward import RNN, forward
 from charrnn_edu.loss import cross_entropy, sequence_loss
+from charrnn_edu.spec.properties import (
+    SAME_ATOL,
+    SAME_RTOL,
+    check_cross_entropy_is_sum_of_steps,
+    check_uniform_loss,
+)
+from charrnn_edu.spec.strategies import cases
 
 
 @given(cases())
@@ -38,7 +44,8 @@ def test_sequence_loss_is_cross_entropy_of_forward(case):
     loss = sequence_loss(rnn, x, y, h0)
     assert isinstance(loss, float)
     assert loss > 0
-    assert np.isclose(loss, cross_entropy(forward(rnn, x, h0).P, y), rtol=RTOL, atol=ATOL)
+    assert np.isclose(loss, cross_entropy(forward(rnn, x, h0).P, y), rtol=SAME_RTOL,
+                      atol=SAME_ATOL)
 
 
 def test_cross_entropy_known_values():

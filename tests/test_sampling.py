@@ -16,13 +16,12 @@ import numpy as np
 import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
-from strategies import seeds
 
 from charrnn_edu.encoding import Vocabulary
-from charrnn_edu.exercises.properties import check_nucleus_properties
-from charrnn_edu.exercises.strategies import distributions
 from charrnn_edu.forward import RNN, step
 from charrnn_edu.sampling import draw, generate, greedy, nucleus, prime, sample
+from charrnn_edu.spec.properties import check_nucleus_properties
+from charrnn_edu.spec.strategies import distributions, seeds
 
 RTOL, ATOL = 1e-12, 1e-14
 # The largest float64 that numpy's Generator.uniform() can return: 1 - 2^-53.

@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import seeds
 
 from charrnn_edu.bptt import gradients
 from charrnn_edu.forward import RNN, forward
 from charrnn_edu.loss import sequence_loss
 from charrnn_edu.sampling import greedy, prime, sample
+from charrnn_edu.spec.strategies import seeds
 from charrnn_edu.training import Settings, Trainer, TrainingDiverged
 
 RTOL, ATOL = 1e-12, 1e-14

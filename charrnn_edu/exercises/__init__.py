@@ -13,12 +13,15 @@ package on random cases::
 
 Your file runs in a child process with a time limit; the checks compare its results in the
 parent (:mod:`~charrnn_edu.exercises.sandbox`). A failing check is *diagnosed*: the learner's
-outputs on a few probes are compared with those of every classic mistake of one table
-(:mod:`~charrnn_edu.exercises.mistakes`), each the package's own code with one line changed.
-``charrnn lab start NAME`` plants one of them in a copy of its chapter for you to find with
-the gradient check, and ``charrnn lab check NAME FILE`` says when it is repaired. Your
-progress is kept in ``~/.charrnn/exercises.json`` (or ``$CHARRNN_HOME/exercises.json``).
+outputs on a few probes are compared with those of every classic mistake of their chapter,
+each the package's own code with one line changed. ``charrnn lab start NAME`` plants one of
+them in a copy of its chapter for you to find with the gradient check, and
+``charrnn lab check NAME FILE`` says when it is repaired. Your progress is kept in
+``~/.charrnn/exercises.json`` (or ``$CHARRNN_HOME/exercises.json``).
 
-The modules, in reading order: properties, strategies, references, catalog, sandbox, checks,
-mistakes, runner, train, progress, commands.
+One exercise is one entry of its chapter's file, ``ch1_encoding.py`` ... ``ch7_sampling.py``:
+the functions to write, the checks (the properties of :mod:`charrnn_edu.spec`, or a
+comparison with the package), the probe, and the mistakes. The modules, in reading order:
+model, references, wire, child, sandbox, the seven chapter files, catalog, runner, train,
+progress, commands.
 """

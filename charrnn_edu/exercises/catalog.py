@@ -1,108 +1,42 @@
-r"""The exercises: what a learner writes for each chapter, and the starter file for it.
+r"""Every exercise and every mistake, in chapter order, and the files made from them.
 
-Each exercise names the package's own functions to write again (``softmax``, ``step``,
-``backward_step``, ``gradients``, ...), or the plain versions in
-:mod:`~charrnn_edu.exercises.references`. Their signatures are the ones a learner's file must
-match and their docstrings go into the starter, under the chapter's equations.
+Each chapter's file (``ch1_encoding.py`` ... ``ch7_sampling.py``) defines its exercises with
+their checks and probes, and its classic mistakes; this module collects them, finds them by
+name, and writes what a learner gets: the starter file of an exercise (the chapter's
+equations, the signatures and docstrings of the package's functions, no bodies) and the
+planted file of a mistake (the chapter's source with the mistake's edits applied).
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from difflib import get_close_matches
 from types import ModuleType
 
-from charrnn_edu import adagrad, bptt, encoding, forward, gradcheck, loss, sampling
-from charrnn_edu.exercises import references
-
-__all__ = ["Exercise", "EXERCISES", "find_exercise", "equation_lines", "signature_text",
-           "starter_source", "starter_filename"]
-
-
-@dataclass(frozen=True)
-class Exercise:
-    """One exercise: a chapter's function(s) to write, and where their equations are.
-
-    Attributes
-    ----------
-    name, title : str
-        What ``charrnn exercises`` calls it, and one line for its list.
-    chapter : int
-    module : ModuleType
-        The chapter's module; its docstring holds the equations.
-    functions : tuple of callable
-        The package's functions: their names and signatures are the ones to write.
-    equations : tuple of str
-        Tags like ``"2.1"`` of the equations the starter shows.
-    imports : str
-        The starter's import lines: what the learner may use from earlier chapters.
-    promise : str
-        Added to the starter's docstring: what the checks test that the docstring leaves out.
-    """
-
-    name: str
-    chapter: int
-    module: ModuleType
-    title: str
-    functions: tuple[Callable, ...]
-    equations: tuple[str, ...] = ()
-    imports: str = ""
-    promise: str = ""
-
-    @property
-    def function_names(self) -> tuple[str, ...]:
-        """Names of the functions to write, in order."""
-        return tuple(f.__name__ for f in self.functions)
-
-    @property
-    def references(self) -> dict[str, Callable]:
-        """The package's implementation of every function, by name."""
-        return {f.__name__: f for f in self.functions}
-
-
-RNN_IMPORT = "from charrnn_edu.forward import RNN"
-
-EXERCISES: tuple[Exercise, ...] = (
-    Exercise("encoding", 1, encoding, "vocabulary, encode and decode",
-             (references.vocabulary, references.encode, references.decode)),
-    Exercise("one-hot", 1, encoding, "one-hot columns of a sequence of ids, (1.1)",
-             (encoding.one_hot,), ("1.1",), "from collections.abc import Iterable"),
-    Exercise("softmax", 2, forward, "column-wise softmax that never overflows, (2.4)",
-             (forward.softmax,), ("2.4",)),
-    Exercise("forward-step", 2, forward, "one time step of the forward pass, (2.1)-(2.4)",
-             (forward.step,), ("2.1", "2.2", "2.3", "2.4"),
-             "from charrnn_edu.forward import RNN, Step, softmax"),
-    Exercise("forward", 2, forward, "the forward pass over a sequence, (2.1)-(2.4)",
-             (forward.forward,), ("2.1", "2.2", "2.3", "2.4"),
-             "from charrnn_edu.forward import RNN, Forward, softmax"),
-    Exercise("cross-entropy", 3, loss, "the summed cross-entropy loss, (3.1)",
-             (loss.cross_entropy,), ("3.1",)),
-    Exercise("backward-step", 4, bptt, "one time step of BPTT, (4.1)-(4.8)",
-             (bptt.backward_step,), tuple(f"4.{i}" for i in range(1, 9)), RNN_IMPORT),
-    Exercise("bptt", 4, bptt, "the loss and all five gradients by BPTT, (4.1)-(4.8)",
-             (bptt.gradients,), tuple(f"4.{i}" for i in range(1, 9)),
-             "from charrnn_edu.forward import RNN, forward\n"
-             "from charrnn_edu.loss import cross_entropy"),
-    Exercise("numerical-gradients", 5, gradcheck, "centred-difference gradients, (5.1)",
-             (gradcheck.numerical_gradients,), ("5.1",),
-             "from charrnn_edu.forward import RNN, forward\n"
-             "from charrnn_edu.loss import cross_entropy"),
-    Exercise("relative-error", 5, gradcheck, "the report's relative error, (5.2)",
-             (gradcheck.relative_error,), ("5.2",)),
-    Exercise("clip", 6, adagrad, "element-wise gradient clipping, (6.1)",
-             (adagrad.clip,), ("6.1",), RNN_IMPORT,
-             "Raises\n------\nValueError\n    If ``bound`` is not positive; the message names "
-             "it."),
-    Exercise("adagrad", 6, adagrad, "one AdaGrad step, (6.2)-(6.3)",
-             (references.adagrad_step,), ("6.2", "6.3"), RNN_IMPORT),
-    Exercise("temperature", 7, sampling, "one sampling step with temperature, (7.1)",
-             (sampling.next_distribution,), ("7.1",),
-             "from charrnn_edu.forward import RNN, softmax"),
-    Exercise("top-p", 7, sampling, "nucleus (top-p) filtering of a distribution",
-             (sampling.nucleus,)),
+from charrnn_edu.exercises import (
+    ch1_encoding,
+    ch2_forward,
+    ch3_loss,
+    ch4_bptt,
+    ch5_gradcheck,
+    ch6_adagrad,
+    ch7_sampling,
 )
+from charrnn_edu.exercises.model import Exercise, Mistake
+
+__all__ = ["EXERCISES", "MISTAKES", "find_exercise", "find_mistake", "planted_source",
+           "wrong_functions", "equation_lines", "signature_text", "starter_source",
+           "starter_filename"]
+
+CHAPTERS = (ch1_encoding, ch2_forward, ch3_loss, ch4_bptt, ch5_gradcheck, ch6_adagrad,
+            ch7_sampling)
+EXERCISES: tuple[Exercise, ...] = tuple(e for chapter in CHAPTERS for e in chapter.EXERCISES)
+# In chapter order, each exercise's mistakes together: a diagnosis tries them in this order.
+MISTAKES: tuple[Mistake, ...] = tuple(m for chapter in CHAPTERS for m in chapter.MISTAKES)
 
 
 def find_exercise(name: str) -> Exercise:
@@ -110,11 +44,54 @@ def find_exercise(name: str) -> Exercise:
     for exercise in EXERCISES:
         if exercise.name == name:
             return exercise
-    from difflib import get_close_matches
     close = get_close_matches(name, [e.name for e in EXERCISES], n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
     raise ValueError(f"there is no exercise called '{name}': {hint}"
                      "'charrnn exercises list' shows them all")
+
+
+def find_mistake(key: str) -> Mistake:
+    """The mistake called ``key``; ValueError naming the closest one if there is none."""
+    for mistake in MISTAKES:
+        if mistake.key == key:
+            return mistake
+    close = get_close_matches(key, [m.key for m in MISTAKES], n=1)
+    raise ValueError(f"there is no mistake called '{key}': "
+                     + (f"did you mean '{close[0]}'? " if close else "")
+                     + "'charrnn lab list' shows them all")
+
+
+# ---------------------------------------------------------------- planted files
+
+def planted_source(mistake: Mistake) -> str:
+    """The source of the mistake's chapter with its edits applied.
+
+    Raises
+    ------
+    LookupError
+        If a piece to edit is not in the chapter exactly once (the chapter changed).
+    """
+    source = inspect.getsource(mistake.module)
+    for old, new in mistake.edits:
+        if source.count(old) != 1:
+            raise LookupError(f"mistake {mistake.key}: {old!r} is not in "
+                              f"{mistake.module.__name__} exactly once")
+        if "\n" not in old and len(new) < len(old):
+            new = new.ljust(len(old)) if source.split(old, 1)[1][:2] == "  " else new
+        source = source.replace(old, new)
+    return source
+
+
+@functools.cache
+def wrong_functions(key: str) -> dict[str, Callable]:
+    """The mistake's chapter run as a module of its own: its functions, by name."""
+    mistake = find_mistake(key)
+    name = f"charrnn_mistake_{key.replace('-', '_')}"
+    module = ModuleType(name)
+    module.__file__ = f"<mistake {key}>"
+    sys.modules[name] = module          # dataclasses look their module up there
+    exec(compile(planted_source(mistake), module.__file__, "exec"), module.__dict__)
+    return {n: v for n, v in vars(module).items() if inspect.isfunction(v)}
 
 
 # ---------------------------------------------------------------- starter files

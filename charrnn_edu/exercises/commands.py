@@ -18,14 +18,15 @@ import typer
 
 from charrnn_edu.exercises.catalog import (
     EXERCISES,
-    Exercise,
+    MISTAKES,
     find_exercise,
+    find_mistake,
+    planted_source,
     starter_filename,
     starter_source,
 )
-from charrnn_edu.exercises.mistakes import MISTAKES, Mistake, find_mistake, planted_source
+from charrnn_edu.exercises.model import Exercise, Mistake
 from charrnn_edu.exercises.progress import Progress, ProgressError
-from charrnn_edu.exercises.properties import Case
 from charrnn_edu.exercises.runner import DEFAULT_EXAMPLES, Report, run_checks
 from charrnn_edu.exercises.sandbox import (
     DEFAULT_TIMEOUT,
@@ -36,6 +37,7 @@ from charrnn_edu.exercises.sandbox import (
 )
 from charrnn_edu.files import default_corpus, read_text
 from charrnn_edu.gradcheck import complex_step_gradients, relative_error
+from charrnn_edu.spec.properties import Case
 
 __all__ = ["app", "lab"]
 
@@ -157,8 +159,8 @@ def format_report(report: Report, hints: bool = True) -> list[str]:
     if any("[Case(" in r.example for r in report.results if r.status == "fail"):
         step = report.exercise.name == "backward-step"
         lines += ["", "To rerun an example [Case(...)] in Python:",
-                  "  from charrnn_edu.exercises.properties import Case",
-                  *(["  from charrnn_edu.exercises.checks import step_problem",
+                  "  from charrnn_edu.spec.properties import Case",
+                  *(["  from charrnn_edu.exercises.ch4_bptt import step_problem",
                      "  rnn, grads, p_t, y_t, h_t, h_prev, x_t, da_next = step_problem(Case(...))"]
                     if step else ["  rnn, x, y, h0 = Case(...).build()"])]
     return lines

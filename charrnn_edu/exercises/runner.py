@@ -19,26 +19,15 @@ from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException, NoSuchExample
 
-from charrnn_edu.exercises.catalog import Exercise
-from charrnn_edu.exercises.checks import CHECKS, PROBES, Check
-from charrnn_edu.exercises.mistakes import MISTAKES, Mistake, wrong_functions
-from charrnn_edu.exercises.properties import Case
+from charrnn_edu.exercises.catalog import MISTAKES, wrong_functions
+from charrnn_edu.exercises.model import Check, CheckResult, Exercise, Mistake
 from charrnn_edu.exercises.sandbox import InProcess, Learner, LearnerError, Stopped
 from charrnn_edu.forward import RNN
+from charrnn_edu.spec.properties import Case
 
-__all__ = ["CheckResult", "Report", "run_checks", "diagnose", "compact", "DEFAULT_EXAMPLES"]
+__all__ = ["Report", "run_checks", "diagnose", "compact", "DEFAULT_EXAMPLES"]
 
 DEFAULT_EXAMPLES = 50
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """The verdict of one check: "pass", "fail", "todo" (not written yet) or "stopped"."""
-
-    check: Check
-    status: str
-    error: str = ""
-    example: str = ""
 
 
 @dataclass
@@ -171,7 +160,7 @@ def diagnose(exercise: Exercise, learner: Learner) -> list[Mistake]:
     chapter = {f.__module__ for f in exercise.functions}
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        default = PROBES[exercise.name]
+        default = exercise.probe
         reference = InProcess(exercise.references)
         seen = {}
         found = []
@@ -215,7 +204,7 @@ def run_checks(exercise: Exercise, learner: Learner, examples: int = DEFAULT_EXA
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")     # numpy's overflow warnings, ComplexWarning...
-            for check in CHECKS[exercise.name]:
+            for check in exercise.checks:
                 if only is None or check.name == only:
                     report.results.append(_run_one(check, f, examples, shrink))
         if report.failed():

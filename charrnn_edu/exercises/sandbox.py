@@ -7,34 +7,33 @@ Messages are data only, never pickles: a JSON header and the raw bytes of numeri
 The child's time and printing are limited; an endless loop, ``sys.exit``, ``os._exit`` or a
 crash end the child, never the check, and become one clear message. :class:`InProcess` runs
 functions in this process through the same messages (the package's and the mistakes').
+
+This module is the parent's side; the child's is :mod:`~charrnn_edu.exercises.child` and the
+messages are :mod:`~charrnn_edu.exercises.wire`.
 """
 
 from __future__ import annotations
 
 import builtins
-import importlib.util
 import inspect
-import json
 import os
 import selectors
-import signal
 import subprocess
 import sys
 import time
-import traceback
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
+from charrnn_edu.exercises.child import FileProblem, run_call
+from charrnn_edu.exercises.wire import pack, unpack
 from charrnn_edu.forward import RNN
 
-__all__ = ["LearnerError", "Stopped", "FileProblem", "Opaque", "pack", "unpack", "Learner",
-           "InProcess", "Sandbox", "RAISED", "DEFAULT_TIMEOUT"]
+__all__ = ["LearnerError", "Stopped", "FileProblem", "Learner", "InProcess", "Sandbox",
+           "RAISED", "DEFAULT_TIMEOUT"]
 
 DEFAULT_TIMEOUT = 30.0
 OUTPUT_LIMIT = 100_000          # bytes the learner's code may print
@@ -69,108 +68,7 @@ class Stopped(BaseException):
     """The child cannot go on (time limit, exit, too much printing): ends every check."""
 
 
-class FileProblem(Exception):
-    """The learner's file cannot give the exercise's functions; the message is one line."""
-
-
-@dataclass(frozen=True)
-class Opaque:
-    """Stands for a value that is not numbers, text or containers of them (never unpickled)."""
-
-    kind: str
-
-
-# ---------------------------------------------------------------- messages
-
-def pack(value: Any) -> bytes:
-    """``value`` as bytes: numbers, str, None, tuples, lists, str-keyed dicts, arrays, RNNs."""
-    blobs: list[bytes] = []
-    offset = 0
-
-    def encode(v: Any) -> Any:
-        nonlocal offset
-        if isinstance(v, RNN):
-            return {"RNN": [encode(a) for a in v]}
-        if isinstance(v, np.ndarray | np.generic):
-            a = np.ascontiguousarray(v)
-            if a.dtype.kind not in "biufc":
-                return {"opaque": f"array of dtype {a.dtype}"}
-            blobs.append(a.tobytes())
-            offset += a.nbytes
-            return {"array": [a.dtype.str, list(a.shape), offset - a.nbytes]}
-        if v is None or isinstance(v, bool | int | float | str):
-            return v
-        if isinstance(v, complex):
-            return {"complex": [v.real, v.imag]}
-        if isinstance(v, tuple | list):
-            return {type(v).__name__ if type(v) in (tuple, list) else "tuple":
-                    [encode(x) for x in v]}
-        if isinstance(v, dict) and all(isinstance(k, str) for k in v):
-            return {"dict": {k: encode(x) for k, x in v.items()}}
-        return {"opaque": type(v).__name__}
-
-    try:
-        header = json.dumps(encode(value)).encode()
-    except (RecursionError, ValueError):
-        header, blobs = json.dumps({"opaque": "a value that refers to itself"}).encode(), []
-    body = len(header).to_bytes(8, "big") + header + b"".join(blobs)
-    return len(body).to_bytes(8, "big") + body      # the size first: the reader knows the end
-
-
-def unpack(data: bytes) -> Any:
-    """The value :func:`pack` packed; ValueError if ``data`` is not such a message."""
-    n = int.from_bytes(data[8:16], "big")
-    try:
-        header, blobs = json.loads(data[16:16 + n]), memoryview(data)[16 + n:]
-    except ValueError:
-        raise ValueError("a malformed message") from None
-
-    def decode(v: Any) -> Any:
-        if not isinstance(v, dict):
-            return v
-        (tag, body), = v.items()
-        if tag == "array":
-            dtype, shape, start = np.dtype(body[0]), tuple(body[1]), body[2]
-            size = int(np.prod(shape)) * dtype.itemsize
-            if dtype.kind not in "biufc" or min(shape, default=0) < 0 or start + size > len(blobs):
-                raise ValueError("a malformed array")
-            return np.frombuffer(blobs[start:start + size], dtype).reshape(shape).copy()
-        decoders = {"RNN": lambda b: RNN(*map(decode, b)), "complex": lambda b: complex(*b),
-                    "tuple": lambda b: tuple(map(decode, b)), "opaque": Opaque,
-                    "list": lambda b: list(map(decode, b)),
-                    "dict": lambda b: {k: decode(x) for k, x in b.items()}}
-        return decoders[tag](body)
-
-    try:
-        return decode(header)
-    except (KeyError, TypeError, IndexError) as err:
-        raise ValueError(f"a malformed message ({err})") from None
-
-
-def _where(err: BaseException, files: dict[str, str]) -> str:
-    """``softmax.py, line 12: return e / s``: the innermost line of ``err`` in a learner's file."""
-    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename in files]
-    if not frames:
-        return ""
-    frame = frames[-1]
-    return f"{files[frame.filename]}, line {frame.lineno}" + (f": {frame.line}" * bool(frame.line))
-
-
-def _run(functions: dict[str, Callable], files: dict[str, str], request: dict) -> dict:
-    """Run one call of a request; the response the parent gets."""
-    name, args = request["call"], request["args"]
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            result = functions[name](*args)
-    except BaseException as err:        # whatever the learner's code raises
-        message = " ".join(str(err).split())
-        return {"raised": {"kind": type(err).__name__, "message": message[:300],
-                           "where": _where(err, files)}}
-    return {"result": result, "args": args}
-
-
-# ---------------------------------------------------------------- the parent's side
+# ---------------------------------------------------------------- calling the functions
 
 def _leaves(value: Any) -> list[Any]:
     if isinstance(value, RNN | tuple | list):
@@ -245,7 +143,7 @@ class InProcess(Learner):
         self.functions = functions
 
     def _exchange(self, request: dict) -> dict:
-        return unpack(pack(_run(self.functions, {}, unpack(pack(request)))))
+        return unpack(pack(run_call(self.functions, {}, unpack(pack(request)))))
 
 
 class Sandbox(Learner):
@@ -275,7 +173,7 @@ class Sandbox(Learner):
         self.response_r, response_w = os.pipe()
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
         self.child = subprocess.Popen(
-            [sys.executable, "-m", "charrnn_edu.exercises.sandbox", str(request_r),
+            [sys.executable, "-m", "charrnn_edu.exercises.child", str(request_r),
              str(response_w)], pass_fds=(request_r, response_w), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
         os.close(request_r)
@@ -379,91 +277,3 @@ class Sandbox(Learner):
                             return unpack(bytes(incoming))
                         except ValueError as err:
                             raise self._stop(f"the checking process sent {err}") from None
-
-
-# ---------------------------------------------------------------- the child's side
-
-def _send(fd: int, value: Any) -> None:
-    data = memoryview(pack(value))
-    while data:
-        data = data[os.write(fd, data):]
-
-
-def _receive(fd: int) -> Any:
-    def exactly(n: int) -> bytes:
-        parts = bytearray()
-        while len(parts) < n:
-            chunk = os.read(fd, n - len(parts))
-            if not chunk:
-                raise EOFError
-            parts += chunk
-        return bytes(parts)
-    size = exactly(8)
-    return unpack(size + exactly(int.from_bytes(size, "big")))
-
-
-def _import(path: str, shown: str, index: int) -> Any:
-    spec = importlib.util.spec_from_file_location(f"charrnn_learner_{index}", path)
-    if spec is None or spec.loader is None:
-        raise FileProblem(f"{shown} cannot be imported: give a .py file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module         # dataclasses look their module up there
-    sys.path.insert(0, str(Path(path).parent))
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as err:
-        text = f": {err.text.strip()}" if err.text and err.text.strip() else ""
-        raise FileProblem(f"{shown}, line {err.lineno}: syntax error, {err.msg}{text}") from None
-    except BaseException as err:        # whatever the file does when it runs
-        where = _where(err, {path: shown}).removeprefix(shown)
-        message = " ".join(str(err).split())
-        raise FileProblem(f"{shown}{where}: running the file raised {type(err).__name__}"
-                          f"{': ' + message if message else ''} (code outside the functions "
-                          "runs when the file is imported)") from None
-    return module
-
-
-def _load(request: list) -> tuple[dict[str, Callable], dict[str, str]]:
-    functions, files = {}, {}
-    for index, (path, shown, wanted) in enumerate(request):
-        module, files[path] = _import(path, shown, index), shown
-        for name, required, total, written in wanted:
-            found = getattr(module, name, None)
-            if found is None:
-                raise FileProblem(f"{shown} defines no {name}: the exercise needs def {written}")
-            if not callable(found):
-                raise FileProblem(f"{shown}: {name} is {found!r:.60}, not a function")
-            try:
-                signature = inspect.signature(found)
-                signature.bind(*range(total))
-                signature.bind(*range(required))
-            except TypeError:
-                raise FileProblem(f"{shown}: {name}{signature} does not take the exercise's "
-                                  f"parameters; write it as def {written}") from None
-            except ValueError:
-                pass                    # a builtin without a signature: let the checks try
-            functions[name] = found
-    return functions, files
-
-
-def serve(request_fd: int, response_fd: int) -> None:
-    """The child's loop: load the files, then run one call per request until the pipe closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the parent's to handle
-    sys.dont_write_bytecode = True
-    _send(response_fd, {"ready": True})
-    try:
-        functions, files = _load(_receive(request_fd)["load"])
-    except FileProblem as err:
-        _send(response_fd, {"problem": str(err)})
-        return
-    _send(response_fd, {"loaded": True})
-    while True:
-        try:
-            request = _receive(request_fd)
-        except EOFError:
-            return
-        _send(response_fd, _run(functions, files, request))
-
-
-if __name__ == "__main__":
-    serve(int(sys.argv[1]), int(sys.argv[2]))

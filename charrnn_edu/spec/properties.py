@@ -4,11 +4,11 @@ A *property* here is a plain function that takes the function under test as its 
 argument and raises ``AssertionError`` when the property does not hold. The package's tests
 call them with the package's own functions; ``charrnn exercises check`` calls the very same
 ones with a learner's. Only numpy here: the Hypothesis strategies that feed them are in
-:mod:`charrnn_edu.exercises.strategies`.
+:mod:`charrnn_edu.spec.strategies`.
 
 Where a property needs a reference (a forward pass, a one-hot matrix, derivatives), it uses
-one that does not share the code under test: plain Python sums, the textbook loop below, or
-the numerical and complex-step derivatives of chapter 5.
+one that does not share the code under test: plain Python sums, the independent oracles of
+:mod:`charrnn_edu.spec.oracles`, or the numerical and complex-step derivatives of chapter 5.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import numpy as np
 from charrnn_edu.forward import RNN
 
 __all__ = [
-    "RTOL", "ATOL", "CENTRED_RTOL", "CENTRED_ATOL", "COMPLEX_RTOL", "COMPLEX_ATOL",
+    "SAME_RTOL", "SAME_ATOL", "CENTRED_RTOL", "CENTRED_ATOL", "COMPLEX_RTOL", "COMPLEX_ATOL",
     "NUMERICAL_STEP", "Problem", "Case", "norm_relative_error", "assert_gradients_close",
-    "textbook_gradients", "assert_close", "parameter_shapes", "random_problem",
+    "assert_close", "parameter_shapes", "random_problem",
     "check_vocabulary", "check_roundtrip", "check_one_hot_properties",
     "check_softmax_properties", "check_softmax_extreme_logits", "check_forward_properties",
     "check_forward_chaining", "check_forward_complex", "check_uniform_loss",
@@ -38,7 +38,9 @@ __all__ = [
 ]
 
 # Tolerances. Every comparison after arithmetic uses both a relative and an absolute part.
-RTOL, ATOL = 1e-12, 1e-14          # same computation, different order of operations
+# SAME_: the same computation in a different order of operations (not gradcheck.RTOL/ATOL,
+# which bound the gradient check's relative error).
+SAME_RTOL, SAME_ATOL = 1e-12, 1e-14
 # Analytic against centred differences, per parameter: the norm-relative error must be below
 # CENTRED_RTOL, or the error norm below CENTRED_ATOL. The absolute part is needed: with
 # sigma = 0.01 and h0 = 0, dL/dW is ~1e-6 (it is O(sigma^3)), and the centred differences'
@@ -136,41 +138,6 @@ def assert_gradients_close(g_a: RNN, g_ref: RNN, rtol: float, atol: float, what:
     assert not bad, f"gradients differ from {what} (rtol {rtol:g}, atol {atol:g}): {bad}"
 
 
-def textbook_gradients(rnn: RNN, x: np.ndarray, y: np.ndarray, h0: np.ndarray, *,
-                       drop_h0_from_dW: bool = False) -> tuple[float, RNN, np.ndarray]:
-    """BPTT the plain way: one step at a time, column vectors, one-hot products (min-char-rnn).
-
-    An independent reference for chapter 4, with none of its gathers, bincounts or
-    time-major rows. ``drop_h0_from_dW=True`` reproduces a classic bug: (4.6) summed as if
-    h_0 were always 0, i.e. the W-term of the first step is left out.
-    """
-    K, m = rnn.V.shape
-    xs, hs, ps = {}, {-1: h0}, {}
-    loss = 0.0
-    for t in range(len(x)):
-        xs[t] = np.zeros((K, 1))
-        xs[t][x[t]] = 1.0                                               # (K, 1)
-        hs[t] = np.tanh(rnn.W @ hs[t - 1] + rnn.U @ xs[t] + rnn.b)      # (m, 1)
-        o = rnn.V @ hs[t] + rnn.c                                       # (K, 1)
-        e = np.exp(o - o.max())
-        ps[t] = e / e.sum()                                             # (K, 1)
-        loss -= math.log(ps[t][y[t], 0])
-    grads = rnn.map(np.zeros_like)
-    da_next = np.zeros((m, 1))
-    for t in reversed(range(len(x))):
-        g = ps[t].copy()
-        g[y[t]] -= 1.0                                                  # (K, 1)
-        grads.V += g @ hs[t].T
-        grads.c += g
-        da = (rnn.V.T @ g + rnn.W.T @ da_next) * (1.0 - hs[t] ** 2)     # (m, 1)
-        h_prev = np.zeros_like(h0) if (t == 0 and drop_h0_from_dW) else hs[t - 1]
-        grads.W += da @ h_prev.T
-        grads.U += da @ xs[t].T
-        grads.b += da
-        da_next = da
-    return loss, grads, hs[len(x) - 1]
-
-
 def parameter_shapes(m: int, K: int) -> list[tuple[int, int]]:
     """Shapes of b, c, U, W, V in the report's order."""
     return [(m, 1), (K, 1), (m, K), (m, m), (K, m)]
@@ -244,9 +211,9 @@ def check_softmax_properties(softmax: Callable[[np.ndarray], np.ndarray],
     p = softmax(o)
     assert p.shape == o.shape, f"p has shape {p.shape}, o has {o.shape}"
     assert np.all(p > 0), "softmax probabilities must be positive"
-    assert_close(p.sum(axis=0), 1.0, rtol=RTOL, atol=ATOL, what="the column sums of p")
+    assert_close(p.sum(axis=0), 1.0, rtol=SAME_RTOL, atol=SAME_ATOL, what="the column sums of p")
     # o + shift rounds each logit by up to eps_mach * 130, a relative change of ~1e-13 in p.
-    assert_close(softmax(o + shift), p, rtol=RTOL, atol=ATOL)
+    assert_close(softmax(o + shift), p, rtol=SAME_RTOL, atol=SAME_ATOL)
     # The largest logit of a column gets the largest probability.
     assert_close(p[o.argmax(axis=0), np.arange(o.shape[1])], p.max(axis=0))
 
@@ -259,7 +226,7 @@ def check_softmax_extreme_logits(softmax: Callable[[np.ndarray], np.ndarray]) ->
                          [0.0, 1.0, 0.5, 0.5]])
     with np.errstate(over="raise", invalid="raise"):
         p = softmax(o)
-    assert_close(p, expected, rtol=RTOL, atol=ATOL, what="p")
+    assert_close(p, expected, rtol=SAME_RTOL, atol=SAME_ATOL, what="p")
 
 
 def check_forward_properties(forward: Callable, rnn: RNN, x: np.ndarray,
@@ -272,8 +239,8 @@ def check_forward_properties(forward: Callable, rnn: RNN, x: np.ndarray,
     assert h.shape == (m, 1), f"h has shape {h.shape}, expected (m, 1) = {(m, 1)}"
     assert np.all(np.abs(H) < 1), "tanh keeps every hidden unit strictly inside (-1, 1)"
     assert np.all(P > 0), "P has probabilities that are not positive"
-    assert_close(P.sum(axis=0), 1.0, rtol=RTOL, atol=ATOL, what="the column sums of P")
-    assert_close(h[:, 0], H[:, -1], rtol=RTOL, atol=ATOL, what="h against H[:, -1]")
+    assert_close(P.sum(axis=0), 1.0, rtol=SAME_RTOL, atol=SAME_ATOL, what="the column sums of P")
+    assert_close(h[:, 0], H[:, -1], rtol=SAME_RTOL, atol=SAME_ATOL, what="h against H[:, -1]")
 
 
 def check_forward_chaining(forward: Callable, rnn: RNN, x: np.ndarray, h0: np.ndarray,
@@ -282,11 +249,11 @@ def check_forward_chaining(forward: Callable, rnn: RNN, x: np.ndarray, h0: np.nd
     H, P, h = forward(rnn, x, h0)
     H1, P1, h1 = forward(rnn, x[:split], h0)
     H2, P2, h2 = forward(rnn, x[split:], h1)
-    assert_close(np.hstack([H1, H2]), H, rtol=RTOL, atol=ATOL,
+    assert_close(np.hstack([H1, H2]), H, rtol=SAME_RTOL, atol=SAME_ATOL,
                                what=f"H of the halves x[:{split}], x[{split}:] vs one pass")
-    assert_close(np.hstack([P1, P2]), P, rtol=RTOL, atol=ATOL,
+    assert_close(np.hstack([P1, P2]), P, rtol=SAME_RTOL, atol=SAME_ATOL,
                                what=f"P of the halves x[:{split}], x[{split}:] vs one pass")
-    assert_close(h2, h, rtol=RTOL, atol=ATOL, what="the last h")
+    assert_close(h2, h, rtol=SAME_RTOL, atol=SAME_ATOL, what="the last h")
 
 
 def check_forward_complex(forward: Callable, rnn: RNN, x: np.ndarray, h0: np.ndarray) -> None:
@@ -295,9 +262,9 @@ def check_forward_complex(forward: Callable, rnn: RNN, x: np.ndarray, h0: np.nda
     Hc, Pc, hc = forward(rnn.map(lambda a: a.astype(complex)), x, h0.astype(complex))
     for name, real, cplx in (("H", H, Hc), ("P", P, Pc), ("h", h, hc)):
         assert np.iscomplexobj(cplx), f"{name} lost its imaginary part"
-        assert_close(cplx.real, real, rtol=RTOL, atol=ATOL,
+        assert_close(cplx.real, real, rtol=SAME_RTOL, atol=SAME_ATOL,
                                    what=f"real part of the complex {name}")
-        assert_close(cplx.imag, 0.0, rtol=0, atol=ATOL,
+        assert_close(cplx.imag, 0.0, rtol=0, atol=SAME_ATOL,
                                    what=f"imaginary part of the complex {name}")
 
 
@@ -320,7 +287,7 @@ def check_cross_entropy_is_sum_of_steps(cross_entropy: Callable, P: np.ndarray,
     """L = -sum_t ln p_t[y_t], summed here with plain Python, one step at a time."""
     expected = -math.fsum(math.log(P[y[t], t]) for t in range(len(y)))
     loss = cross_entropy(P, y)
-    assert np.isclose(loss, expected, rtol=RTOL, atol=ATOL), (
+    assert np.isclose(loss, expected, rtol=SAME_RTOL, atol=SAME_ATOL), (
         f"L = {loss}, expected -sum_t ln p_t[y_t] = {expected}")
 
 
@@ -341,7 +308,7 @@ def check_output_bias_gradient(gradients: Callable, forward: Callable, one_hot: 
     _, grads, _ = gradients(rnn, x, y, h0)
     P = forward(rnn, x, h0).P                                       # (K, tau)
     expected = (P - one_hot(y, rnn.K)).sum(axis=1, keepdims=True)   # (K, 1)
-    assert_close(grads.c, expected, rtol=RTOL, atol=ATOL, what="dL/dc")
+    assert_close(grads.c, expected, rtol=SAME_RTOL, atol=SAME_ATOL, what="dL/dc")
 
 
 # ---------------------------------------------------------------- chapter 5: gradcheck
@@ -497,12 +464,12 @@ def check_nucleus_properties(nucleus: Callable, p: np.ndarray, top_p: float,
     q = nucleus(p, top_p)
     assert_close(p, p_before, what="nucleus changed p")
     assert q.shape == p.shape, f"q has shape {q.shape}, p has {p.shape}"
-    assert_close(q.sum(), 1.0, rtol=RTOL, atol=ATOL, what="q.sum() is not 1")
+    assert_close(q.sum(), 1.0, rtol=SAME_RTOL, atol=SAME_ATOL, what="q.sum() is not 1")
     kept = q > 0
     assert kept[int(np.argmax(p))], "the most likely character must always be kept"
     assert np.all(p[kept] > 0), "a character of probability 0 got probability"
     mass = math.fsum(p[kept])
-    assert_close(q[kept], p[kept] / mass, rtol=RTOL, atol=ATOL,
+    assert_close(q[kept], p[kept] / mass, rtol=SAME_RTOL, atol=SAME_ATOL,
                                what="kept characters are not p renormalised")
     if (~kept).any():
         assert p[kept].min() >= p[~kept].max(), (

@@ -10,8 +10,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from charrnn_edu.exercises.properties import Case, parameter_shapes
 from charrnn_edu.forward import RNN
+from charrnn_edu.spec.properties import Case, parameter_shapes
 
 __all__ = ["seeds", "cases", "logits_and_shifts", "corpus_and_text", "gradient_pairs",
            "gradient_sets", "sizes", "etas", "epsilons", "distributions"]
