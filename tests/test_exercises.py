@@ -8,6 +8,8 @@ a wrong file then a right one, the lab, training, and code that loops, exits or 
 
 import inspect
 import json
+import subprocess
+import sys
 import typing
 
 import numpy as np
@@ -102,6 +104,17 @@ def test_a_step_bug_is_pinned_to_its_equation():
 
 
 # ---------------------------------------------------------------- messages and starters
+
+def test_the_grader_imports_without_resource_fcntl_or_sighup():
+    # As on Windows: neither module can be imported and signal has no SIGHUP.
+    code = ("import signal, sys\n"
+            "sys.modules.update(resource=None, fcntl=None)\n"
+            "del signal.SIGHUP\n"
+            "import charrnn_edu.exercises.runner, charrnn_edu.exercises.child\n"
+            "import charrnn_edu.exercises.progress, charrnn_edu.exercises.train\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
 
 def test_messages_carry_data_only():
     rnn = RNN.init(3, 2, rng=np.random.default_rng(0))

@@ -9,7 +9,11 @@ crash end the child, never the check, and become one clear message. :class:`InPr
 functions in this process through the same messages (the package's and the mistakes').
 
 This module is the parent's side; the child's is :mod:`~charrnn_edu.exercises.child` and the
-messages are :mod:`~charrnn_edu.exercises.wire`.
+messages are :mod:`~charrnn_edu.exercises.wire`. The limits are the parent's own (a time
+budget and byte counts, read off the pipes), not ``resource`` limits, so every module of the
+grader imports where ``resource``, ``fcntl`` and SIGHUP do not exist (Windows). Starting the
+child does need POSIX: it inherits its pipes through ``pass_fds``, and the parent waits on
+them with :mod:`selectors`, which Windows offers for sockets only.
 """
 
 from __future__ import annotations
