@@ -38,8 +38,8 @@ __all__ = [
 ]
 
 # Tolerances. Every comparison after arithmetic uses both a relative and an absolute part.
-# SAME_: the same computation in a different order of operations (not gradcheck.RTOL/ATOL,
-# which bound the gradient check's relative error).
+# The same computation in another order of operations (gradcheck.RTOL and ATOL, the gradient
+# check's thresholds, are another quantity).
 SAME_RTOL, SAME_ATOL = 1e-12, 1e-14
 # Analytic against centred differences, per parameter: the norm-relative error must be below
 # CENTRED_RTOL, or the error norm below CENTRED_ATOL. The absolute part is needed: with
@@ -55,7 +55,7 @@ COMPLEX_RTOL, COMPLEX_ATOL = 1e-10, 1e-13
 NUMERICAL_STEP = 3e-5
 
 
-# ---------------------------------------------------------------- problems and references
+# ---------------------------------------------------------------- problems and comparisons
 
 class Problem(NamedTuple):
     """A model, an input and target sequence, and the hidden state before the first step."""
