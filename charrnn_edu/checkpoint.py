@@ -45,7 +45,6 @@ Four design choices, and why:
 from __future__ import annotations
 
 import codecs
-import hashlib
 import json
 import math
 import os
@@ -60,12 +59,12 @@ import numpy as np
 
 from charrnn_edu.adagrad import AdaGrad, Adam
 from charrnn_edu.encoding import Vocabulary
-from charrnn_edu.files import write_atomically
+from charrnn_edu.files import corpus_sha256, write_atomically
 from charrnn_edu.forward import RNN
 from charrnn_edu.training import Sample, Settings, Trainer, split_text
 
-__all__ = ["FORMAT_VERSION", "CheckpointError", "DamagedCheckpoint", "corpus_sha256", "save",
-           "load", "load_model"]
+__all__ = ["FORMAT_VERSION", "CheckpointError", "DamagedCheckpoint", "save", "load",
+           "load_model"]
 
 FORMAT_VERSION = 2
 """The checkpoint layout this module writes; see the module docstring."""
@@ -92,17 +91,6 @@ class _Refused(Exception):
     """A problem found inside a checkpoint; :func:`_read` adds the file's name."""
 
 
-def corpus_sha256(text: str, encoding: str) -> str:
-    """SHA-256 (hex) of ``text`` encoded with ``encoding``: the corpus file's bytes.
-
-    Raises
-    ------
-    UnicodeEncodeError
-        If ``text`` has a character that ``encoding`` cannot represent.
-    """
-    return hashlib.sha256(text.encode(encoding)).hexdigest()
-
-
 def save(path: str | os.PathLike[str], trainer: Trainer, *, corpus_sha256: str,
          encoding: str, corpus_name: str) -> None:
     """Write a checkpoint of ``trainer`` to ``path``, atomically.
@@ -114,8 +102,9 @@ def save(path: str | os.PathLike[str], trainer: Trainer, *, corpus_sha256: str,
     trainer : Trainer
         The run to save; it is not changed.
     corpus_sha256, encoding, corpus_name : str
-        :func:`corpus_sha256` of the training text (checked again by :func:`load`), the
-        encoding it was read with, and a name for it (its file name) for messages.
+        :func:`~charrnn_edu.files.corpus_sha256` of the training text (checked again by
+        :func:`load`), the encoding it was read with, and a name for it (its file name) for
+        messages.
 
     Raises
     ------
@@ -419,7 +408,8 @@ def load(path: str | os.PathLike[str], text: str | None = None, *,
         vocabulary and SHA-256, then encoded into ``data``, shape (n,). With ``None`` the
         trainer is for sampling and plotting: ``data`` is empty, shape (0,).
     corpus_sha256 : str or None
-        The caller's :func:`corpus_sha256` of the text's file, checked too if given.
+        The caller's :func:`~charrnn_edu.files.corpus_sha256` of the text's file, checked too
+        if given.
 
     Returns
     -------

@@ -29,13 +29,14 @@ from typing import Annotated, Any, TypeVar  # noqa: E402
 import numpy as np  # noqa: E402
 import typer  # noqa: E402
 
-from charrnn_edu import __version__, checkpoint, runs  # noqa: E402
+from charrnn_edu import __version__, checkpoint, evaluation, files, runs, signals  # noqa: E402
 from charrnn_edu.encoding import Vocabulary  # noqa: E402
 from charrnn_edu.exercises.commands import app as exercises_app  # noqa: E402
 from charrnn_edu.exercises.commands import lab as lab_command  # noqa: E402
 from charrnn_edu.files import default_corpus, read_text  # noqa: E402
 from charrnn_edu.forward import RNN  # noqa: E402
 from charrnn_edu.gradcheck import ATOL, RTOL, check, passes, table  # noqa: E402
+from charrnn_edu.sampling import generate_chunks  # noqa: E402
 from charrnn_edu.training import PRESETS, Settings, Trainer, trained_length  # noqa: E402
 
 app = typer.Typer(
@@ -273,8 +274,8 @@ class _Progress:
                         smooth=trainer.smooth_loss, rate=rate, chars=rate * self.characters)
 
 
-def _train(trainer: Trainer, total: int, folder: Path, corpus: runs.Corpus,
-           checkpoint_every: int, stop: runs.StopSignals, quiet: bool,
+def _train(trainer: Trainer, total: int, folder: Path, corpus: files.Corpus,
+           checkpoint_every: int, stop: signals.StopSignals, quiet: bool,
            saved: int | None) -> float:
     """runs.train with a progress bar (unless quiet); failures become RunError."""
     progress = None if quiet else _Progress(total, trainer, folder)
@@ -289,7 +290,7 @@ def _train(trainer: Trainer, total: int, folder: Path, corpus: runs.Corpus,
 
 
 def _physical_memory() -> int:
-    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return evaluation.physical_memory()
 
 
 def _out_folder(flag: str, out: Path) -> None:
@@ -399,7 +400,7 @@ def train(
         raise UsageError(f"--resume {resume}: no run folder there (train one with --out)")
     encoding = encoding or (runs.read_corpus(resume).get("encoding") if resume else None) or "utf-8"
     path, text, vocab = load_corpus(data, encoding)
-    corpus = runs.Corpus.of(path, text, encoding)
+    corpus = files.Corpus.of(path, text, encoding)
     folder_path = resume or out or Path("runs") / path.stem
     _out_folder("--resume" if resume else "--out", folder_path)
     chosen = {"hidden": hidden, "seq_length": seq_length, "eta": eta, "sigma": sigma,
@@ -407,7 +408,7 @@ def train(
               "sample_length": sample_length, "dtype": dtype and dtype.value, "batch": batch,
               "val_frac": val_frac, "eval_every": eval_every}
     with runs.RunFolder(folder_path, create=resume is None) as folder, \
-            runs.StopSignals() as stop:
+            signals.StopSignals() as stop:
         if resume is not None:
             given = [(f"--{k.replace('_', '-')} {v}", k, v) for k, v in chosen.items()]
             if preset is not None:     # what the preset sets, unless an option overrides it
@@ -485,10 +486,10 @@ def sample(
     rnn = trainer.best if best else trainer.rnn
     if not all(np.isfinite(theta).all() for theta in rnn):
         raise RunError(f"{run} holds infinite or NaN parameters: nothing to sample")
-    pieces = runs.sample_stream(rnn, trainer.vocab, length, np.random.default_rng(seed),
-                                prefix=prime, temperature=temperature, top_p=top_p,
-                                greedy=greedy)
-    with runs.StopSignals() as stop:
+    pieces = generate_chunks(rnn, trainer.vocab, length, np.random.default_rng(seed),
+                             prefix=prime, temperature=temperature, top_p=top_p,
+                             greedy_decoding=greedy)
+    with signals.StopSignals() as stop:
         try:
             for piece in pieces:
                 sys.stdout.write(piece)
@@ -625,9 +626,9 @@ def report(
                 if trained_on < len(text) else "")
         raise UsageError(f"{path} has {trained_on} characters to train on{held}; the report "
                          f"needs at least batch * (seq_length + 1) = {need}")
-    corpus = runs.Corpus.of(path, text, encoding)
+    corpus = files.Corpus.of(path, text, encoding)
 
-    with runs.RunFolder(out), runs.RunFolder(out / "run") as run, runs.StopSignals() as stop:
+    with runs.RunFolder(out), runs.RunFolder(out / "run") as run, signals.StopSignals() as stop:
         # 1. The gradient check, as `charrnn gradcheck` does it (same seed, same numbers).
         section, tables = reports.report_gradcheck(text, vocab, settings, seed)
         rows = [row for t in tables.values() for row in t]
@@ -697,11 +698,11 @@ def evaluate(
     model, vocab, meta = _library(checkpoint.load_model, path, best)
     encoding = encoding or meta["encoding"]
     corpus_path, text, _ = load_corpus(data, encoding)
-    if data is None and checkpoint.corpus_sha256(text, encoding) != meta["corpus_sha256"]:
+    if data is None and files.corpus_sha256(text, encoding) != meta["corpus_sha256"]:
         raise UsageError(f"{path} was trained on {meta['corpus_name']}, not on the bundled "
                          f"corpus: give --data the path of {meta['corpus_name']} (or of "
                          "another text to evaluate on)")
-    found = _library(runs.evaluate, model, vocab, meta["settings"], text, corpus_path.name,
+    found = _library(evaluation.evaluate, model, vocab, meta["settings"], text, corpus_path.name,
                      encoding, meta["corpus_sha256"])
     typer.echo(f"{'best' if best else 'latest'} model of {path} on {found.what}: "
                f"{found.nats:.4f} nats = {found.bits:.4f} bits per character (guessing "
@@ -748,7 +749,7 @@ def study(
                if v is not None}
     settings = _library(replace, PRESETS[preset.value], **changes)
     path, text, _ = load_corpus(data, encoding or "utf-8")
-    corpus = runs.Corpus.of(path, text, encoding or "utf-8")
+    corpus = files.Corpus.of(path, text, encoding or "utf-8")
     per_epoch = iterations_per_epoch(trained_length(len(text), settings),  # of the trained part
                                      settings.seq_length, settings.batch)
     total = (_total(epochs, per_epoch) if epochs is not None
@@ -808,7 +809,7 @@ def main(argv: list[str] | None = None) -> None:
         code = 1
     except typer.Exit as err:
         code = err.exit_code
-    except runs.Interrupted as err:
+    except signals.Interrupted as err:
         typer.echo(f"charrnn: stopped at once by a second {err}; the last save is kept",
                    err=True)
         code = 128 + err.signum

@@ -1,4 +1,4 @@
-"""Files: reading a corpus, the bundled corpus, and writing any file atomically.
+"""Files: reading a corpus, the record of which corpus it was, and writing any file atomically.
 
 Not a chapter: the chapters never touch the disk. Everything that reads or writes a file
 goes through here, so the guarantees (one-line errors, no half-written file) live in one place.
@@ -6,15 +6,18 @@ goes through here, so the guarantees (one-line errors, no half-written file) liv
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import tempfile
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["read_text", "default_corpus", "write_atomically", "remove_temporaries"]
+__all__ = ["read_text", "default_corpus", "corpus_sha256", "Corpus", "write_atomically",
+           "remove_temporaries"]
 
 
 def _kind(mode: int) -> str | None:
@@ -87,6 +90,36 @@ def default_corpus() -> Path:
     return Path(__file__).resolve().parent.parent / "data" / "shakespeare.txt"
 
 
+def corpus_sha256(text: str, encoding: str) -> str:
+    """SHA-256 (hex) of ``text`` encoded with ``encoding``: the corpus file's bytes.
+
+    Raises
+    ------
+    UnicodeEncodeError
+        If ``text`` has a character that ``encoding`` cannot represent.
+    """
+    return hashlib.sha256(text.encode(encoding)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Which text a run trains on: file name, encoding, SHA-256 of its bytes, length."""
+
+    name: str
+    encoding: str
+    sha256: str
+    characters: int
+
+    @classmethod
+    def of(cls, path: Path, text: str, encoding: str) -> Corpus:
+        """The record of ``text``, read from ``path`` with ``encoding``."""
+        return cls(path.name, encoding, corpus_sha256(text, encoding), len(text))
+
+    def to_dict(self) -> dict[str, str | int]:
+        """The record as a plain dict (for JSON)."""
+        return asdict(self)
+
+
 TEMPORARY = ".tmp"
 """Suffix of the temporary files :func:`write_atomically` writes (``.NAME.XXXXXXXX.tmp``)."""
 
@@ -107,7 +140,8 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], o
         err.filename = str(path)       # the file asked for, not the temporary one
         raise
     try:
-        os.fchmod(fd, 0o644)           # mkstemp's 0600 would hide the run from other users
+        if hasattr(os, "fchmod"):      # Windows (before 3.13) has none, nor group bits to set
+            os.fchmod(fd, 0o644)       # mkstemp's 0600 would hide the run from other users
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

@@ -21,11 +21,10 @@ import numpy as np
 
 from charrnn_edu import __version__
 from charrnn_edu.encoding import Vocabulary
-from charrnn_edu.files import write_atomically
+from charrnn_edu.files import Corpus, write_atomically
 from charrnn_edu.forward import RNN
 from charrnn_edu.gradcheck import GradCheckRow, check, passes, table
 from charrnn_edu.original import REPORT, SETTINGS
-from charrnn_edu.runs import Corpus
 from charrnn_edu.sampling import generate
 from charrnn_edu.training import Settings, Trainer, held_out_loss, init_scaled
 

@@ -11,54 +11,56 @@ A run folder holds::
     .lock            held by the process that writes the folder; holds its PID
 
 Every file is written atomically (``files.write_atomically``), and all of them at every save,
-so a run killed at any moment leaves the last save whole. The lock is an ``fcntl.flock``: the
-operating system releases it when the process ends, however it ends, so a crashed run never
-leaves a folder locked. Signals (Ctrl-C, ``kill``, a closed terminal) ask the loop to stop
-after the current iteration and save; a second one while saving waits for the save.
+so a run killed at any moment leaves the last save whole. The lock is one the operating
+system releases when the process ends, however it ends (``fcntl.flock`` on POSIX,
+``msvcrt.locking`` on Windows), so a crashed run never leaves a folder locked. Signals
+(:class:`~charrnn_edu.signals.StopSignals`: Ctrl-C, ``kill``, a closed terminal) ask the loop
+to stop after the current iteration and save; a second one while saving waits for the save.
 """
 
 from __future__ import annotations
 
 import csv
-import fcntl
 import io
 import json
 import math
 import os
-import signal
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import numpy as np
 
 from charrnn_edu import __version__, checkpoint
 from charrnn_edu.encoding import Vocabulary
-from charrnn_edu.files import remove_temporaries, write_atomically
-from charrnn_edu.forward import RNN, step
-from charrnn_edu.sampling import greedy as greedy_ids
-from charrnn_edu.sampling import prime, sample
-from charrnn_edu.training import (
-    Sample,
-    Settings,
-    Trainer,
-    TrainingDiverged,
-    held_out_loss,
-    split_text,
-)
+from charrnn_edu.evaluation import memory_estimate
+from charrnn_edu.files import Corpus, remove_temporaries, write_atomically
+from charrnn_edu.forward import step
+from charrnn_edu.signals import StopSignals
+from charrnn_edu.training import Sample, Settings, Trainer, TrainingDiverged
 
-__all__ = ["Corpus", "RunFolder", "FolderBusy", "RunFailed", "Interrupted", "StopSignals",
-           "history_csv", "held_out_csv", "samples_markdown", "read_record", "read_corpus",
-           "save", "start", "resume", "train", "finite", "memory_estimate", "sample_stream",
-           "Evaluation", "evaluate"]
+# The lock must die with its holder, however the process ends (kill -9 included), so it is
+# one the operating system keeps: flock on POSIX, a locked byte on Windows. A lock file made
+# with O_EXCL would survive a crash, and telling a stale one from a live one needs the
+# holder's PID checked, which Windows cannot do safely (its os.kill terminates the process).
+try:
+    import fcntl
+except ImportError:                      # Windows
+    fcntl = None
+    import msvcrt
+
+__all__ = ["RunFolder", "FolderBusy", "RunFailed", "history_csv", "held_out_csv",
+           "samples_markdown", "read_record", "read_corpus", "save", "start", "resume", "train",
+           "finite"]
 
 CHECKPOINT, RECORD, HISTORY, SAMPLES, LOCK = (
     "checkpoint.npz", "settings.json", "history.csv", "samples.md", ".lock")
 HELD_OUT = "held_out.csv"   # only in a run that holds text out (--val-frac)
+# Windows locks are mandatory: a locked byte cannot be read by another process, so the lock
+# is on a byte past the PID that a refused process reads (locking past the end is allowed).
+_LOCKED_BYTE = 1024
 
 
 class FolderBusy(RuntimeError):
@@ -67,36 +69,6 @@ class FolderBusy(RuntimeError):
 
 class RunFailed(RuntimeError):
     """Training diverged, or the run could not be saved; the message says what is kept."""
-
-
-class Interrupted(BaseException):  # noqa: N818 - a signal, like KeyboardInterrupt
-    """A second stop signal before the run could stop by itself; ``signum`` says which.
-
-    A BaseException, as KeyboardInterrupt is: no ``except Exception`` may swallow it.
-    """
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """Which text a run trains on: file name, encoding, SHA-256 of its bytes, length."""
-
-    name: str
-    encoding: str
-    sha256: str
-    characters: int
-
-    @classmethod
-    def of(cls, path: Path, text: str, encoding: str) -> Corpus:
-        """The record of ``text``, read from ``path`` with ``encoding``."""
-        return cls(path.name, encoding, checkpoint.corpus_sha256(text, encoding), len(text))
-
-    def to_dict(self) -> dict[str, str | int]:
-        """The record as a plain dict (for JSON)."""
-        return asdict(self)
 
 
 def history_csv(trainer: Trainer) -> str:
@@ -181,68 +153,6 @@ def resume(folder: Path, text: str, corpus: Corpus,
     return trainer
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """A model's loss on a text: what text, nats and bits per character, and K."""
-
-    what: str
-    nats: float
-    bits: float
-    K: int
-
-
-def evaluate(rnn: RNN, vocab: Vocabulary, settings: Settings, text: str, name: str,
-             encoding: str, trained_sha: str) -> Evaluation:
-    """The loss per character of a trained model (``rnn``), on the right text.
-
-    On the run's held-out part when ``text`` is the text it trained on (read with
-    ``encoding``, its SHA-256 is ``trained_sha``), on all of ``text`` otherwise.
-
-    Raises
-    ------
-    ValueError
-        If the run trained on all of its text (nothing held out), the text has characters
-        the model never saw, or it is too short.
-    """
-    same = checkpoint.corpus_sha256(text, encoding) == trained_sha
-    if same and settings.val_frac == 0:
-        raise ValueError(f"the run was trained on all of {name} (no --val-frac): every "
-                         "character of it was seen in training; give --data another text "
-                         "to evaluate on")
-    if same:
-        _, ids = split_text(text, settings, vocab)
-        what = f"the held-out {settings.val_frac:g} of {name} ({len(ids):,} characters)"
-    else:
-        unknown = sorted(set(text) - set(vocab.chars))
-        if unknown:
-            raise ValueError(f"{name} has characters the model never saw "
-                             f"({', '.join(map(repr, unknown[:5]))}): it can only be "
-                             "evaluated on text in its vocabulary")
-        ids = vocab.encode(text)
-        what = f"all of {name} ({len(ids):,} characters)"
-    if len(ids) < 2:
-        raise ValueError(f"{what} is too short to evaluate: it needs at least 2 characters")
-    nats = held_out_loss(rnn, ids)
-    return Evaluation(what, nats, nats / math.log(2), len(vocab))
-
-
-def memory_estimate(n_chars: int, K: int, settings: Settings) -> int:
-    """Bytes a run needs, roughly: its arrays, not Python's own overhead.
-
-    The parameters (m + K + mK + m^2 + Km numbers) exist about ten times over: the current
-    and best copies, the gradients and their clipped copy, the optimiser's one or two
-    accumulators and the engine's flat buffers, plus the engine's (tau, B, m + K) buffers.
-    The corpus is one byte per character for K <= 256.
-    """
-    m = settings.hidden
-    parameters = m + K + 2 * m * K + m * m
-    itemsize = np.dtype(settings.dtype).itemsize
-    # The engine's buffers hold a few (tau, B, m + K) arrays for B streams.
-    buffers = 8 * settings.seq_length * settings.batch * (m + K)
-    return ((10 * parameters + buffers) * itemsize
-            + n_chars * np.min_scalar_type(K - 1).itemsize)
-
-
 class RunFolder:
     """A run folder, locked for writing while the ``with`` block runs.
 
@@ -271,9 +181,7 @@ class RunFolder:
             except FileExistsError:            # there already, or another process was faster
                 pass
         fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _lock(fd):
             holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
             raise FolderBusy(f"{self.path} is being written by another charrnn process "
@@ -286,15 +194,53 @@ class RunFolder:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.created and not (self.path / CHECKPOINT).exists():
+        abandoned = self.created and not (self.path / CHECKPOINT).exists()
+        if abandoned:
             remove_temporaries(self.path)
-            for name in (LOCK, RECORD, HISTORY, SAMPLES, HELD_OUT):
+            for name in (RECORD, HISTORY, SAMPLES, HELD_OUT):
                 (self.path / name).unlink(missing_ok=True)
+            if fcntl is not None:        # POSIX: the lock file goes while the lock is held
+                (self.path / LOCK).unlink(missing_ok=True)
+        if self._fd is not None:
+            _unlock(self._fd)
+            os.close(self._fd)
+            self._fd = None
+        if abandoned:
+            if fcntl is None:
+                # Windows cannot delete an open file: only now, unless another process has
+                # opened it since (and then the folder is its to keep).
+                with suppress(PermissionError):
+                    (self.path / LOCK).unlink(missing_ok=True)
             if not any(self.path.iterdir()):
                 self.path.rmdir()
-        if self._fd is not None:
-            os.close(self._fd)                         # releases the lock
-            self._fd = None
+
+
+def _lock(fd: int) -> bool:
+    """Take the run folder's lock on the open lock file ``fd``; False if another holds it."""
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+    os.lseek(fd, _LOCKED_BYTE, os.SEEK_SET)     # msvcrt locks from the file position
+    try:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError:                             # held: LK_NBLCK does not wait
+        return False
+    finally:
+        os.lseek(fd, 0, os.SEEK_SET)
+    return True
+
+
+def _unlock(fd: int) -> None:
+    """Release the lock :func:`_lock` took (closing ``fd`` releases it too)."""
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return
+    # Windows releases a closed file's locks in its own time: unlock first, at once.
+    os.lseek(fd, _LOCKED_BYTE, os.SEEK_SET)
+    msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
 
 
 def _stored(folder: Path, part: str) -> dict[str, Any]:
@@ -333,65 +279,6 @@ def save(folder: Path, trainer: Trainer, corpus: Corpus, options: dict[str, Any]
         write_atomically(folder / name, lambda f, text=text: f.write(text.encode("utf-8")))
     checkpoint.save(folder / CHECKPOINT, trainer, corpus_sha256=corpus.sha256,
                     encoding=corpus.encoding, corpus_name=corpus.name)
-
-
-class StopSignals:
-    """Ctrl-C (SIGINT), ``kill`` (SIGTERM) and a closed terminal (SIGHUP), handled gently.
-
-    The first of them calls ``on_first`` (which asks the loop to stop) and is remembered in
-    :attr:`signum`; a second raises :class:`Interrupted`, except inside :meth:`deferred`,
-    where it waits until the block is done. The shell's exit code for a
-    process stopped by signal N is 128 + N: 130, 143, 129.
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-    def __init__(self, on_first: Callable[[], None] = lambda: None) -> None:
-        self.on_first = on_first
-        self.signum: int | None = None
-        self._old: dict[int, Any] = {}
-        self._deferring = False
-        self._pending: int | None = None
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.signum is None:
-            self.signum = signum
-            self.on_first()
-        elif self._deferring:
-            self._pending = signum
-        else:
-            raise Interrupted(signum)
-
-    def __enter__(self) -> StopSignals:
-        for s in self.SIGNALS:
-            self._old[s] = signal.signal(s, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for s, handler in self._old.items():
-            signal.signal(s, handler)
-
-    @property
-    def exit_code(self) -> int:
-        """128 + the signal's number, or 0 if no signal came."""
-        return 0 if self.signum is None else 128 + self.signum
-
-    @contextmanager
-    def deferred(self) -> Iterator[None]:
-        """Hold a second stop signal until the block is done (an atomic save, say).
-
-        Python runs signal handlers in the main thread only, so a flag checked there is
-        reliable; blocking the signals (``pthread_sigmask``) would not be, as numpy's BLAS
-        threads could still receive them.
-        """
-        self._deferring = True
-        try:
-            yield
-        finally:
-            self._deferring = False
-            if self._pending is not None:
-                signum, self._pending = self._pending, None
-                raise Interrupted(signum)
 
 
 def finite(trainer: Trainer) -> bool:
@@ -457,32 +344,3 @@ def train(trainer: Trainer, total: int, folder: Path, corpus: Corpus, checkpoint
         saved = trainer.iteration
     return seconds
 
-
-
-def sample_stream(rnn: RNN, vocab: Vocabulary, n: int, rng: np.random.Generator, *,
-                  prefix: str = "", temperature: float = 1.0, top_p: float = 1.0,
-                  greedy: bool = False, chunk: int = 1000) -> Iterator[str]:
-    """The text of ``sampling.generate``, in pieces of ``chunk`` characters, as they come.
-
-    The prefix first, then the n characters: the same characters ``generate`` gives for the
-    same arguments and generator, so a long sample can be printed (and stopped) as it goes.
-    Each piece continues from the hidden state after the one before, recomputed by
-    ``sampling.prime`` over the piece's inputs.
-
-    Raises
-    ------
-    ValueError
-        If a prefix character is not in the vocabulary, or the model's K differs from it.
-    """
-    if len(vocab) != rnn.K:
-        raise ValueError(f"the vocabulary has {len(vocab)} characters but the model has "
-                         f"K = {rnn.K}: use the vocabulary the model was trained with")
-    ids = vocab.encode(prefix or ("\n" if "\n" in vocab else vocab.chars[0]))
-    h, x = prime(rnn, np.zeros((rnn.m, 1)), ids[:-1]), int(ids[-1])
-    yield prefix
-    for done in range(0, n, chunk):
-        k = min(chunk, n - done)
-        new = (greedy_ids(rnn, h, x, k) if greedy
-               else sample(rnn, h, x, k, rng, temperature, top_p))            # (k,)
-        h, x = prime(rnn, h, np.concatenate([[x], new[:-1]])), int(new[-1])
-        yield vocab.decode(new)

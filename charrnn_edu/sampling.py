@@ -16,17 +16,21 @@ uniform. **Nucleus (top-p) sampling** keeps only the smallest set of most likely
 whose probability reaches top_p, renormalised, so rare junk characters are never drawn.
 
 **Priming** runs a given prefix through the network first (chapter 2's forward pass), so the
-generated text continues that prefix from the state it leaves.
+generated text continues that prefix from the state it leaves. Sampling returns the state it
+ends in as well, so a long text can come in pieces, each continuing where the last stopped.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.forward import RNN, forward, softmax, step
 
-__all__ = ["next_distribution", "nucleus", "draw", "sample", "greedy", "prime", "generate"]
+__all__ = ["next_distribution", "nucleus", "draw", "sample", "greedy", "prime",
+           "generate_chunks", "generate"]
 
 
 # --8<-- [start:next-distribution]
@@ -105,7 +109,7 @@ def _check_options(n: int, temperature: float, top_p: float) -> None:
 
 # --8<-- [start:sample]
 def sample(rnn: RNN, h0: np.ndarray, x0: int, n: int, rng: np.random.Generator,
-           temperature: float = 1.0, top_p: float = 1.0) -> np.ndarray:
+           temperature: float = 1.0, top_p: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Synthesise ``n`` characters, equation (7.1), drawing each from p.
 
     Parameters
@@ -127,28 +131,32 @@ def sample(rnn: RNN, h0: np.ndarray, x0: int, n: int, rng: np.random.Generator,
     Returns
     -------
     ids : ndarray of shape (n,), dtype int64
+        x_1, ..., x_n: the characters drawn.
+    h : ndarray of shape (m, 1)
+        The hidden state after the last step (``h0`` if n = 0). With ``ids[-1]`` as the next
+        input, ``sample`` continues the same text where it stopped.
     """
     _check_options(n, temperature, top_p)
-    ids, h, x = [], h0, x0
-    for _ in range(n):
-        h, p = next_distribution(rnn, h, x, temperature)
+    ids, h, x = np.zeros(n, dtype=np.int64), h0, x0              # (n,)
+    for t in range(n):
+        h, p = next_distribution(rnn, h, x, temperature)         # (7.1): h and p
         if top_p < 1:
             p = nucleus(p, top_p)
-        x = draw(p, rng)                 # the character drawn is the next input
-        ids.append(x)
-    return np.array(ids, dtype=np.int64)
+        x = draw(p, rng)                 # (7.1): x ~ p, the character drawn is the next input
+        ids[t] = x
+    return ids, h
 # --8<-- [end:sample]
 
 
-def greedy(rnn: RNN, h0: np.ndarray, x0: int, n: int) -> np.ndarray:
+def greedy(rnn: RNN, h0: np.ndarray, x0: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`sample`, but always take the most likely character (no randomness)."""
     _check_options(n, 1.0, 1.0)
-    ids, h, x = [], h0, x0
-    for _ in range(n):
+    ids, h, x = np.zeros(n, dtype=np.int64), h0, x0              # (n,)
+    for t in range(n):
         h, p = next_distribution(rnn, h, x)
         x = int(np.argmax(p))
-        ids.append(x)
-    return np.array(ids, dtype=np.int64)
+        ids[t] = x
+    return ids, h
 
 
 # --8<-- [start:prime]
@@ -161,28 +169,59 @@ def prime(rnn: RNN, h0: np.ndarray, ids: np.ndarray) -> np.ndarray:
 # --8<-- [end:prime]
 
 
+# --8<-- [start:generate]
+def generate_chunks(rnn: RNN, vocab: Vocabulary, n: int, rng: np.random.Generator, *,
+                    prefix: str = "", temperature: float = 1.0, top_p: float = 1.0,
+                    h0: np.ndarray | None = None, greedy_decoding: bool = False,
+                    chunk: int = 1000) -> Iterator[str]:
+    """Text continuing ``prefix``, as it comes: the prefix, then n characters, chunk at a time.
+
+    The prefix's last character is the first input; the ones before it are read by
+    :func:`prime`. With no prefix, generation starts from a newline (the start of a line) if
+    the vocabulary has one, else from its first character. Each piece continues from the
+    hidden state and the last character of the one before, so the pieces join into the text
+    one call of :func:`sample` would give. With ``greedy_decoding`` the characters come from
+    :func:`greedy` (no randomness; temperature and top_p are ignored).
+
+    Raises
+    ------
+    ValueError
+        When the first piece is asked for: if a prefix character is not in the vocabulary
+        (the message names it), the vocabulary's size is not the model's K, or an option is
+        out of range.
+    """
+    if len(vocab) != rnn.K:
+        raise ValueError(f"the vocabulary has {len(vocab)} characters but the model has "
+                         f"K = {rnn.K}: use the vocabulary the model was trained with")
+    ids = vocab.encode(prefix or ("\n" if "\n" in vocab else vocab.chars[0]))
+    if greedy_decoding:
+        temperature, top_p = 1.0, 1.0                         # not used: nothing to check
+    _check_options(n, temperature, top_p)                     # now, even if n = 0
+    if chunk < 1:
+        raise ValueError(f"chunk must be at least 1 character, got {chunk}")
+    h = prime(rnn, np.zeros((rnn.m, 1)) if h0 is None else h0, ids[:-1])
+    x = int(ids[-1])
+    yield prefix
+    for done in range(0, n, chunk):
+        k = min(chunk, n - done)
+        new, h = (greedy(rnn, h, x, k) if greedy_decoding
+                  else sample(rnn, h, x, k, rng, temperature, top_p))      # (k,), (m, 1)
+        x = int(new[-1])
+        yield vocab.decode(new)
+
+
 def generate(rnn: RNN, vocab: Vocabulary, n: int, rng: np.random.Generator, *,
              prefix: str = "", temperature: float = 1.0, top_p: float = 1.0,
              h0: np.ndarray | None = None, greedy_decoding: bool = False) -> str:
     """Text continuing ``prefix``: the prefix itself followed by ``n`` sampled characters.
 
-    The prefix's last character is the first input; the ones before it are read by
-    :func:`prime`. With ``greedy_decoding`` the characters come from :func:`greedy` (no
-    randomness; temperature and top_p are ignored). With no prefix, generation starts from a
-    newline (the start of a line) if the vocabulary has one, else from its first character.
+    All the pieces of :func:`generate_chunks` (same arguments), joined.
 
     Raises
     ------
     ValueError
         If a prefix character is not in the vocabulary (the message names it).
     """
-    if len(vocab) != rnn.K:
-        raise ValueError(f"the vocabulary has {len(vocab)} characters but the model has "
-                         f"K = {rnn.K}: use the vocabulary the model was trained with")
-    h = np.zeros((rnn.m, 1)) if h0 is None else h0
-    start = prefix or ("\n" if "\n" in vocab else vocab.chars[0])
-    ids = vocab.encode(start)
-    h = prime(rnn, h, ids[:-1])
-    if greedy_decoding:
-        return prefix + vocab.decode(greedy(rnn, h, int(ids[-1]), n))
-    return prefix + vocab.decode(sample(rnn, h, int(ids[-1]), n, rng, temperature, top_p))
+    return "".join(generate_chunks(rnn, vocab, n, rng, prefix=prefix, temperature=temperature,
+                                   top_p=top_p, h0=h0, greedy_decoding=greedy_decoding))
+# --8<-- [end:generate]

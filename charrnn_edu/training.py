@@ -376,8 +376,8 @@ class Trainer:
             self._keep_best()
         if self.iteration == 1 or self.iteration % self.settings.sample_every == 0:
             # One stream writes the sample: the first, from its state and character.
-            ids = sample(self.rnn, h_prev[:, :1], int(X.flat[0]), self.settings.sample_length,
-                         self.rng)
+            ids, _ = sample(self.rnn, h_prev[:, :1], int(X.flat[0]),
+                            self.settings.sample_length, self.rng)
             self.samples.append(Sample(self.iteration, self.smooth_loss, self.vocab.decode(ids)))
         if len(self.held_out) and self.iteration % self.settings.eval_every == 0:
             self.evaluations.append((self.iteration,

@@ -18,7 +18,8 @@ import zlib
 import numpy as np
 import pytest
 
-from charrnn_edu.checkpoint import CheckpointError, corpus_sha256, load, load_model, save
+from charrnn_edu.checkpoint import CheckpointError, load, load_model, save
+from charrnn_edu.files import corpus_sha256
 from charrnn_edu.training import Settings, Trainer
 
 TEXT = "to be or not to be, " * 8               # K = 8 characters

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from charrnn_edu.adagrad import Adam
 from charrnn_edu.bptt import gradients
-from charrnn_edu.checkpoint import corpus_sha256, load, save
-from charrnn_edu.files import default_corpus, read_text
+from charrnn_edu.checkpoint import load, save
+from charrnn_edu.files import corpus_sha256, default_corpus, read_text
 from charrnn_edu.forward import RNN
 from charrnn_edu.spec.strategies import seeds
 from charrnn_edu.training import PRESETS, Settings, Trainer, init_scaled

@@ -1,5 +1,6 @@
-"""Run folders: one writer, atomic files, disk errors, signals, options, corpora, streaming."""
+"""Run folders: one writer, atomic files, disk errors, options, corpora, streaming."""
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -9,15 +10,18 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from charrnn_edu import checkpoint, runs
 from charrnn_edu.cli import main
 from charrnn_edu.encoding import Vocabulary
-from charrnn_edu.files import default_corpus, read_text, remove_temporaries, write_atomically
-from charrnn_edu.forward import RNN
-from charrnn_edu.sampling import generate
+from charrnn_edu.files import (
+    Corpus,
+    corpus_sha256,
+    default_corpus,
+    read_text,
+    remove_temporaries,
+    write_atomically,
+)
 
 SMALL = ["--hidden", "8", "--seq-length", "10", "--sample-every", "50", "--sample-length", "30",
          "--quiet"]
@@ -197,6 +201,26 @@ def test_a_corpus_that_is_not_text_says_what_it_is(capsys, tmp_path, kind):
     assert expected in line and "not found" not in line
 
 
+def test_corpus_sha256_is_the_hash_of_the_file_bytes(tmp_path):
+    assert corpus_sha256("abc", "utf-8") == (
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")   # FIPS 180-2
+    text = "Café — naïve\n"
+    for encoding in ("utf-8", "latin-1", "utf-16"):
+        if encoding == "latin-1":
+            text = text.replace("—", "-")           # latin-1 has no em dash
+        (tmp_path / "corpus.txt").write_bytes(text.encode(encoding))
+        assert corpus_sha256(text, encoding) == hashlib.sha256(
+            (tmp_path / "corpus.txt").read_bytes()).hexdigest()
+
+
+def test_a_corpus_record_names_the_file_its_encoding_hash_and_length(tmp_path):
+    path = tmp_path / "plays.txt"
+    path.write_bytes("Ærlig talt\n".encode("latin-1"))
+    corpus = Corpus.of(path, read_text(path, "latin-1"), "latin-1")
+    assert corpus.to_dict() == {"name": "plays.txt", "encoding": "latin-1", "characters": 11,
+                                "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
 def test_ids_take_the_smallest_integer_type():
     assert Vocabulary.from_text("hello").encode("hello").dtype == np.uint8
     wide = Vocabulary("".join(map(chr, range(32, 32 + 300))))
@@ -268,46 +292,7 @@ def test_resume_keeps_the_run_options(capsys, corpus, trained):
     assert code == 0 and "already at iteration 70" in out
 
 
-# ------------------------------------------------------------------ signals
-
-def test_signals_during_a_save_wait_for_it(tmp_path):
-    saved = []
-    with pytest.raises(runs.Interrupted) as info, runs.StopSignals() as stop:
-        with stop.deferred():
-            os.kill(os.getpid(), signal.SIGTERM)
-            os.kill(os.getpid(), signal.SIGINT)
-            saved.append("the whole save ran")
-        # Unblocked: the first signal asks to stop, the second one interrupts, only now.
-        for _ in range(1000):
-            pass
-    assert saved == ["the whole save ran"]
-    # Pending signals arrive in the order of their numbers, not of their sending.
-    assert {stop.signum, info.value.signum} == {signal.SIGTERM, signal.SIGINT}
-    assert stop.exit_code == 128 + stop.signum
-
-
-def test_a_second_signal_outside_a_save_interrupts():
-    with pytest.raises(runs.Interrupted) as info, runs.StopSignals() as stop:
-        os.kill(os.getpid(), signal.SIGHUP)
-        assert stop.exit_code == 129
-        os.kill(os.getpid(), signal.SIGINT)
-        for _ in range(1000):
-            pass
-    assert info.value.signum == signal.SIGINT
-
-
 # ------------------------------------------------------------------ streaming and warnings
-
-@given(n=st.integers(0, 60), chunk=st.integers(1, 25), seed=st.integers(0, 2**32 - 1),
-       prefix=st.sampled_from(["", "a", "ba"]), greedy=st.booleans())
-def test_streamed_sample_equals_generate(n, chunk, seed, prefix, greedy):
-    vocab = Vocabulary("\nabc")
-    rnn = RNN.init(len(vocab), 6, 0.5, rng=np.random.default_rng(seed))
-    streamed = "".join(runs.sample_stream(rnn, vocab, n, np.random.default_rng(seed + 1),
-                                          prefix=prefix, greedy=greedy, chunk=chunk))
-    assert streamed == generate(rnn, vocab, n, np.random.default_rng(seed + 1), prefix=prefix,
-                                greedy_decoding=greedy)
-
 
 def test_sample_streams_before_it_is_done(shared_run):
     process = subprocess.Popen([sys.executable, "-m", "charrnn_edu", "sample", str(shared_run),

@@ -1,7 +1,8 @@
 """Chapter 7: drawing characters, temperature, nucleus sampling, priming and generation.
 
 Each ``check_*`` function takes the function(s) under test as its first arguments, so the same
-properties can grade a student's ``sample``, ``greedy``, ``nucleus``, ``draw`` or ``generate``.
+properties can grade a student's ``sample``, ``greedy``, ``nucleus``, ``draw``, ``generate`` or
+``generate_chunks``.
 References are written here the plain way (one-hot products, ``@``, Python loops), not with the
 package's gathers.
 """
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.forward import RNN, step
-from charrnn_edu.sampling import draw, generate, greedy, nucleus, prime, sample
+from charrnn_edu.sampling import draw, generate, generate_chunks, greedy, nucleus, prime, sample
 from charrnn_edu.spec.properties import check_nucleus_properties
 from charrnn_edu.spec.strategies import distributions, seeds
 
@@ -91,13 +92,22 @@ def vocabulary(K: int, with_newline: bool, with_tab: bool) -> Vocabulary:
 
 def check_sample_ids(sample: Callable, rnn: RNN, h0: np.ndarray, x0: int, n: int, seed: int,
                      temperature: float = 1.0, top_p: float = 1.0) -> None:
-    """n integer ids in 0..K-1; the model and h0 are left unchanged."""
+    """n integer ids in 0..K-1 and the last state; the model and h0 are left unchanged.
+
+    The state is the one after reading x0 and every id but the last (the reference step).
+    """
     rnn_before, h0_before = rnn.copy(), h0.copy()
-    ids = sample(rnn, h0, x0, n, np.random.default_rng(seed), temperature, top_p)
+    ids, h = sample(rnn, h0, x0, n, np.random.default_rng(seed), temperature, top_p)
     assert isinstance(ids, np.ndarray), type(ids)
     assert np.issubdtype(ids.dtype, np.integer), f"ids have dtype {ids.dtype}, not an integer"
     assert ids.shape == (n,), ids.shape
     assert np.all((ids >= 0) & (ids < rnn.K)), f"ids outside 0..{rnn.K - 1}: {ids}"
+    assert h.shape == (rnn.m, 1), h.shape
+    expected = h0
+    for x in [x0, *ids.tolist()][:n]:                  # every input: x0, then all but the last id
+        expected = step(rnn, expected, int(x)).h
+    np.testing.assert_allclose(h, expected, rtol=RTOL, atol=ATOL,
+                               err_msg="the state returned is not the one after the last step")
     np.testing.assert_array_equal(h0, h0_before, err_msg="sampling changed h0")
     for name, a, b in zip(RNN.names(), rnn, rnn_before, strict=True):
         np.testing.assert_array_equal(a, b, err_msg=f"sampling changed {name}")
@@ -111,12 +121,12 @@ def check_sample_depends_only_on_seed(sample: Callable, rnn: RNN, h0: np.ndarray
     saved = np.random.get_state()  # noqa: NPY002
     try:
         np.random.seed(seed % 1000)  # noqa: NPY002
-        first = sample(rnn, h0, x0, n, np.random.default_rng(seed), temperature, top_p)
+        first, _ = sample(rnn, h0, x0, n, np.random.default_rng(seed), temperature, top_p)
         np.random.seed(seed % 1000 + 1)  # noqa: NPY002
         np.random.uniform(size=7)  # noqa: NPY002
         other = np.random.default_rng(seed)
         other.uniform(size=3)                          # a generator with the same seed, used
-        second = sample(rnn, h0, x0, n, np.random.default_rng(seed), temperature, top_p)
+        second, _ = sample(rnn, h0, x0, n, np.random.default_rng(seed), temperature, top_p)
     finally:
         np.random.set_state(saved)  # noqa: NPY002
     np.testing.assert_array_equal(first, second)
@@ -128,15 +138,15 @@ def check_cold_sample_is_greedy(sample: Callable, greedy: Callable, rnn: RNN, h0
 
     The caller makes sure the top two logits differ by a margin at every step.
     """
-    cold = sample(rnn, h0, x0, n, np.random.default_rng(seed), temperature=temperature)
-    np.testing.assert_array_equal(cold, greedy(rnn, h0, x0, n))
+    cold, _ = sample(rnn, h0, x0, n, np.random.default_rng(seed), temperature=temperature)
+    np.testing.assert_array_equal(cold, greedy(rnn, h0, x0, n)[0])
 
 
 def check_tiny_top_p_is_greedy(sample: Callable, greedy: Callable, rnn: RNN, h0: np.ndarray,
                                x0: int, n: int, seed: int, top_p: float = 1e-9) -> None:
     """A nucleus of mass 1e-9 holds only the most likely character: sampling is greedy."""
-    narrow = sample(rnn, h0, x0, n, np.random.default_rng(seed), top_p=top_p)
-    np.testing.assert_array_equal(narrow, greedy(rnn, h0, x0, n))
+    narrow, _ = sample(rnn, h0, x0, n, np.random.default_rng(seed), top_p=top_p)
+    np.testing.assert_array_equal(narrow, greedy(rnn, h0, x0, n)[0])
 
 
 def check_sample_stays_in_nucleus(sample: Callable, rnn: RNN, h0: np.ndarray, x0: int, n: int,
@@ -146,7 +156,7 @@ def check_sample_stays_in_nucleus(sample: Callable, rnn: RNN, h0: np.ndarray, x0
     p_T is recomputed here along the sampled path; a character whose preceding mass is
     within 1e-9 of top_p counts as inside (rounding may decide either way).
     """
-    ids = sample(rnn, h0, x0, n, np.random.default_rng(seed), temperature, top_p)
+    ids, _ = sample(rnn, h0, x0, n, np.random.default_rng(seed), temperature, top_p)
     h, x = h0, x0
     for t, k in enumerate(ids.tolist()):
         _, h, o, _ = step(rnn, h, x)
@@ -162,9 +172,14 @@ def check_sample_stays_in_nucleus(sample: Callable, rnn: RNN, h0: np.ndarray, x0
 
 
 def check_greedy_is_argmax(greedy: Callable, rnn: RNN, h0: np.ndarray, x0: int, n: int) -> None:
-    """Greedy decoding feeds back the argmax of p (the caller excludes near-ties)."""
+    """Greedy decoding feeds back the argmax of p, and returns the last state (no near-ties)."""
     expected, _ = greedy_margins(rnn, h0, x0, n)
-    np.testing.assert_array_equal(greedy(rnn, h0, x0, n), expected)
+    ids, h = greedy(rnn, h0, x0, n)
+    np.testing.assert_array_equal(ids, expected)
+    last = h0
+    for x in [x0, *expected][:n]:
+        last = step(rnn, last, int(x)).h
+    np.testing.assert_allclose(h, last, rtol=RTOL, atol=ATOL)
 
 
 def check_draw_frequencies(draw: Callable, p: np.ndarray, seed: int, n: int = 20_000,
@@ -227,7 +242,8 @@ def check_priming(generate: Callable, sample: Callable, rnn: RNN, vocab: Vocabul
     h = h0
     for x in ids[:-1]:
         h = step(rnn, h, int(x)).h
-    expected = sample(rnn, h, int(ids[-1]), n, np.random.default_rng(seed), temperature, top_p)
+    expected, _ = sample(rnn, h, int(ids[-1]), n, np.random.default_rng(seed), temperature,
+                         top_p)
     text = generate(rnn, vocab, n, np.random.default_rng(seed), prefix=prefix,
                     temperature=temperature, top_p=top_p, h0=h0)
     assert text == prefix + vocab.decode(expected), (text, prefix + vocab.decode(expected))
@@ -301,7 +317,7 @@ def test_greedy_is_the_argmax(model, n, data):
 def test_hot_sampling_is_nearly_uniform():
     # T -> infinity flattens p towards uniform: 20,000 draws hit every character about equally.
     rnn, h0 = Model(seed=3, m=4, K=5, sigma=1.0).build()
-    ids = sample(rnn, h0, 0, 20_000, np.random.default_rng(7), temperature=1e6)
+    ids, _ = sample(rnn, h0, 0, 20_000, np.random.default_rng(7), temperature=1e6)
     counts = np.bincount(ids, minlength=5)
     assert np.all(np.abs(counts - 4000) < 4 * math.sqrt(20_000 * 0.2 * 0.8)), counts
 
@@ -467,3 +483,74 @@ def test_generate_rejects_a_vocabulary_of_the_wrong_size():
     rnn, _ = Model(seed=0, m=3, K=4, sigma=0.5).build()
     with pytest.raises(ValueError, match="K = 4"):
         generate(rnn, Vocabulary("abc"), 5, np.random.default_rng(0))
+
+
+# ---------------------------------------------------------------- generate in pieces
+
+@given(models(), st.integers(1, 20), st.integers(0, 20), seeds, temperatures, top_ps,
+       st.booleans(), st.data())
+def test_sampling_continues_where_it_stopped(model, first, then, seed, temperature, top_p,
+                                             greedy_decoding, data):
+    # The state sample returns, with its last id as the next input, carries on the same text.
+    rnn, h0 = model.build()
+    x0 = data.draw(st.integers(0, rnn.K - 1), label="x0")
+    if greedy_decoding:
+        def pick(h, x, n, rng):
+            return greedy(rnn, h, x, n)
+    else:
+        def pick(h, x, n, rng):
+            return sample(rnn, h, x, n, rng, temperature, top_p)
+    whole, h_whole = pick(h0, x0, first + then, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    head, h = pick(h0, x0, first, rng)
+    tail, h_end = pick(h, int(head[-1]), then, rng)
+    np.testing.assert_array_equal(np.concatenate([head, tail]), whole)
+    np.testing.assert_allclose(h_end, h_whole, rtol=RTOL, atol=ATOL)
+
+
+@given(n=st.integers(0, 60), chunk=st.integers(1, 25), seed=st.integers(0, 2**32 - 1),
+       prefix=st.sampled_from(["", "a", "ba"]), greedy_decoding=st.booleans())
+def test_generate_chunks_join_into_generate(n, chunk, seed, prefix, greedy_decoding):
+    vocab = Vocabulary("\nabc")
+    rnn = RNN.init(len(vocab), 6, 0.5, rng=np.random.default_rng(seed))
+    pieces = list(generate_chunks(rnn, vocab, n, np.random.default_rng(seed + 1), prefix=prefix,
+                                  greedy_decoding=greedy_decoding, chunk=chunk))
+    assert pieces[0] == prefix
+    assert [len(piece) for piece in pieces[1:]] == [min(chunk, n - done)
+                                                    for done in range(0, n, chunk)]
+    assert "".join(pieces) == generate(rnn, vocab, n, np.random.default_rng(seed + 1),
+                                       prefix=prefix, greedy_decoding=greedy_decoding)
+
+
+def test_generate_chunks_primes_once(monkeypatch):
+    # Each piece continues from the state the last one returned: the prefix is the only
+    # text the forward pass reads.
+    import charrnn_edu.sampling as sampling
+
+    read = []
+
+    def counted(rnn, h0, ids):
+        read.append(len(ids))
+        return prime(rnn, h0, ids)
+
+    monkeypatch.setattr(sampling, "prime", counted)
+    vocab = Vocabulary("\nabc")
+    rnn = RNN.init(len(vocab), 6, 0.5, rng=np.random.default_rng(0))
+    pieces = list(sampling.generate_chunks(rnn, vocab, 50, np.random.default_rng(1),
+                                           prefix="abca", chunk=7))
+    assert len(pieces) == 1 + 8 and read == [3]
+
+
+@pytest.mark.parametrize(("options", "match"), [
+    ({"temperature": 0.0}, "temperature"),
+    ({"top_p": 1.5}, "top_p"),
+    ({"chunk": 0}, "chunk"),
+    ({"n": -1}, "-1"),
+])
+def test_generate_chunks_checks_its_options_before_the_first_piece(options, match):
+    rnn, _ = Model(seed=0, m=3, K=4, sigma=0.5).build()
+    kwargs = {"n": 0, **options}
+    n = kwargs.pop("n")
+    pieces = generate_chunks(rnn, Vocabulary("abcd"), n, np.random.default_rng(0), **kwargs)
+    with pytest.raises(ValueError, match=match):
+        next(pieces)

@@ -6,8 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from charrnn_edu.checkpoint import corpus_sha256
-from charrnn_edu.files import default_corpus, read_text
+from charrnn_edu.files import corpus_sha256, default_corpus, read_text
 from charrnn_edu.study import run_study, study_markdown, write_study
 from charrnn_edu.training import PRESETS, Trainer
 

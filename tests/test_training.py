@@ -338,7 +338,7 @@ def test_first_sample_comes_from_the_updated_model_and_the_first_piece(run):
     rng = np.random.default_rng(settings.seed)
     RNN.init(len(trainer.vocab), settings.hidden, settings.sigma, rng=rng)
     trainer.step()
-    ids = sample(trainer.rnn, np.zeros((settings.hidden, 1)), int(trainer.data[0]), 6, rng)
+    ids, _ = sample(trainer.rnn, np.zeros((settings.hidden, 1)), int(trainer.data[0]), 6, rng)
     assert trainer.samples[0].text == trainer.vocab.decode(ids)
 
 
@@ -455,9 +455,9 @@ def test_learns_a_periodic_text():
     assert trainer.smooth_loss < 0.5, trainer.smooth_loss
     vocab = trainer.vocab
     h0 = np.zeros((16, 1))
-    after_a = greedy(trainer.rnn, h0, int(vocab.encode("a")[0]), 12)
+    after_a, _ = greedy(trainer.rnn, h0, int(vocab.encode("a")[0]), 12)
     assert vocab.decode(after_a) == "bcdeabcdeabc"
     # Primed on "abcdeab", the model continues the cycle from the "c" after it.
     ids = vocab.encode("abcdeabc")
-    after_prefix = greedy(trainer.rnn, prime(trainer.rnn, h0, ids[:-1]), int(ids[-1]), 10)
+    after_prefix, _ = greedy(trainer.rnn, prime(trainer.rnn, h0, ids[:-1]), int(ids[-1]), 10)
     assert vocab.decode(after_prefix) == "deabcdeabc"

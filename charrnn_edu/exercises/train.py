@@ -91,7 +91,7 @@ def train_side_by_side(f: SimpleNamespace, text: str, iterations: int, every: in
         smooth_mine = loss_mine if i == 1 else 0.999 * smooth_mine + 0.001 * loss_mine  # (8.1)
         smooth_theirs = loss_theirs if i == 1 else 0.999 * smooth_theirs + 0.001 * loss_theirs
         if i == 1 or i % every == 0 or i == iterations:
-            texts = [vocab.decode(sample(rnn, h, int(x[0]), 70, np.random.default_rng(i)))
+            texts = [vocab.decode(sample(rnn, h, int(x[0]), 70, np.random.default_rng(i))[0])
                      for rnn, h in ((mine, h_mine), (theirs, h_theirs))]
             yield Moment(i, smooth_mine, smooth_theirs, *texts)
         e += seq_length
