@@ -74,7 +74,7 @@ def study(
     compare = preset == Preset.classic if compare_report is None else compare_report
 
     def progress(seed: int, trainer: Trainer) -> None:
-        if trainer.iteration % 10_000 == 0 or trainer.iteration == total:
+        if trainer.iteration % studies.EVERY == 0 or trainer.iteration == total:
             typer.echo(f"seed {seed}: iteration {trainer.iteration:,} of {total:,}, smooth "
                        f"loss {trainer.smooth_loss:.2f}", err=True)
 
