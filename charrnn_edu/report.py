@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,14 +26,17 @@ from charrnn_edu.files import Corpus, write_atomically
 from charrnn_edu.forward import RNN
 from charrnn_edu.gradcheck import GradCheckRow, check, passes, table
 from charrnn_edu.original import REPORT, SETTINGS
+from charrnn_edu.runs import CHECKPOINT, read_record, resume
 from charrnn_edu.sampling import generate
-from charrnn_edu.training import Settings, Trainer, held_out_loss, init_scaled
+from charrnn_edu.settings import Settings, target_iterations
+from charrnn_edu.training import Trainer, held_out_loss, initial_parameters
 
 if TYPE_CHECKING:       # matplotlib is imported only when a figure is drawn
     from matplotlib.figure import Figure
 
-__all__ = ["FIGURE_FORMATS", "plot_loss", "gradcheck_rows", "report_gradcheck", "build_report",
-           "report_markdown", "write_report", "finish_report"]
+__all__ = ["FIGURE_FORMATS", "plot_loss", "gradcheck_rows", "gradcheck_problem",
+           "report_gradcheck", "build_report", "report_markdown", "write_report", "finish_report",
+           "MadeReport", "make_report"]
 
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
 """The file types :func:`plot_loss` can write, by suffix."""
@@ -116,13 +120,38 @@ def gradcheck_rows(rows: Sequence[GradCheckRow]) -> list[dict[str, object]]:
              "passed": r.passed} for r in rows]
 
 
+def gradcheck_problem(text: str, vocab: Vocabulary, settings: Settings, seed: int
+                      ) -> tuple[RNN, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """A gradient check's problem: the text's first tau + 1 characters, drawn from ``seed``.
+
+    The parameters are drawn as a run with ``settings`` starts (``settings.init``, m =
+    ``settings.hidden``), in float64 whatever ``settings.dtype`` says (chapter 5); then a
+    random h0, uniform in [-1, 1], from the same generator. ``charrnn gradcheck`` and the
+    report both draw their problem here, so the same seed gives the same numbers.
+
+    Returns
+    -------
+    rnn : RNN
+    x, y : ndarray of shape (tau,)
+        The inputs and the targets, one character later.
+    h0 : dict of str to ndarray of shape (m, 1)
+        The hidden state before the first step: "zero" and "random".
+    """
+    tau, m = settings.seq_length, settings.hidden
+    ids = vocab.encode(text[:tau + 1])                                     # (tau + 1,)
+    rng = np.random.default_rng(seed)
+    rnn = initial_parameters(len(vocab), replace(settings, dtype="float64"), rng)
+    h0 = {"zero": np.zeros((m, 1)), "random": rng.uniform(-1, 1, (m, 1))}
+    return rnn, ids[:-1], ids[1:], h0
+
+
 def report_gradcheck(text: str, vocab: Vocabulary, settings: Settings,
                      seed: int) -> tuple[dict[str, Any], dict[str, list[GradCheckRow]]]:
     """The report's gradient check: h0 = 0 and a random h0, on the text's first characters.
 
     m = 5 with ``RNN.init`` (the report's), or m = 10 with ``init_scaled`` for the 2026
-    edition and the tuned preset, both drawn from ``seed`` as ``charrnn gradcheck`` draws
-    them, over the preset's tau characters.
+    edition and the tuned preset, drawn from ``seed`` by :func:`gradcheck_problem`, over the
+    preset's tau characters.
 
     Returns
     -------
@@ -131,15 +160,10 @@ def report_gradcheck(text: str, vocab: Vocabulary, settings: Settings,
     tables : dict of str to list of GradCheckRow
         The rows, by the h0 they start from ("zero", "random").
     """
-    hidden, tau = (10 if settings.init == "scaled" else 5), settings.seq_length
-    ids = vocab.encode(text[:tau + 1])
-    rng = np.random.default_rng(seed)
-    rnn = (init_scaled(len(vocab), hidden, rng=rng) if settings.init == "scaled"
-           else RNN.init(len(vocab), hidden, settings.sigma, rng=rng))
-    tables = {"zero": check(rnn, ids[:-1], ids[1:], np.zeros((hidden, 1)), STEP, EPS),
-              "random": check(rnn, ids[:-1], ids[1:], rng.uniform(-1, 1, (hidden, 1)),
-                              STEP, EPS)}
-    section = {"hidden": hidden, "seq_length": tau, "step": STEP, "eps": EPS,
+    hidden = 10 if settings.init == "scaled" else 5
+    rnn, x, y, h0 = gradcheck_problem(text, vocab, replace(settings, hidden=hidden), seed)
+    tables = {name: check(rnn, x, y, start, STEP, EPS) for name, start in h0.items()}
+    section = {"hidden": hidden, "seq_length": settings.seq_length, "step": STEP, "eps": EPS,
                "passed": all(passes(rows) for rows in tables.values()),
                "tables": {name: gradcheck_rows(rows) for name, rows in tables.items()}}
     return section, tables
@@ -359,3 +383,70 @@ def finish_report(out: Path, trainer: Trainer, *, final_length: int, seed: int,
     report = build_report(trainer=trainer, final_text=final, K=len(trainer.vocab), **build)
     write_report(out, report)
     return report
+
+
+@dataclass(frozen=True)
+class MadeReport:
+    """What :func:`make_report` did: the run, the iteration it was asked to reach, the report.
+
+    ``report`` is None when training stopped (a signal) before ``total``: run the same
+    command again to resume.
+    """
+
+    trainer: Trainer
+    total: int
+    gradcheck: dict[str, Any]
+    report: dict[str, Any] | None
+
+
+def make_report(out: Path, text: str, vocab: Vocabulary, corpus: Corpus, settings: Settings, *,
+                epochs: float, train: Callable[[Trainer, int, int | None], None],
+                at_most: int | None = None, engine: str = "fast",
+                checked: Callable[[dict[str, Any], dict[str, list[GradCheckRow]]], None]
+                = lambda section, tables: None,
+                resumed: Callable[[Trainer], None] = lambda trainer: None,
+                final_length: int, seed: int, **build: Any) -> MadeReport:
+    """The whole report into ``out``: gradient check, training (resumable), figures, files.
+
+    1. :func:`report_gradcheck` from ``seed``; ``checked(section, tables)`` is told.
+    2. The run in ``out/run``: continued if it holds a checkpoint (``resumed(trainer)`` is
+       told), else started; ``train(trainer, total, saved)`` trains it to ``total``, the
+       iteration of ``epochs`` passes (``at_most`` at most), ``saved`` being the iteration of
+       the checkpoint already there (None for a new run).
+    3. and 4. :func:`finish_report` once the run reached ``total``: the figures, the best
+       model's text, report.md and report.json. ``build`` holds the other keyword arguments
+       of :func:`build_report` (title, command, preset, evolution_every, evolution_until).
+
+    The caller holds ``out`` and ``out/run`` (``runs.RunFolder``) and the signal handlers.
+
+    Raises
+    ------
+    ValueError
+        If ``out/run`` was trained with other settings, the text is too short, or ``epochs``
+        gives no iteration count in range.
+    """
+    run = out / "run"
+    section, tables = report_gradcheck(text, vocab, settings, seed)
+    checked(section, tables)
+    saved = None
+    if (run / CHECKPOINT).exists():
+        trainer = resume(run, text, corpus)
+        trainer.engine = engine
+        if trainer.settings != settings:
+            raise ValueError(f"{run} was trained with other settings: use another --out or "
+                             "the options of that run")
+        saved = trainer.iteration
+        resumed(trainer)
+    else:
+        trainer = Trainer.start(text, settings, vocab, engine=engine)
+    total = target_iterations(trainer.iterations_per_epoch, epochs=epochs)
+    total = total if at_most is None else min(total, at_most)
+    first = trainer.iteration
+    if first < total:
+        train(trainer, total, saved)
+    if trainer.iteration < total:
+        return MadeReport(trainer, total, section, None)
+    seconds = float(read_record(run).get("train_seconds", 0.0))
+    report = finish_report(out, trainer, final_length=final_length, seed=seed, corpus=corpus,
+                           gradcheck=section, seconds=seconds, first=first, **build)
+    return MadeReport(trainer, total, section, report)

@@ -23,7 +23,8 @@ import numpy as np
 from charrnn_edu import checkpoint
 from charrnn_edu.files import write_atomically
 from charrnn_edu.original import REPORT
-from charrnn_edu.training import Settings, Trainer
+from charrnn_edu.settings import Settings
+from charrnn_edu.training import Trainer
 
 __all__ = ["Study", "run_study", "study_markdown", "write_study"]
 

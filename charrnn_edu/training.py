@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,109 +46,12 @@ from charrnn_edu.engine import Engine
 from charrnn_edu.forward import RNN
 from charrnn_edu.sampling import sample
 
-__all__ = ["Settings", "PRESETS", "init_scaled", "initial_parameters", "Sample",
-           "TrainingDiverged", "Trainer", "iterations_per_epoch", "trained_length", "split_text",
-           "held_out_loss"]
+# Settings and PRESETS live in charrnn_edu.settings; importing them here keeps
+# `from charrnn_edu.training import Settings, PRESETS` working.
+from charrnn_edu.settings import PRESETS, Settings  # noqa: F401
 
-
-@dataclass(frozen=True)
-class Settings:
-    """Hyper-parameters of a training run; the defaults are the report's.
-
-    Attributes
-    ----------
-    hidden : int
-        m, the hidden size.
-    seq_length : int
-        tau, the characters per piece of text.
-    eta : float
-        AdaGrad's learning rate.
-    sigma : float
-        Standard deviation of the initial weights.
-    clip : float
-        Gradients are clipped to [-clip, clip].
-    seed : int
-        Seeds the one random generator (initial weights, then every sample).
-    sample_every : int
-        Synthesise text every this many iterations.
-    sample_length : int
-        Characters per synthesised sample.
-    optimizer : {"adagrad", "adam"}
-        Chapter 6's update rule.
-    loss : {"sum", "mean"}
-        The loss (3.1) summed over the tau steps, or its mean (the 2026 edition's), which
-        divides the loss and every gradient by tau.
-    init : {"classic", "scaled"}
-        ``RNN.init`` with sigma, or :func:`init_scaled` (the 2026 edition's).
-    dtype : {"float64", "float32"}
-        Precision of the parameters and of every computation. float32 is faster and
-        learns the same; gradient checks need float64 (chapter 5).
-    batch : int
-        B, the number of streams read side by side (``charrnn_edu.batches``); 1 is the
-        report's loop. The loss is averaged over the streams.
-    val_frac : float in [0, 0.5]
-        The last ``val_frac`` of the text is held out of training and used only to measure
-        the loss on text the network has not seen (0, the report's way, holds out nothing).
-    eval_every : int
-        With a held-out part, measure its loss every this many iterations.
-
-    Notes
-    -----
-    :data:`PRESETS` holds the course's two editions, ``classic`` (the defaults) and ``2026``,
-    and ``tuned``, this project's choice within the same network, measured to beat both.
-    """
-
-    hidden: int = 100
-    seq_length: int = 25
-    eta: float = 0.1
-    sigma: float = 0.01
-    clip: float = 5.0
-    seed: int = 0
-    sample_every: int = 10_000
-    sample_length: int = 200
-    optimizer: str = "adagrad"
-    loss: str = "sum"
-    init: str = "classic"
-    dtype: str = "float64"
-    batch: int = 1
-    val_frac: float = 0.0
-    eval_every: int = 5_000
-
-    def __post_init__(self) -> None:
-        for name, allowed in (("optimizer", ("adagrad", "adam")), ("loss", ("sum", "mean")),
-                              ("init", ("classic", "scaled")),
-                              ("dtype", ("float64", "float32"))):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}; "
-                                 f"got {getattr(self, name)!r}")
-        if not 0 <= self.val_frac <= 0.5:
-            raise ValueError(f"val_frac must lie in [0, 0.5], got {self.val_frac}")
-        for name in ("hidden", "seq_length", "eta", "clip", "sample_every", "batch",
-                     "eval_every"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("sigma", "sample_length"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
-
-    def to_dict(self) -> dict[str, int | float | str]:
-        """The settings as a plain dict (for JSON)."""
-        return asdict(self)
-
-
-PRESETS: dict[str, Settings] = {
-    # The report's edition: AdaGrad, summed loss, sigma = 0.01.
-    "classic": Settings(),
-    # The 2026 edition: Adam (beta1 0.9, beta2 0.999, eps 1e-8), mean loss, scaled init.
-    "2026": Settings(eta=0.001, optimizer="adam", loss="mean", init="scaled"),
-    # The 2026 edition with m = 256 and tau = 50, at half the step (a larger network takes
-    # smaller steps), in float32 to pay for it, and 5% of the text held out to measure it.
-    # Chosen by measurement on two novel-sized texts, held-out bits per character first
-    # (docs/measured/tuned-*.md, made by benchmarks/tuned.py).
-    "tuned": Settings(hidden=256, seq_length=50, eta=0.0005, optimizer="adam", loss="mean",
-                      init="scaled", dtype="float32", val_frac=0.05, eval_every=10_000),
-}
-"""The course's two editions and this project's tuned one, by name (``--preset``)."""
+__all__ = ["init_scaled", "initial_parameters", "Sample", "TrainingDiverged", "Trainer",
+           "iterations_per_epoch", "trained_length", "too_short", "split_text", "held_out_loss"]
 
 
 def init_scaled(K: int, m: int = 100, *, rng: np.random.Generator) -> RNN:
@@ -194,6 +97,17 @@ class TrainingDiverged(RuntimeError):
 def trained_length(n_chars: int, settings: Settings) -> int:
     """How many of a text's ``n_chars`` characters a run trains on: all but the last val_frac."""
     return n_chars - round(settings.val_frac * n_chars)
+
+
+def too_short(n_chars: int, settings: Settings) -> tuple[int, int] | None:
+    """(characters trained on, characters needed) if a text is too short to train on, or None.
+
+    Each of the B streams needs one piece of tau characters and the character after it, out
+    of the part trained on (all but the held-out ``val_frac``).
+    """
+    trained_on = trained_length(n_chars, settings)
+    need = settings.batch * (settings.seq_length + 1)
+    return (trained_on, need) if trained_on < need else None
 
 
 def split_text(text: str, settings: Settings, vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
@@ -322,9 +236,10 @@ class Trainer:
         """
         vocab = vocab or Vocabulary.from_text(text)
         data, held_out = split_text(text, settings, vocab)
-        need = settings.batch * (settings.seq_length + 1)
-        if len(data) < need:
-            raise ValueError(f"the text has {len(data)} characters to train on; training needs "
+        short = too_short(len(text), settings)
+        if short is not None:
+            have, need = short
+            raise ValueError(f"the text has {have} characters to train on; training needs "
                              f"at least batch * (seq_length + 1) = {need} (use a longer text, "
                              "a smaller seq_length, fewer streams or a smaller val_frac)")
         if settings.val_frac > 0 and len(held_out) < 2:

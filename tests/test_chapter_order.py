@@ -8,8 +8,9 @@ import pytest
 import charrnn_edu
 
 ORDER = ["encoding", "forward", "loss", "bptt", "gradcheck", "adagrad", "sampling",
-         "batches", "spec", "files", "signals", "original", "engine", "training", "evaluation",
-         "checkpoint", "runs", "report", "study", "experiments", "exercises", "cli"]
+         "batches", "spec", "files", "signals", "original", "engine", "settings", "training",
+         "evaluation", "checkpoint", "runs", "report", "study", "experiments", "exercises",
+         "commands", "cli"]
 # Package machinery, not chapters: __main__ is the entry point and may import anything.
 NOT_CHAPTERS = {"__init__", "__main__"}
 PACKAGE = Path(charrnn_edu.__file__).resolve().parent

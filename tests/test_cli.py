@@ -320,3 +320,66 @@ def test_a_study_counts_epochs_of_the_part_it_trains_on(capsys, tmp_path, corpus
     trainer = checkpoint.load(out / "seed-0" / "checkpoint.npz", corpus.read_text("utf-8"))
     assert study["iterations"] == trainer.iteration == trainer.iterations_per_epoch
     assert len(trainer.data) == 3000 - round(0.05 * 3000)
+
+
+# ------------------------------------------------------------------ the command layer's parts
+
+def test_the_command_s_choices_are_the_library_s():
+    from charrnn_edu.commands.options import Dtype, EngineChoice, Preset
+    from charrnn_edu.settings import PRESETS, Settings
+    from charrnn_edu.training import ENGINES
+
+    assert [p.value for p in Preset] == list(PRESETS)
+    assert tuple(e.value for e in EngineChoice) == ENGINES
+    for dtype in Dtype:                          # Settings accepts each, and nothing else
+        Settings(dtype=dtype.value)
+    with pytest.raises(ValueError):
+        Settings(dtype="float16")
+
+
+def test_help_defaults_are_read_from_the_presets(monkeypatch):
+    from dataclasses import replace
+
+    from charrnn_edu.commands.options import preset_default
+    from charrnn_edu.settings import PRESETS
+
+    assert preset_default("hidden") == "[default: 100; 256 tuned]"
+    assert preset_default("eta") == "[default: 0.1 classic, 0.001 2026, 0.0005 tuned]"
+    assert preset_default("clip") == "[default: 5]"
+    assert preset_default("val_frac", ", the report's way") == (
+        "[default: 0, the report's way; 0.05 tuned]")
+    monkeypatch.setitem(PRESETS, "tuned", replace(PRESETS["tuned"], hidden=512, clip=1.0))
+    assert preset_default("hidden") == "[default: 100; 512 tuned]"
+    assert preset_default("clip") == "[default: 5; 1 tuned]"
+
+
+def test_provenance_is_the_options_typed_in_their_declared_order():
+    from typing import Annotated
+
+    import typer
+
+    from charrnn_edu.commands.common import command_line
+
+    app, seen = typer.Typer(), []
+
+    @app.command()
+    def report(ctx: typer.Context, epochs: Annotated[float, typer.Option("--epochs")] = 5,
+               seed: Annotated[int, typer.Option("--seed")] = 0,
+               quick: Annotated[bool, typer.Option("--quick")] = False,
+               quiet: Annotated[bool, typer.Option("--quiet")] = False) -> None:
+        seen.append(command_line(ctx, leave_out={"quiet"}))
+
+    command = typer.main.get_command(app)
+    for args, expected in [([], "charrnn"), (["--quick", "--quiet", "--seed", "3"],
+                                              "charrnn --seed 3 --quick"),
+                           (["--epochs", "5"], "charrnn --epochs 5.0")]:   # typed, not default
+        command.main(args=args, prog_name="charrnn", standalone_mode=False)
+        assert seen.pop() == expected
+
+
+def test_a_bound_is_checked_where_the_option_is_declared(capsys):
+    """--batch has one bound for train, study and report, stated in its option alias."""
+    for command in ("train", "study", "report"):
+        code, _, err = run(capsys, command, "--batch", "5000")
+        assert code == 2 and "--batch must be an integer from 1 to 4,096, got 5000" in err
+        assert_one_line_error(err)

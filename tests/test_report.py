@@ -179,3 +179,99 @@ def test_a_text_too_short_once_the_preset_holds_some_out_is_a_usage_error(tmp_pa
     assert exit_info.value.code == 2, err
     assert err.count("\n") == 1 and "50 characters to train on (3 held out" in err
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ the library's pipeline
+
+TINY = "".join(f"{word} " for word in ("to be or not to be that is the question " * 20).split())
+
+
+def tiny_settings(**changes):
+    from charrnn_edu.settings import Settings
+
+    return Settings(hidden=6, seq_length=8, sample_every=40, sample_length=12, **changes)
+
+
+def test_gradcheck_problem_draws_as_a_run_starts_then_a_random_h0(tmp_path):
+    """The parameters are the run's initial_parameters from the seed, in float64; the random
+    h0 comes next from the same generator; x and y are the first tau + 1 characters."""
+    import numpy as np
+
+    from charrnn_edu.encoding import Vocabulary
+    from charrnn_edu.report import gradcheck_problem
+    from charrnn_edu.training import initial_parameters
+
+    vocab = Vocabulary.from_text(TINY)
+    for init in ("classic", "scaled"):
+        settings = tiny_settings(init=init, dtype="float32")
+        rnn, x, y, h0 = gradcheck_problem(TINY, vocab, settings, seed=4)
+        rng = np.random.default_rng(4)
+        expected = initial_parameters(len(vocab), settings, rng)
+        for theta, kept in zip(rnn, expected, strict=True):
+            assert theta.dtype == np.float64
+            np.testing.assert_allclose(theta, kept, rtol=1e-7, atol=1e-8)   # kept is float32
+        assert np.array_equal(h0["zero"], np.zeros((6, 1)))
+        assert np.array_equal(h0["random"], rng.uniform(-1, 1, (6, 1)))
+        assert list(x) == list(vocab.encode(TINY[:8])) and list(y) == list(vocab.encode(TINY[1:9]))
+
+
+def test_the_report_s_gradient_check_is_charrnn_gradcheck_s(capsys):
+    """With the classic preset the report checks m = 5, tau = 25, sigma 0.01 from the seed:
+    the numbers `charrnn gradcheck --seed S` prints, for both h0."""
+    from charrnn_edu.encoding import Vocabulary
+    from charrnn_edu.gradcheck import table
+    from charrnn_edu.report import report_gradcheck
+    from charrnn_edu.settings import PRESETS
+
+    text = default_corpus().read_text("utf-8")             # K = 76, as the command's
+    _, tables = report_gradcheck(text, Vocabulary.from_text(text), PRESETS["classic"], seed=7)
+    for h0 in ("zero", "random"):
+        with pytest.raises(SystemExit):
+            main(["gradcheck", "--seed", "7", "--h0", h0])
+        assert table(tables[h0]) in capsys.readouterr().out
+
+
+def test_make_report_trains_writes_and_resumes_a_tiny_report(tmp_path):
+    from charrnn_edu import runs
+    from charrnn_edu.encoding import Vocabulary
+    from charrnn_edu.report import make_report
+
+    vocab, settings = Vocabulary.from_text(TINY), tiny_settings()
+    corpus = runs.Corpus.of(tmp_path / "tiny.txt", TINY, "utf-8")
+    told, trained = [], []
+
+    def train(trainer, total, saved):
+        trained.append((trainer.iteration, total, saved))
+        trainer.run(total // 2 if len(trained) == 1 else total)     # a stop, then the rest
+        runs.save(out / "run", trainer, corpus, {"train_seconds": 1.5})
+
+    out = tmp_path / "report"
+    (out / "run").mkdir(parents=True)            # the caller holds both folders
+    common = dict(epochs=2, train=train, final_length=30, seed=3, title="tiny", command="c",
+                  preset="classic", evolution_every=40, evolution_until=80,
+                  checked=lambda section, tables: told.append(section["passed"]),
+                  resumed=lambda trainer: told.append(trainer.iteration))
+    stopped = make_report(out, TINY, vocab, corpus, settings, **common)
+    per_epoch = stopped.trainer.iterations_per_epoch
+    assert stopped.report is None and stopped.total == 2 * per_epoch
+    assert trained == [(0, 2 * per_epoch, None)] and told == [True]
+    assert not (out / "report.json").exists()
+
+    made = make_report(out, TINY, vocab, corpus, settings, **common)
+    assert trained[1] == (per_epoch, 2 * per_epoch, per_epoch)
+    assert told == [True, True, per_epoch]       # checked, then resumed from the checkpoint
+    report = json.loads((out / "report.json").read_text("utf-8"))
+    assert report == json.loads(json.dumps(made.report))
+    assert report["training"]["iterations"] == made.trainer.iteration == 2 * per_epoch
+    assert report["training"]["resumed_from"] == per_epoch
+    assert report["training"]["wall_time_s"] == 1.5
+    assert [s["iteration"] for s in report["evolution"]] == [1, 40, 80]
+    assert len(report["final"]["text"]) == 30 and report["gradcheck"]["hidden"] == 5
+    for name in ("report.md", "loss.png", "loss.svg"):
+        assert (out / name).stat().st_size > 0
+
+    with pytest.raises(ValueError, match="was trained with other settings"):
+        make_report(out, TINY, vocab, corpus, tiny_settings(eta=0.05), **common)
+    with pytest.raises(ValueError, match="--epochs 1e-06 is 0 iterations"):
+        make_report(tmp_path / "other", TINY, vocab, corpus, settings,
+                    **{**common, "epochs": 1e-6})

@@ -1,0 +1,195 @@
+"""What every ``charrnn`` command shares: the app factory, the errors, the progress bar.
+
+Library code raises exceptions; only here do they become one-line messages and exit codes
+(:func:`run_app`): 2 for a usage error (:class:`UsageError`: a bad option, a missing or
+unreadable input file), 1 for a run that failed (:class:`RunError`: a gradient check that
+did not pass, training that diverged, a full disk), 128 + N for a run stopped by signal N
+(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP). Never a traceback, never a raw warning.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import typer
+
+from charrnn_edu import checkpoint, files, runs, signals
+from charrnn_edu.encoding import Vocabulary
+from charrnn_edu.files import default_corpus, read_text
+from charrnn_edu.training import Trainer
+
+T = TypeVar("T")
+CHECKPOINT_EVERY = 10_000             # iterations between two saves of a run
+
+
+def typer_factory(name: str, help: str) -> typer.Typer:
+    """A command group with the settings every ``charrnn`` group shares."""
+    return typer.Typer(name=name, help=help, add_completion=False, no_args_is_help=True,
+                       pretty_exceptions_enable=False, rich_markup_mode=None)
+
+
+class UsageError(Exception):
+    """Bad input from the user: exit code 2."""
+
+
+class RunError(Exception):
+    """The run itself failed: exit code 1."""
+
+
+def load_corpus(data: Path | None, encoding: str) -> tuple[Path, str, Vocabulary]:
+    """Read the corpus named by ``--data`` and build its vocabulary, or raise UsageError."""
+    path = default_corpus() if data is None else data
+    try:
+        text = read_text(path, encoding)
+    except (OSError, ValueError) as err:
+        raise UsageError(str(err)) from None
+    return path, text, Vocabulary.from_text(text)
+
+
+def out_folder(flag: str, out: Path) -> None:
+    """Refuse an output folder that is a file."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{flag} {out} is a file, not a folder: choose a folder for the run")
+
+
+def flat_note(K: int) -> None:
+    """Say why a figure of a one-character text is flat."""
+    if K == 1:
+        typer.echo("charrnn: note: the text has a single distinct character (K = 1), so the "
+                   "loss is 0 throughout and the figure is flat", err=True)
+
+
+def command_line(ctx: typer.Context, leave_out: Collection[str] = ()) -> str:
+    """The command with the options typed on it, in their declared order (for provenance)."""
+    parts = ctx.command_path.split()
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)
+        if param.name in leave_out or source is None or source.name != "COMMANDLINE":
+            continue
+        value = ctx.params[param.name]
+        if isinstance(value, bool):
+            parts += [param.opts[0]] if value else list(param.secondary_opts[:1])
+        else:
+            parts += [param.opts[0], str(value)]
+    return " ".join(parts)
+
+
+def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call the library; its refusals of bad input become usage errors, failures run errors."""
+    try:
+        return function(*args, **kwargs)
+    except checkpoint.DamagedCheckpoint as err:                # the file, not the command
+        raise RunError(str(err)) from None
+    except (ValueError, checkpoint.CheckpointError) as err:   # CheckpointError is a ValueError
+        raise UsageError(str(err)) from None
+    except runs.RunFailed as err:
+        raise RunError(str(err)) from None
+
+
+class ProgressBar:
+    """A rich progress bar fed by the trainer's callback (the library itself never prints)."""
+
+    def __init__(self, total: int, trainer: Trainer, folder: Path) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+        self.bar = Progress(
+            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("epoch {task.fields[epoch]}"),
+            TextColumn("smooth loss {task.fields[smooth]:.2f}"),
+            TextColumn("{task.fields[rate]:,.0f} it/s, {task.fields[chars]:,.0f} characters/s"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True), transient=False)
+        self.task = self.bar.add_task("train", total=total, completed=trainer.iteration,
+                                      epoch=trainer.epoch, smooth=trainer.smooth_loss, rate=0.0,
+                                      chars=0.0)
+        self.characters = trainer.settings.seq_length * trainer.settings.batch
+        self.start, self.first = time.perf_counter(), trainer.iteration
+        self.folder, self.total, self.announced = folder, total, False
+
+    def __call__(self, trainer: Trainer) -> None:
+        """Move the bar to where ``trainer`` is; say once where the run is saved."""
+        if not self.announced:         # once training is under way (the first sample at most)
+            self.bar.console.print(f"training in {self.folder} (PID {os.getpid()}): iteration "
+                                   f"{trainer.iteration:,} of {self.total:,}; Ctrl-C saves and "
+                                   "stops", highlight=False, markup=False)
+            self.announced = True
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        rate = (trainer.iteration - self.first) / elapsed
+        self.bar.update(self.task, completed=trainer.iteration, epoch=trainer.epoch,
+                        smooth=trainer.smooth_loss, rate=rate, chars=rate * self.characters)
+
+
+def train_run(trainer: Trainer, total: int, folder: Path, corpus: files.Corpus,
+              checkpoint_every: int, stop: signals.StopSignals, quiet: bool,
+              saved: int | None) -> float:
+    """runs.train with a progress bar (unless quiet); failures become RunError."""
+    progress = None if quiet else ProgressBar(total, trainer, folder)
+    try:
+        if progress is not None:
+            progress.bar.start()
+        return call(runs.train, trainer, total, folder, corpus, checkpoint_every, stop,
+                    progress, saved=saved)
+    finally:
+        if progress is not None:
+            progress.bar.stop()
+
+
+def _os_error(err: OSError) -> str:
+    where = f" {err.filename}" if err.filename else ""
+    return f"cannot write{where}: {err.strerror or err}"
+
+
+def run_app(app: typer.Typer, argv: list[str] | None = None) -> int:
+    """Run ``app`` as ``charrnn``; every error becomes one line and the exit code returned."""
+    command = typer.main.get_command(app)
+    try:
+        # Overflow and NaN are diagnosed by the library in words (a diverged run, a refused
+        # option); numpy's and matplotlib's warnings would only repeat them with line numbers.
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            code = command.main(args=argv, prog_name="charrnn", standalone_mode=False)
+    except typer.TyperException as err:
+        # Typer's own errors (an unknown option, a value of the wrong type) are usage errors;
+        # click's several-line usage banner becomes one line that points at --help.
+        ctx = getattr(err, "ctx", None)
+        if type(err).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            typer.echo(ctx.get_help())
+        else:
+            where = ctx.command_path if ctx is not None else "charrnn"
+            typer.echo(f"charrnn: error: {err.format_message()} (see '{where} --help')", err=True)
+        code = err.exit_code
+    except UsageError as err:
+        typer.echo(f"charrnn: error: {err}", err=True)
+        code = 2
+    except (RunError, runs.RunFailed, runs.FolderBusy) as err:
+        typer.echo(f"charrnn: error: {err}", err=True)
+        code = 1
+    except typer.Exit as err:
+        code = err.exit_code
+    except signals.Interrupted as err:
+        typer.echo(f"charrnn: stopped at once by a second {err}; the last save is kept",
+                   err=True)
+        code = 128 + err.signum
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("charrnn: interrupted", err=True)
+        code = 130
+    except OSError as err:
+        typer.echo(f"charrnn: error: {_os_error(err)}", err=True)
+        code = 1
+    except MemoryError:
+        typer.echo("charrnn: error: out of memory: try a smaller --hidden or a shorter text",
+                   err=True)
+        code = 1
+    return code if isinstance(code, int) else 0

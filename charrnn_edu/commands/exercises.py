@@ -1,0 +1,181 @@
+"""``charrnn exercises``: write each chapter's functions yourself and check them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from charrnn_edu.commands.common import RunError, UsageError, typer_factory
+from charrnn_edu.commands.learner import (
+    TimeoutOption,
+    ToOption,
+    check_options,
+    exercise_named,
+    format_report,
+    learner_file,
+    open_sandbox,
+    print_table,
+    write_new,
+)
+from charrnn_edu.exercises.catalog import EXERCISES, find_exercise, starter_filename, starter_source
+from charrnn_edu.exercises.progress import Progress, ProgressError
+from charrnn_edu.exercises.runner import DEFAULT_EXAMPLES, run_checks
+from charrnn_edu.exercises.sandbox import DEFAULT_TIMEOUT, LearnerError, Sandbox, Stopped
+from charrnn_edu.files import default_corpus, read_text
+
+app = typer_factory(
+    name="exercises",
+    help="Write each chapter's functions yourself and check them with the package's tests.\n\n"
+         "Your code runs in a separate process with a time limit; the checks compare its "
+         "results with the package's. Your progress (the file of each exercise and its last "
+         "verdict) is kept in $CHARRNN_HOME/exercises.json, by default "
+         "~/.charrnn/exercises.json; set CHARRNN_HOME to keep it elsewhere.")
+
+ExamplesOption = Annotated[int, typer.Option(
+    "--examples", help="Hypothesis examples per check (more: slower, more thorough).")]
+
+
+def _progress() -> Progress:
+    try:
+        return Progress.load()
+    except ProgressError as err:
+        raise UsageError(str(err)) from None
+
+
+def _record(progress: Progress, name: str, file: Path, status: str, passed: int = 0,
+            checks: int = 0) -> None:
+    """Save where the learner stands; a progress file that cannot be written only warns."""
+    try:
+        progress.record(name, file, status, passed, checks)
+    except OSError as err:
+        typer.echo(f"charrnn: warning: cannot save your progress in {progress.path}: "
+                   f"{err.strerror or err} (set CHARRNN_HOME to a writable folder)", err=True)
+
+
+def _printed(sandbox: Sandbox) -> list[str]:
+    text = bytes(sandbox.printed).decode("utf-8", "replace").splitlines()
+    if not text:
+        return []
+    more = f" (first 10 of {len(text)} lines)" if len(text) > 10 else ""
+    return ["", f"your code printed{more}:", *(f"  | {line}" for line in text[:10])]
+
+
+@app.command("list")
+def list_exercises() -> None:
+    """List the exercises, chapter by chapter, with where you stand on each."""
+    progress = _progress()
+    print_table([("exercise", "ch.", "what you write", "status"),
+                 *((e.name, str(e.chapter), e.title, progress.status(e.name))
+                   for e in EXERCISES)])
+    done = sum(progress.status(e.name).startswith("passed") for e in EXERCISES)
+    typer.echo(f"\n{done} of {len(EXERCISES)} passed. Start one with: "
+               "charrnn exercises start NAME")
+
+
+@app.command()
+def start(name: Annotated[str, typer.Argument(help="The exercise (see 'charrnn exercises "
+                                                   "list').", show_default=False)],
+          to: ToOption = None) -> None:
+    """Write a starter file: the equations, imports, signature and docstring, no body."""
+    exercise = exercise_named(name)
+    path = to or Path(starter_filename(exercise))
+    progress = _progress()
+    write_new(path, starter_source(exercise, str(path)), f"charrnn exercises check {name}")
+    _record(progress, exercise.name, path, "started")
+    typer.echo(f"wrote {path}: write {', '.join(exercise.function_names)} in it, then run\n"
+               f"  charrnn exercises check {exercise.name} {path}")
+
+
+@app.command()
+def check(name: Annotated[str, typer.Argument(help="The exercise.", show_default=False)],
+          file: Annotated[Path, typer.Argument(help="Your file.", show_default=False)],
+          examples: ExamplesOption = DEFAULT_EXAMPLES,
+          timeout: TimeoutOption = DEFAULT_TIMEOUT) -> None:
+    """Run the package's own tests on your functions; name the mistake behind a failure.
+
+    Exits 0 when every check passes, 1 when one fails or your code cannot run, 2 for a usage
+    error.
+    """
+    exercise = exercise_named(name)
+    check_options(examples, timeout)
+    path = learner_file(file, f"charrnn exercises start {name}")
+    progress = _progress()
+    with open_sandbox([(path, exercise.functions)], timeout) as sandbox:
+        report = run_checks(exercise, sandbox, examples)
+        printed = _printed(sandbox)
+    typer.echo("\n".join([f"exercise {exercise.name} (chapter {exercise.chapter}): checking "
+                          f"{path}", "", *format_report(report), *printed, ""]))
+    passed = sum(r.status == "pass" for r in report.results)
+    _record(progress, exercise.name, path, "passed" if report.passed else "failing", passed,
+            len(report.results))
+    if report.stopped:
+        raise RunError(report.stopped)
+    if not report.passed:
+        todo = sum(r.status == "todo" for r in report.results)
+        failed = len(report.failed())
+        typer.echo(f"{passed} of {len(report.results)} checks pass"
+                   + (f"; {failed} failed" if failed else "")
+                   + (f"; {todo} wait for your code" if todo else "") + ".")
+        raise typer.Exit(1)
+    typer.echo(f"All {len(report.results)} checks pass.")
+    following = [e for e in EXERCISES[EXERCISES.index(exercise) + 1:]
+                 if not progress.status(e.name).startswith("passed")]
+    typer.echo(f"Next: charrnn exercises start {following[0].name}" if following
+               else "Every exercise after this one has passed too.")
+
+
+@app.command()
+def train(iterations: Annotated[int, typer.Option("--iterations", help="Iterations to train.")]
+          = 5000,
+          every: Annotated[int, typer.Option("--every", help="Show the losses and samples "
+                                             "every this many iterations.")] = 1000,
+          folder: Annotated[Path | None, typer.Option(
+              "--folder", help="Take your files from here, by their starter names "
+              "[default: the files you last checked].", show_default=False)] = None,
+          timeout: TimeoutOption = DEFAULT_TIMEOUT) -> None:
+    """Train the network with your own bptt (or step) and adagrad functions, next to the package.
+
+    Slow: your functions run one call at a time in a separate process. Your files are
+    checked first; a failing check stops here with its diagnosis.
+    """
+    from charrnn_edu.exercises.train import ROUTES, train_side_by_side
+    check_options(1, timeout)
+    if iterations < 1 or every < 1:
+        raise UsageError(f"--iterations and --every must be at least 1, got {iterations} and "
+                         f"{every}")
+    progress = _progress()
+
+    def file_of(name: str) -> Path:
+        entry = progress.entries.get(name)
+        return (folder / starter_filename(find_exercise(name)) if folder is not None
+                else Path(entry.file) if entry else Path(starter_filename(find_exercise(name))))
+
+    route = next((r for r in ROUTES if all(file_of(n).is_file() for n in r)), None)
+    if route is None:
+        raise UsageError("no files to train with: pass the exercises bptt (or forward-step and "
+                         "backward-step) and adagrad first, or give their folder with --folder")
+    exercises = [find_exercise(n) for n in route]
+    with open_sandbox([(file_of(e.name), e.functions) for e in exercises], timeout) as sandbox:
+        for exercise in exercises:
+            report = run_checks(exercise, sandbox, 20)
+            if not report.passed:
+                typer.echo("\n".join([f"exercise {exercise.name}: {file_of(exercise.name)} does "
+                                      "not pass its checks yet", "", *format_report(report)]))
+                raise RunError(report.stopped or f"train needs {exercise.name} to pass first")
+        typer.echo(f"training with {', '.join(str(file_of(n)) for n in route)} and, beside it, "
+                   f"the package, on {default_corpus().name}")
+        names = tuple(n for e in exercises for n in e.function_names)
+        try:
+            for moment in train_side_by_side(sandbox.namespace(names),
+                                             read_text(default_corpus()), iterations, every,
+                                             before_call=sandbox.renew):
+                typer.echo(f"\niteration {moment.iteration:,}: smooth loss {moment.yours:.3f} "
+                           f"yours, {moment.package:.3f} the package's")
+                for who, text in (("yours", moment.your_sample),
+                                  ("package", moment.package_sample)):
+                    typer.echo(f"  {who:8s}{text.replace(chr(10), ' / ')}")
+        except (Exception, Stopped) as err:     # the learner's code may raise anything
+            raise RunError(str(err) if isinstance(err, LearnerError | Stopped | FloatingPointError)
+                           else f"{type(err).__name__}: {err}") from None

@@ -1,0 +1,131 @@
+"""What ``charrnn exercises`` and ``charrnn lab`` share: the learner's file, sandbox and verdict.
+
+Every error is a :class:`~charrnn_edu.commands.common.UsageError` (exit 2: an unknown
+exercise, a file that is missing or a directory, a file that exists already) or a
+:class:`~charrnn_edu.commands.common.RunError` (exit 1: a failed check, a file that cannot be
+imported, code that loops, exits or prints without end).
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from charrnn_edu.commands.common import RunError, UsageError, call
+from charrnn_edu.exercises.catalog import Exercise, find_exercise
+from charrnn_edu.exercises.runner import Report
+from charrnn_edu.exercises.sandbox import FileProblem, Sandbox, Stopped
+
+WIDTH = 96
+TimeoutOption = Annotated[float, typer.Option(
+    "--timeout", help="Seconds your code may run, in all, before it is stopped.")]
+ToOption = Annotated[Path | None, typer.Option(
+    "--to", help="The file to write [default: a name of its own, here].", show_default=False)]
+
+
+def wrap(text: str, indent: str = "  ") -> str:
+    """``text`` filled to :data:`WIDTH` columns, every line indented."""
+    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent,
+                         break_long_words=False, break_on_hyphens=False)
+
+
+def exercise_named(name: str) -> Exercise:
+    """The exercise called ``name``, or a UsageError that lists them."""
+    return call(find_exercise, name)
+
+
+def check_options(examples: int = 1, timeout: float = 1.0) -> None:
+    """Refuse fewer than one example, or a timeout that is not a positive number."""
+    if examples < 1:
+        raise UsageError(f"--examples must be at least 1, got {examples}")
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise UsageError(f"--timeout must be a positive number of seconds, got {timeout}")
+
+
+def learner_file(path: Path, start: str) -> Path:
+    """``path`` if it is a readable UTF-8 file; else a one-line error."""
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory: give the .py file in it to check")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{path} is not a regular file: give your .py file")
+    if not path.is_file():
+        raise UsageError(f"{path} does not exist: create it with '{start} --to {path}'")
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise RunError(f"{path} is not UTF-8 text (byte {err.start}): save it as UTF-8") from None
+    except OSError as err:
+        raise UsageError(f"{path} cannot be read: {err.strerror or err}") from None
+    return path
+
+
+def open_sandbox(files: list[tuple[Path, tuple]], timeout: float) -> Sandbox:
+    """The child process that imports the learner's ``files``; a file that fails is a RunError."""
+    try:
+        return Sandbox(files, timeout)
+    except (FileProblem, Stopped) as err:
+        raise RunError(str(err)) from None
+
+
+def format_report(report: Report, hints: bool = True) -> list[str]:
+    """One line per check, a failure with its smallest example, then what it points to."""
+    lines, width = [], max(len(r.check.name) for r in report.results) if report.results else 0
+    for result in report.results:
+        mark = {"pass": "pass", "fail": "FAIL", "todo": "todo"}[result.status]
+        lines.append(f"  {mark}  {result.check.name.ljust(width)}  {result.check.what}")
+        if result.status == "fail":
+            lines.append(wrap(f"error: {result.error}", " " * 8))
+            if result.example:
+                label = "example" if result.check.strategy is None else "smallest failing example"
+                lines.append(wrap(f"{label}: {result.example}", " " * 8))
+    todo = sorted({r.error for r in report.results if r.status == "todo"})
+    if todo:
+        lines += ["", wrap(f"{' and '.join(todo)} {'is' if len(todo) == 1 else 'are'} not "
+                           "written yet, and that is how every exercise starts: replace the "
+                           "`raise NotImplementedError(...)` line with your code (its "
+                           "docstring says what to compute, with the shapes) and check again.",
+                           "")]
+    if hints:
+        for mistake in report.diagnoses:
+            lines += ["", f"diagnosis: {mistake.title}, breaking {mistake.equation}",
+                      wrap(mistake.advice)]
+        notes = {"none": "returned None: is a `return` missing at its end?",
+                 "nan": "returned nan or inf for finite inputs: look for exp of a large "
+                        "number, log of 0, or 0 / 0."}
+        for kind, name in report.notes.items():
+            lines += ["", wrap(f"note: {name} {notes[kind]}", "")]
+    if any("[Case(" in r.example for r in report.results if r.status == "fail"):
+        step = report.exercise.name == "backward-step"
+        lines += ["", "To rerun an example [Case(...)] in Python:",
+                  "  from charrnn_edu.spec.properties import Case",
+                  *(["  from charrnn_edu.exercises.ch4_bptt import step_problem",
+                     "  rnn, grads, p_t, y_t, h_t, h_prev, x_t, da_next = step_problem(Case(...))"]
+                    if step else ["  rnn, x, y, h0 = Case(...).build()"])]
+    return lines
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    """Rows in columns as wide as their widest cell; the last column as it comes."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  "
+                   + row[-1])
+
+
+def write_new(path: Path, text: str, check: str) -> None:
+    """Write ``text`` to a new .py file; one that exists is left as it is."""
+    if path.exists():
+        raise UsageError(f"{path} already exists and is left as it is: check it with "
+                         f"'{check} {path}', or write a new one with --to OTHER.py")
+    if path.suffix != ".py":
+        raise UsageError(f"{path} is not a .py file: give a name ending in .py with --to")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("x", encoding="utf-8") as f:       # "x": never overwrite, even in a race
+            f.write(text)
+    except OSError as err:
+        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
