@@ -8,6 +8,7 @@ a wrong file then a right one, the lab, training, and code that loops, exits or 
 
 import inspect
 import json
+import os
 import subprocess
 import sys
 import typing
@@ -104,17 +105,6 @@ def test_a_step_bug_is_pinned_to_its_equation():
 
 
 # ---------------------------------------------------------------- messages and starters
-
-def test_the_grader_imports_without_resource_fcntl_or_sighup():
-    # As on Windows: neither module can be imported and signal has no SIGHUP.
-    code = ("import signal, sys\n"
-            "sys.modules.update(resource=None, fcntl=None)\n"
-            "del signal.SIGHUP\n"
-            "import charrnn_edu.exercises.runner, charrnn_edu.exercises.child\n"
-            "import charrnn_edu.exercises.progress, charrnn_edu.exercises.train\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-
 
 def test_messages_carry_data_only():
     rnn = RNN.init(3, 2, rng=np.random.default_rng(0))
@@ -246,6 +236,74 @@ def test_code_that_loops_exits_prints_or_cheats_ends_cleanly(capsys, learner, na
     code, out, err = run(capsys, "exercises", "check", "softmax", name, "--timeout", timeout)
     assert code == expected_code and words in out + err, out + err
     assert not err or (len(err.strip().splitlines()) == 1 and err.startswith("charrnn: error:"))
+
+
+# As on Windows, in every Python started with this on PYTHONPATH, the grader's child too:
+# neither module can be imported and signal has no SIGHUP.
+WINDOWS_SITE = """\
+import signal, sys
+sys.modules.update(resource=None, fcntl=None)
+del signal.SIGHUP
+"""
+
+# The grader's side of Windows besides: selectors wait on sockets only, Popen refuses
+# pass_fds, and msvcrt stands in for fcntl (runs.py's lock, which no check takes). Then
+# `charrnn exercises check` through the CLI's main; each run's (code, out, err) as JSON.
+CHECK_ON_WINDOWS = r"""
+import contextlib, io, json, selectors, signal, subprocess, sys, types
+assert sys.modules["fcntl"] is None and not hasattr(signal, "SIGHUP")
+
+class SocketsOnly(selectors.DefaultSelector):
+    def register(self, fileobj, events, data=None):
+        raise OSError(10038, "An operation was attempted on something that is not a socket")
+
+def popen(self, *args, pass_fds=(), _popen=subprocess.Popen.__init__, **kwargs):
+    assert not pass_fds, "pass_fds is not supported on Windows"
+    _popen(self, *args, **kwargs)
+
+def locking(fd, mode, nbytes):
+    raise AssertionError("exercises check takes no lock")
+
+selectors.DefaultSelector, subprocess.Popen.__init__ = SocketsOnly, popen
+sys.modules["msvcrt"] = types.ModuleType("msvcrt")
+sys.modules["msvcrt"].locking = locking
+
+import charrnn_edu.exercises.child, charrnn_edu.exercises.progress
+import charrnn_edu.exercises.runner, charrnn_edu.exercises.train
+from charrnn_edu.cli import main
+
+runs = []
+for args in json.loads(sys.argv[1]):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(args)
+        except SystemExit as done:
+            runs.append((done.code, out.getvalue(), err.getvalue()))
+print(json.dumps(runs))
+"""
+
+
+def test_the_grader_checks_without_resource_fcntl_or_sighup(tmp_path):
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(WINDOWS_SITE, encoding="utf-8")
+    source = RIGHT_SOFTMAX.replace("    e =", "    print('hi')\n    e =")
+    (tmp_path / "right.py").write_text("import signal, sys\nassert sys.modules['fcntl'] is None "
+                                       "and not hasattr(signal, 'SIGHUP')\n" + source)
+    (tmp_path / "naive.py").write_text(NAIVE_SOFTMAX, encoding="utf-8")
+    (tmp_path / "loop.py").write_text(HOSTILE["loop.py"][0], encoding="utf-8")
+    checks = [["exercises", "check", "softmax", name, "--timeout", "1" if name == "loop.py"
+               else "30"] for name in ("right.py", "naive.py", "loop.py")]
+    env = {**os.environ, "CHARRNN_HOME": str(tmp_path / "home"), "PYTHONPATH": os.pathsep.join(
+        [str(tmp_path / "site"), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    done = subprocess.run([sys.executable, "-c", CHECK_ON_WINDOWS, json.dumps(checks)],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    (right, out, err), (naive, naive_out, _), (loop, _, loop_err) = json.loads(done.stdout)
+    assert right == 0 and "All 3 checks pass." in out and "  | hi" in out, out + err
+    assert naive == 1 and "FAIL  extreme logits" in naive_out
+    assert "diagnosis: softmax overflows on large logits, breaking (2.4)" in naive_out
+    assert loop == 1 and "did not finish within 1 s" in loop_err, loop_err
 
 
 def test_help_tells_where_progress_is_kept(capsys):

@@ -1,9 +1,10 @@
 """The child's side of the sandbox: import the learner's files, then run one call per request.
 
 Started by :class:`~charrnn_edu.exercises.sandbox.Sandbox` as
-``python -m charrnn_edu.exercises.child REQUEST_FD RESPONSE_FD``, it reads requests from one
-pipe and writes responses to the other (:mod:`~charrnn_edu.exercises.wire` messages). Only
-the learner's functions run here; the checks run in the parent, with the parent's numpy.
+``python -u -m charrnn_edu.exercises.child``, it reads requests on its stdin and writes
+responses on its stdout (:mod:`~charrnn_edu.exercises.wire` messages); what the learner's code
+prints goes to its stderr. These are the pipes every platform lets a child inherit. Only the
+learner's functions run here; the checks run in the parent, with the parent's numpy.
 :func:`run_call` also serves :class:`~charrnn_edu.exercises.sandbox.InProcess`, which runs
 functions of the grader's own process through the same messages.
 """
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from charrnn_edu.exercises.wire import pack, unpack
+from charrnn_edu.exercises.wire import END_OF_OUTPUT, pack, unpack
 
 __all__ = ["FileProblem", "run_call", "serve"]
 
@@ -57,7 +58,12 @@ def run_call(functions: dict[str, Callable], files: dict[str, str], request: dic
 
 # ---------------------------------------------------------------- the child's loop
 
-def _send(fd: int, value: Any) -> None:
+def _send(fd: int, value: Any, output_fd: int) -> None:
+    """End the output so far with :data:`END_OF_OUTPUT`, then send ``value``.
+
+    The parent waits for both, so it has all that a call printed when it has its result.
+    """
+    os.write(output_fd, END_OF_OUTPUT)
     data = memoryview(pack(value))
     while data:
         data = data[os.write(fd, data):]
@@ -120,24 +126,41 @@ def _load(request: list) -> tuple[dict[str, Callable], dict[str, str]]:
     return functions, files
 
 
-def serve(request_fd: int, response_fd: int) -> None:
+def _own_stdio() -> tuple[int, int, int]:
+    """The request, response and output pipes on fds of the child's own, before learner code.
+
+    Left on fds 0 and 1, a learner's ``print`` would land inside a response and ``input``
+    would read a request; instead ``input`` reads nothing and ``print`` goes to stderr, the
+    pipe where the parent collects what the learner's code printed. The child marks the end
+    of each call's output through its own copy of stderr, which closing or redirecting
+    ``sys.stderr`` or fd 2 does not reach.
+    """
+    request_fd, response_fd, output_fd = os.dup(0), os.dup(1), os.dup(2)
+    nothing = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(nothing, 0)
+    os.close(nothing)
+    os.dup2(2, 1)
+    return request_fd, response_fd, output_fd
+
+
+def serve(request_fd: int, response_fd: int, output_fd: int) -> None:
     """The child's loop: load the files, then run one call per request until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the parent's to handle
     sys.dont_write_bytecode = True
-    _send(response_fd, {"ready": True})
+    _send(response_fd, {"ready": True}, output_fd)
     try:
         functions, files = _load(_receive(request_fd)["load"])
     except FileProblem as err:
-        _send(response_fd, {"problem": str(err)})
+        _send(response_fd, {"problem": str(err)}, output_fd)
         return
-    _send(response_fd, {"loaded": True})
+    _send(response_fd, {"loaded": True}, output_fd)
     while True:
         try:
             request = _receive(request_fd)
         except EOFError:
             return
-        _send(response_fd, run_call(functions, files, request))
+        _send(response_fd, run_call(functions, files, request), output_fd)
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), int(sys.argv[2]))
+    serve(*_own_stdio())

@@ -10,10 +10,9 @@ functions in this process through the same messages (the package's and the mista
 
 This module is the parent's side; the child's is :mod:`~charrnn_edu.exercises.child` and the
 messages are :mod:`~charrnn_edu.exercises.wire`. The limits are the parent's own (a time
-budget and byte counts, read off the pipes), not ``resource`` limits, so every module of the
-grader imports where ``resource``, ``fcntl`` and SIGHUP do not exist (Windows). Starting the
-child does need POSIX: it inherits its pipes through ``pass_fds``, and the parent waits on
-them with :mod:`selectors`, which Windows offers for sockets only.
+budget and byte counts, read off the pipes), not ``resource`` limits, and the child talks
+over its stdin and stdout, so the grader runs where ``resource``, ``fcntl`` and SIGHUP do not
+exist (Windows), the same way as on POSIX.
 """
 
 from __future__ import annotations
@@ -21,9 +20,10 @@ from __future__ import annotations
 import builtins
 import inspect
 import os
-import selectors
+import queue
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from charrnn_edu.exercises.child import FileProblem, run_call
-from charrnn_edu.exercises.wire import pack, unpack
+from charrnn_edu.exercises.wire import END_OF_OUTPUT, pack, unpack
 from charrnn_edu.forward import RNN
 
 __all__ = ["LearnerError", "Stopped", "FileProblem", "Learner", "InProcess", "Sandbox",
@@ -43,6 +43,8 @@ DEFAULT_TIMEOUT = 30.0
 OUTPUT_LIMIT = 100_000          # bytes the learner's code may print
 MESSAGE_LIMIT = 200_000_000     # bytes of one message from the child
 RAISED = "raised"               # the outcome of a call that raised
+_CHUNK = 1 << 20                # bytes of one read off a pipe
+_TICK = 0.5                     # seconds of one wait: Windows' waits ignore Ctrl-C until 3.14
 
 
 class LearnerError(Exception):
@@ -173,15 +175,27 @@ class Sandbox(Learner):
                  timeout: float = DEFAULT_TIMEOUT) -> None:
         super().__init__()
         self.timeout, self.printed = timeout, bytearray()
-        request_r, self.request_w = os.pipe()
-        self.response_r, response_w = os.pipe()
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+        # The messages go over the child's stdin and stdout and what it prints comes on its
+        # stderr: the three pipes Windows lets a child inherit (``pass_fds`` is POSIX only).
+        # -u: what the learner's code prints reaches the pipe before the call's result does.
         self.child = subprocess.Popen(
-            [sys.executable, "-m", "charrnn_edu.exercises.child", str(request_r),
-             str(response_w)], pass_fds=(request_r, response_w), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-        os.close(request_r)
-        os.close(response_w)
+            [sys.executable, "-u", "-m", "charrnn_edu.exercises.child"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, env=env)
+        # One thread per pipe, since Windows cannot wait on pipes (its selectors take sockets
+        # only, and communicate() ends the conversation): each reads into one queue that
+        # _exchange waits on with its time budget. The queue is short, so a child that prints
+        # without end waits for the parent, as it would on a full pipe.
+        self.events: queue.Queue[tuple[str, bytes]] = queue.Queue(maxsize=8)
+        self.readers = [threading.Thread(target=_pump, args=(pipe, kind, self.events),
+                                         daemon=True)
+                        for pipe, kind in ((self.child.stdout, "message"),
+                                           (self.child.stderr, "printed"))]
+        for reader in self.readers:
+            reader.start()
+        self.writer: threading.Thread | None = None
+        self.ends = self.results = 0    # END_OF_OUTPUT bytes read, messages read
+        self.output_open = True
         from charrnn_edu.exercises.catalog import signature_text
         load = [[str(path.resolve()), str(path),
                  [[f.__name__, sum(p.default is p.empty for p in inspect.signature(f).parameters
@@ -216,13 +230,19 @@ class Sandbox(Learner):
         if self.child.poll() is None:
             self.child.kill()
         self.child.wait()
-        for fd in (self.request_w, self.response_r):
+        if self.writer is not None:
+            self.writer.join(1.0)       # the dead child's pipe refuses the rest at once
+        if self.child.stdin is not None:
+            self.child.stdin.close()
+        # Each reader closes its pipe at the end; emptying the queue lets none wait on it.
+        # A process the learner's code started may hold stderr open: its reader is left to
+        # end with it, so close never hangs.
+        deadline = time.monotonic() + 1.0
+        while any(r.is_alive() for r in self.readers) and time.monotonic() < deadline:
             try:
-                os.close(fd)
-            except OSError:
+                self.events.get(timeout=0.05)
+            except queue.Empty:
                 pass
-        if self.child.stdout is not None:
-            self.child.stdout.close()
 
     def _stop(self, reason: str) -> Stopped:
         self.close()
@@ -231,53 +251,77 @@ class Sandbox(Learner):
     def _exchange(self, request: dict | None) -> dict:
         if request and "call" in request:
             self.doing = f"running {request['call']}"
-        outgoing, incoming = memoryview(pack(request) if request else b""), bytearray()
-        out_fd = self.child.stdout.fileno() if self.child.stdout else -1
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.response_r, selectors.EVENT_READ)
-            if out_fd >= 0:
-                selector.register(out_fd, selectors.EVENT_READ)
-            if outgoing:
-                selector.register(self.request_w, selectors.EVENT_WRITE)
-            while True:
-                start = time.monotonic()
-                events = selector.select(max(self.budget, 0.0))
-                self.budget -= time.monotonic() - start
-                if not events and self.budget <= 0:
-                    raise self._stop(f"your code did not finish within {self.timeout:g} s "
-                                     f"({self.doing}): is there an endless loop? (a slow "
-                                     "function may have more time with --timeout)")
-                for key, _ in events:
-                    if key.fd == self.request_w:
-                        try:
-                            outgoing = outgoing[os.write(self.request_w, outgoing):]
-                        except BrokenPipeError:
-                            outgoing = memoryview(b"")
-                        if not outgoing:
-                            selector.unregister(self.request_w)
-                        continue
-                    chunk = os.read(key.fd, 1 << 20)
-                    if key.fd == out_fd:
-                        self.printed += chunk
-                        if not chunk:
-                            selector.unregister(out_fd)
-                        elif len(self.printed) > OUTPUT_LIMIT:
-                            raise self._stop(f"your code printed more than {OUTPUT_LIMIT:,} "
-                                             f"bytes ({self.doing}): is there a print in a "
-                                             "loop? Print less, or remove the prints")
-                        continue
-                    if not chunk:
-                        code = self.child.wait()
-                        how = (f"signal {-code}" if code < 0 else f"exit code {code}")
-                        raise self._stop(f"your code ended the checking process ({how}) while "
-                                         f"{self.doing}: do not call sys.exit or os._exit in "
-                                         "an exercise")
-                    incoming += chunk
-                    if len(incoming) > MESSAGE_LIMIT:
-                        raise self._stop(f"your code returned more than {MESSAGE_LIMIT:,} bytes")
-                    if len(incoming) >= 8 and len(incoming) >= 8 + int.from_bytes(
-                            incoming[:8], "big"):
-                        try:
-                            return unpack(bytes(incoming))
-                        except ValueError as err:
-                            raise self._stop(f"the checking process sent {err}") from None
+        if request:
+            # A thread writes, so a child that stops reading costs its time budget, not a hang.
+            self.writer = threading.Thread(target=_write, args=(self.child.stdin, pack(request)),
+                                           daemon=True)
+            self.writer.start()
+        # Done when the message is whole and so is the output before it (its END_OF_OUTPUT).
+        incoming, response = bytearray(), None
+        while response is None or (self.ends < self.results and self.output_open):
+            start = time.monotonic()
+            try:
+                kind, chunk = self.events.get(timeout=min(max(self.budget, 0.0), _TICK))
+            except queue.Empty:
+                kind, chunk = "", b""
+            self.budget -= time.monotonic() - start
+            if not kind:
+                if self.budget > 0:
+                    continue
+                raise self._stop(f"your code did not finish within {self.timeout:g} s "
+                                 f"({self.doing}): is there an endless loop? (a slow "
+                                 "function may have more time with --timeout)")
+            if kind == "printed":
+                self.ends += chunk.count(END_OF_OUTPUT)
+                self.printed += chunk.replace(END_OF_OUTPUT, b"")
+                self.output_open = bool(chunk)
+                if len(self.printed) > OUTPUT_LIMIT:
+                    raise self._stop(f"your code printed more than {OUTPUT_LIMIT:,} "
+                                     f"bytes ({self.doing}): is there a print in a "
+                                     "loop? Print less, or remove the prints")
+                continue
+            if not chunk:
+                code = self._ended()
+                how = f"signal {-code}" if code < 0 else f"exit code {code}"
+                raise self._stop(f"your code ended the checking process ({how}) while "
+                                 f"{self.doing}: do not call sys.exit or os._exit in "
+                                 "an exercise")
+            incoming += chunk
+            if len(incoming) > MESSAGE_LIMIT:
+                raise self._stop(f"your code returned more than {MESSAGE_LIMIT:,} bytes")
+            if len(incoming) >= 8 and len(incoming) >= 8 + int.from_bytes(incoming[:8], "big"):
+                try:
+                    response = unpack(bytes(incoming))
+                except ValueError as err:
+                    raise self._stop(f"the checking process sent {err}") from None
+                self.results += 1
+        return response
+
+    def _ended(self) -> int:
+        """The exit code of a child that closed its stdout, killed if it goes on running."""
+        try:
+            return self.child.wait(max(self.budget, 1.0))
+        except subprocess.TimeoutExpired:
+            self.child.kill()
+            return self.child.wait()
+
+
+def _pump(pipe: Any, kind: str, events: queue.Queue) -> None:
+    """Put what comes down ``pipe`` on ``events`` as ``(kind, bytes)``, then ``(kind, b"")``."""
+    try:
+        with pipe:
+            while chunk := pipe.read(_CHUNK):
+                events.put((kind, chunk))
+    except (OSError, ValueError):
+        pass                            # the pipe broke or was closed: its end all the same
+    events.put((kind, b""))
+
+
+def _write(pipe: Any, data: bytes) -> None:
+    """Write all of ``data`` to ``pipe`` unless the child has gone (its end tells the rest)."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[pipe.write(view):]
+    except (OSError, ValueError):
+        pass

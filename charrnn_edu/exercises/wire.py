@@ -15,7 +15,12 @@ import numpy as np
 
 from charrnn_edu.forward import RNN
 
-__all__ = ["Opaque", "pack", "unpack"]
+__all__ = ["END_OF_OUTPUT", "Opaque", "pack", "unpack"]
+
+# The child writes this byte to the pipe of the learner's output before each message: the
+# parent reads that pipe and the messages' on two threads, which keep no order between them.
+# A learner who prints the byte only loses it from what is shown, and that order.
+END_OF_OUTPUT = b"\0"
 
 
 @dataclass(frozen=True)
