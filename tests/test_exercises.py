@@ -118,11 +118,14 @@ def test_the_grader_imports_without_resource_fcntl_or_sighup():
 
 def test_messages_carry_data_only():
     rnn = RNN.init(3, 2, rng=np.random.default_rng(0))
+    cache = bptt.Cache(h_prev=np.zeros((2, 1)), x_t=1, h_t=np.ones((2, 1)), p_t=np.ones((3, 1)))
     value = (rnn, [1, 2.5, None, "x", 1j, True], {"a": np.arange(3, dtype=np.int32)},
-             np.array(2.0 + 1j))
+             np.array(2.0 + 1j), cache)
     back = unpack(pack(value))
     assert isinstance(back[0], RNN)
     assert all(np.array_equal(a, b) for a, b in zip(back[0], rnn, strict=True))
+    assert isinstance(back[4], bptt.Cache) and back[4].x_t == 1    # read by name in the child
+    assert np.array_equal(back[4].h_prev, cache.h_prev) and back[4].h_t.shape == (2, 1)
     assert back[1] == [1, 2.5, None, "x", 1j, True] and back[2]["a"].dtype == np.int32
     assert back[3] == 2.0 + 1j
     opaque = unpack(pack((object(), np.array(["s"], dtype=object))))
@@ -262,7 +265,7 @@ def test_the_lab_plants_a_bug_the_gradient_check_finds_and_a_repair_passes(capsy
     code, out, _ = run(capsys, "lab", "check", "h_t-in-dW", "mine.py", "--hint")
     assert code == 1 and "dW  max relative error" in out and "WRONG" in out
     assert "hint: h_t instead of h_{t-1}, breaking (4.6)" in out
-    repaired = (learner / "mine.py").read_text().replace("da @ h_t.T", "da @ h_prev.T")
+    repaired = (learner / "mine.py").read_text().replace("da @ cache.h_t.T", "da @ cache.h_prev.T")
     (learner / "mine.py").write_text(repaired)
     code, out, _ = run(capsys, "lab", "check", "h_t-in-dW", "mine.py")
     assert code == 0 and "Fixed" in out and "WRONG" not in out
