@@ -15,7 +15,7 @@ import typing
 import numpy as np
 import pytest
 
-from charrnn_edu import bptt
+from charrnn_edu import bptt, forward
 from charrnn_edu.cli import main
 from charrnn_edu.exercises.catalog import (
     EXERCISES,
@@ -287,3 +287,19 @@ def test_training_on_the_learners_own_code(capsys, learner):
     assert yours == theirs.split()[0]
     code, out, err = run(capsys, "exercises", "train", "--folder", "bad", "--iterations", "3")
     assert code == 1 and "diagnosis: the h_0 term of dL/dW dropped" in out and err
+
+
+def test_training_on_the_learners_own_steps(capsys, learner):
+    # The other route: the learner's forward and backward steps, looped as chapter 4 loops
+    # them, each Cache sent to their backward_step and its terms added up here.
+    (learner / "steps").mkdir()
+    adagrad = next(m for m in MISTAKES if m.key == "eps-outside-sqrt").module
+    for name, chapter in (("forward_step", forward), ("backward_step", bptt),
+                          ("adagrad", adagrad)):
+        (learner / "steps" / f"{name}.py").write_text(inspect.getsource(chapter))
+    code, out, err = run(capsys, "exercises", "train", "--folder", "steps", "--iterations", "3",
+                       "--every", "3")
+    assert code == 0 and "backward_step.py" in out, out + err
+    line = next(line for line in out.splitlines() if line.startswith("iteration 3:"))
+    yours, theirs = line.split("smooth loss ")[1].split(" yours, ")
+    assert yours == theirs.split()[0]

@@ -51,7 +51,8 @@ def gradients_from_steps(f: SimpleNamespace, rnn: RNN, x: np.ndarray, y: np.ndar
     loss = -sum(float(np.log(p[y_t, 0])) for p, y_t in zip(ps, y, strict=True))   # (3.1)
     grads, da = rnn.map(np.zeros_like), np.zeros_like(h0)
     for t in reversed(range(len(x))):
-        da, terms = f.backward_step(rnn, Cache(hs[t], int(x[t]), hs[t + 1], ps[t]), int(y[t]), da)
+        da, terms = f.backward_step(rnn, Cache(h_prev=hs[t], x_t=int(x[t]), h_t=hs[t + 1],
+                                               p_t=ps[t]), int(y[t]), da)
         grads = grads.map(np.add, terms)
     return loss, grads, hs[-1]
 
