@@ -34,11 +34,11 @@ TRANSPOSE = ("Take the transpose: the Jacobian of a = M h with respect to h is M
 # ---------------------------------------------------------------- one step, (4.1)-(4.8)
 
 def step_problem(case: Case) -> tuple[RNN, bptt.Cache, int, np.ndarray]:
-    """The arguments of ``backward_step`` for the first step of ``case``: a random upstream.
+    """The arguments ``rnn, cache, y_t, da_next`` of ``backward_step`` for step 1 of ``case``.
 
-    ``rnn, cache, y_t, da_next``: the cache of chapter 2's step from h0 (random in the
-    checks, so that h_{t-1} and h_t differ everywhere), and a random dL/da_{t+1}, so that
-    the next-step term of (4.4) counts.
+    The cache is chapter 2's step from h0 (random in the checks, so that h_{t-1} and h_t
+    differ everywhere); da_next, dL/da_{t+1}, is random, so that the next-step term of
+    (4.4) counts.
     """
     rnn, x, y, h_prev = case.build()
     da_next = np.random.default_rng(case.seed + 1).standard_normal((case.m, 1))   # (m, 1)
