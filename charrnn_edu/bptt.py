@@ -20,8 +20,11 @@ through the next pre-activation a_{t+1} = W h_t + ... . That second term is what
 backward pass a recurrence, run from t = tau down to 1, just as (2.1) makes the forward pass
 one from t = 1 up to tau.
 
-:func:`backward_step` is one time step of it, (4.1)–(4.8), one line each; :func:`gradients`
-runs the forward pass and then loops the step backwards.
+:func:`backward_step` is one time step of it, (4.1)–(4.8), one line each, in the style of
+CS231n's ``rnn_step_backward(dnext_h, cache)``: it reads what the forward step left, a
+:class:`Cache` (h_{t-1}, x_t, h_t, p_t, by name), and returns dL/da_t and the step's terms
+of the five sums, changing nothing it is given. :func:`gradients` runs the forward pass,
+then loops the step backwards and adds up the terms.
 
 There is no clipping here: clipping changes the gradient, so a gradient check of clipped
 gradients would check the wrong thing. It belongs to the optimiser, chapter 6.
@@ -29,33 +32,51 @@ gradients would check the wrong thing. It belongs to the optimiser, chapter 6.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from charrnn_edu.forward import RNN, forward
 from charrnn_edu.loss import cross_entropy
 
-__all__ = ["backward_step", "gradients"]
+__all__ = ["Cache", "backward_step", "gradients"]
 
 
 # --8<-- [start:backward-step]
-def backward_step(rnn: RNN, grads: RNN, p_t: np.ndarray, y_t: int, h_t: np.ndarray,
-                  h_prev: np.ndarray, x_t: int, da_next: np.ndarray) -> np.ndarray:
-    r"""One time step of BPTT: dL/da_t, and this step's terms added to every gradient.
+class Cache(NamedTuple):
+    """What step t of the forward pass leaves for the backward pass: its input and its output.
+
+    Attributes
+    ----------
+    h_prev : ndarray of shape (m, 1)
+        h_{t-1}, the hidden state the step started from (h_0 at the first step).
+    x_t : int
+        Id of the input character.
+    h_t : ndarray of shape (m, 1)
+        h_t, the hidden state the step made.
+    p_t : ndarray of shape (K, 1)
+        The predicted distribution of the next character.
+    """
+
+    h_prev: np.ndarray
+    x_t: int
+    h_t: np.ndarray
+    p_t: np.ndarray
+
+
+def backward_step(rnn: RNN, cache: Cache, y_t: int,
+                  da_next: np.ndarray) -> tuple[np.ndarray, RNN]:
+    r"""One time step of BPTT: dL/da_t, and this step's term of every gradient.
 
     Parameters
     ----------
     rnn : RNN
         The parameters.
-    grads : RNN
-        The sums (4.2), (4.3), (4.6)–(4.8) so far; this step's terms are added in place.
-    p_t : ndarray of shape (K, 1)
-        The predicted distribution at step t.
+    cache : Cache
+        What step t of the forward pass left, by name: ``cache.h_prev`` (h_{t-1}) and
+        ``cache.h_t``, both (m, 1); the input id ``cache.x_t``; ``cache.p_t``, (K, 1).
     y_t : int
         Id of the target character.
-    h_t, h_prev : ndarray of shape (m, 1)
-        h_t and h_{t-1}.
-    x_t : int
-        Id of the input character.
     da_next : ndarray of shape (m, 1)
         dL/da_{t+1}; zeros at t = tau, where no later step exists.
 
@@ -63,17 +84,22 @@ def backward_step(rnn: RNN, grads: RNN, p_t: np.ndarray, y_t: int, h_t: np.ndarr
     -------
     da_t : ndarray of shape (m, 1)
         dL/da_t, which step t - 1 needs: W^T da_t is the second source of dL/dh_{t-1}.
+    terms : RNN
+        Step t's term of each gradient, of its parameter's shape: b dL/da_t (4.8), c g_t
+        (4.3), U dL/da_t x_t^T (4.7), W dL/da_t h_{t-1}^T (4.6), V g_t h_t^T (4.2). Each
+        gradient is the sum over t of its terms.
     """
-    g = p_t.copy()
+    g = cache.p_t.copy()
     g[y_t] -= 1                                    # (4.1)  (K, 1): p_t - y_t, y_t one-hot
-    grads.V += g @ h_t.T                           # (4.2)  (K, m)
-    grads.c += g                                   # (4.3)  (K, 1)
+    dV = g @ cache.h_t.T                           # (4.2)  (K, m)
+    dc = g                                         # (4.3)  (K, 1)
     dh = rnn.V.T @ g + rnn.W.T @ da_next           # (4.4)  (m, 1): via o_t and via a_{t+1}
-    da = dh * (1 - h_t**2)                         # (4.5)  (m, 1)
-    grads.W += da @ h_prev.T                       # (4.6)  (m, m)
-    grads.U[:, [x_t]] += da                        # (4.7)  da x_t^T is da in column x_t
-    grads.b += da                                  # (4.8)  (m, 1)
-    return da
+    da = dh * (1 - cache.h_t**2)                   # (4.5)  (m, 1)
+    dW = da @ cache.h_prev.T                       # (4.6)  (m, m)
+    dU = np.zeros_like(rnn.U)
+    dU[:, [cache.x_t]] = da                        # (4.7)  (m, K): da x_t^T is da in column x_t
+    db = da                                        # (4.8)  (m, 1)
+    return da, RNN(b=db, c=dc, U=dU, W=dW, V=dV)
 # --8<-- [end:backward-step]
 
 
@@ -106,13 +132,14 @@ def gradients(rnn: RNN, x: np.ndarray, y: np.ndarray,
     """
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    H, P, h_last = forward(rnn, x, h0)
+    H, P, h_last = forward(rnn, x, h0)               # H (m, tau), P (K, tau): column t is step t
     loss = float(cross_entropy(P, y))
-    H = np.hstack([h0, H])                   # (m, tau + 1): column t is h_t, from h_0
-    grads = rnn.map(np.zeros_like)           # every sum starts at 0
-    da = np.zeros_like(h0)                   # dL/da_{tau+1} = 0: no step after tau
-    for t in reversed(range(len(x))):        # t = tau, ..., 1 (0-based here)
-        da = backward_step(rnn, grads, P[:, [t]], int(y[t]), H[:, [t + 1]], H[:, [t]],
-                           int(x[t]), da)
+    grads = rnn.map(np.zeros_like)                   # every sum starts at 0
+    da = np.zeros_like(h0)                           # dL/da_{tau+1} = 0: no step after tau
+    for t in reversed(range(len(x))):                # t = tau, ..., 1 (0-based here)
+        h_prev = H[:, [t - 1]] if t > 0 else h0      # h_{t-1}: h_0 before the first step
+        cache = Cache(h_prev=h_prev, x_t=int(x[t]), h_t=H[:, [t]], p_t=P[:, [t]])
+        da, terms = backward_step(rnn, cache, int(y[t]), da)
+        grads = grads.map(np.add, terms)             # each sum over t gets step t's term
     return loss, grads, h_last
 # --8<-- [end:gradients]

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from charrnn_edu.bptt import gradients
+from charrnn_edu.bptt import Cache, backward_step, gradients
 from charrnn_edu.encoding import one_hot
-from charrnn_edu.forward import RNN, forward
+from charrnn_edu.forward import RNN, forward, step
 from charrnn_edu.gradcheck import complex_step_gradients, numerical_gradients
 from charrnn_edu.loss import sequence_loss
 from charrnn_edu.spec.oracles import textbook_gradients
@@ -55,6 +55,23 @@ def test_gradients_leave_the_model_unchanged(case):
     gradients(rnn, x, y, h0)
     for name, a, b in zip(RNN.names(), rnn, before, strict=True):
         np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+@given(cases(random_h0=st.just(True)))
+def test_a_backward_step_returns_its_terms_and_changes_nothing_it_is_given(case):
+    rnn, x, y, h0 = case.build()
+    now = step(rnn, h0, int(x[0]))
+    cache = Cache(h_prev=h0, x_t=int(x[0]), h_t=now.h, p_t=now.p)
+    da_next = np.random.default_rng(case.seed).standard_normal((case.m, 1))
+    before = [a.copy() for a in (*rnn, cache.h_prev, cache.h_t, cache.p_t, da_next)]
+    da, terms = backward_step(rnn, cache, int(y[0]), da_next)
+    after = [*rnn, cache.h_prev, cache.h_t, cache.p_t, da_next]
+    assert all(np.array_equal(a, b) for a, b in zip(after, before, strict=True))
+    assert da.shape == (case.m, 1) and np.array_equal(terms.b, da)       # (4.8): dL/db = da_t
+    for name, term, theta in zip(RNN.names(), terms, rnn, strict=True):
+        assert term.shape == theta.shape, name
+    # (4.7): x_t^T is one-hot, so the term of dL/dU is da_t in column x_t and 0 elsewhere.
+    assert np.array_equal(np.delete(terms.U, int(x[0]), axis=1), np.zeros((case.m, case.K - 1)))
 
 
 @given(cases())

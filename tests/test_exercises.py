@@ -16,7 +16,7 @@ import typing
 import numpy as np
 import pytest
 
-from charrnn_edu import bptt
+from charrnn_edu import bptt, forward
 from charrnn_edu.cli import main
 from charrnn_edu.exercises.catalog import (
     EXERCISES,
@@ -108,11 +108,14 @@ def test_a_step_bug_is_pinned_to_its_equation():
 
 def test_messages_carry_data_only():
     rnn = RNN.init(3, 2, rng=np.random.default_rng(0))
+    cache = bptt.Cache(h_prev=np.zeros((2, 1)), x_t=1, h_t=np.ones((2, 1)), p_t=np.ones((3, 1)))
     value = (rnn, [1, 2.5, None, "x", 1j, True], {"a": np.arange(3, dtype=np.int32)},
-             np.array(2.0 + 1j))
+             np.array(2.0 + 1j), cache)
     back = unpack(pack(value))
     assert isinstance(back[0], RNN)
     assert all(np.array_equal(a, b) for a, b in zip(back[0], rnn, strict=True))
+    assert isinstance(back[4], bptt.Cache) and back[4].x_t == 1    # read by name in the child
+    assert np.array_equal(back[4].h_prev, cache.h_prev) and back[4].h_t.shape == (2, 1)
     assert back[1] == [1, 2.5, None, "x", 1j, True] and back[2]["a"].dtype == np.int32
     assert back[3] == 2.0 + 1j
     opaque = unpack(pack((object(), np.array(["s"], dtype=object))))
@@ -320,7 +323,7 @@ def test_the_lab_plants_a_bug_the_gradient_check_finds_and_a_repair_passes(capsy
     code, out, _ = run(capsys, "lab", "check", "h_t-in-dW", "mine.py", "--hint")
     assert code == 1 and "dW  max relative error" in out and "WRONG" in out
     assert "hint: h_t instead of h_{t-1}, breaking (4.6)" in out
-    repaired = (learner / "mine.py").read_text().replace("da @ h_t.T", "da @ h_prev.T")
+    repaired = (learner / "mine.py").read_text().replace("da @ cache.h_t.T", "da @ cache.h_prev.T")
     (learner / "mine.py").write_text(repaired)
     code, out, _ = run(capsys, "lab", "check", "h_t-in-dW", "mine.py")
     assert code == 0 and "Fixed" in out and "WRONG" not in out
@@ -342,3 +345,19 @@ def test_training_on_the_learners_own_code(capsys, learner):
     assert yours == theirs.split()[0]
     code, out, err = run(capsys, "exercises", "train", "--folder", "bad", "--iterations", "3")
     assert code == 1 and "diagnosis: the h_0 term of dL/dW dropped" in out and err
+
+
+def test_training_on_the_learners_own_steps(capsys, learner):
+    # The other route: the learner's forward and backward steps, looped as chapter 4 loops
+    # them, each Cache sent to their backward_step and its terms added up here.
+    (learner / "steps").mkdir()
+    adagrad = next(m for m in MISTAKES if m.key == "eps-outside-sqrt").module
+    for name, chapter in (("forward_step", forward), ("backward_step", bptt),
+                          ("adagrad", adagrad)):
+        (learner / "steps" / f"{name}.py").write_text(inspect.getsource(chapter))
+    code, out, err = run(capsys, "exercises", "train", "--folder", "steps", "--iterations", "3",
+                       "--every", "3")
+    assert code == 0 and "backward_step.py" in out, out + err
+    line = next(line for line in out.splitlines() if line.startswith("iteration 3:"))
+    yours, theirs = line.split("smooth loss ")[1].split(" yours, ")
+    assert yours == theirs.split()[0]

@@ -103,7 +103,7 @@ def format_report(report: Report, hints: bool = True) -> list[str]:
         lines += ["", "To rerun an example [Case(...)] in Python:",
                   "  from charrnn_edu.spec.properties import Case",
                   *(["  from charrnn_edu.exercises.ch4_bptt import step_problem",
-                     "  rnn, grads, p_t, y_t, h_t, h_prev, x_t, da_next = step_problem(Case(...))"]
+                     "  rnn, cache, y_t, da_next = step_problem(Case(...))"]
                     if step else ["  rnn, x, y, h0 = Case(...).build()"])]
     return lines
 

@@ -33,33 +33,47 @@ TRANSPOSE = ("Take the transpose: the Jacobian of a = M h with respect to h is M
 
 # ---------------------------------------------------------------- one step, (4.1)-(4.8)
 
-def step_problem(case: Case) -> tuple:
-    """The arguments of ``backward_step`` for one step of ``case``.
+def step_problem(case: Case) -> tuple[RNN, bptt.Cache, int, np.ndarray]:
+    """The arguments ``rnn, cache, y_t, da_next`` of ``backward_step`` for step 1 of ``case``.
 
-    The upstream da_next is random, and the sums do not start at 0, so that a step that
-    overwrites them instead of adding to them shows.
+    The cache is chapter 2's step from h0 (random in the checks, so that h_{t-1} and h_t
+    differ everywhere); da_next, dL/da_{t+1}, is random, so that the next-step term of
+    (4.4) counts.
     """
     rnn, x, y, h_prev = case.build()
-    rng = np.random.default_rng(case.seed + 1)
-    da_next = rng.standard_normal((case.m, 1))                                 # (m, 1)
-    start = rnn.map(lambda a: rng.standard_normal(a.shape))
+    da_next = np.random.default_rng(case.seed + 1).standard_normal((case.m, 1))   # (m, 1)
     now = step(rnn, h_prev, int(x[0]))
-    return rnn, start, now.p, int(y[0]), now.h, h_prev, int(x[0]), da_next
+    cache = bptt.Cache(h_prev=h_prev, x_t=int(x[0]), h_t=now.h, p_t=now.p)
+    return rnn, cache, int(y[0]), da_next
+
+
+def _da_and_terms(result: object) -> tuple[object, RNN]:
+    """The learner's ``(da_t, terms)``; AssertionError saying what it should be otherwise."""
+    if not isinstance(result, tuple | list) or len(result) != 2:
+        raise AssertionError(f"backward_step returned {type(result).__name__}"
+                             + (f" of length {len(result)}" if isinstance(result, tuple | list)
+                                else "")
+                             + ": return the pair (da_t, terms), terms an RNN of this step's "
+                               "terms of dL/db, dL/dc, dL/dU, dL/dW, dL/dV")
+    da, terms = result
+    if not isinstance(terms, RNN):
+        raise AssertionError(f"backward_step's terms are {type(terms).__name__}: return them "
+                             "as RNN(b=..., c=..., U=..., W=..., V=...), this step's terms "
+                             "of (4.8), (4.3), (4.7), (4.6), (4.2)")
+    return da, terms
 
 
 def _backward_step(reference: str) -> Callable[[SimpleNamespace, Case], None]:
     def body(f: SimpleNamespace, case: Case) -> None:
-        rnn, start, *rest = step_problem(case)
-        grads = start.copy()
-        da = f.backward_step(rnn, grads, *rest)
+        problem = step_problem(case)
+        da, mine = _da_and_terms(f.backward_step(*problem))
         if reference == "package":
-            exact = start.copy()
-            exact_da = bptt.backward_step(rnn, exact, *rest)
-            exact = exact.map(np.subtract, start)
+            exact_da, exact = bptt.backward_step(*problem)
         else:
-            exact = one_step_derivatives(rnn, *rest)
+            rnn, cache, y_t, da_next = problem
+            exact = one_step_derivatives(rnn, cache.p_t, y_t, cache.h_t, cache.h_prev,
+                                         cache.x_t, da_next)
             exact_da = exact.b
-        mine = grads.map(lambda g, s: np.asarray(g) - s if np.shape(g) == s.shape else g, start)
         pinned([("dL/dV (4.2)", mine.V, exact.V), ("dL/dc (4.3)", mine.c, exact.c),
                 ("dL/da_t (4.4)-(4.5)", da, exact_da), ("dL/dW (4.6)", mine.W, exact.W),
                 ("dL/dU (4.7)", mine.U, exact.U), ("dL/db (4.8)", mine.b, exact.b)],
@@ -72,7 +86,7 @@ STEP_CASES = small_cases(random_h0=st.just(True))
 BACKWARD_STEP = Exercise(
     name="backward-step", chapter=4, module=bptt, title="one time step of BPTT, (4.1)-(4.8)",
     functions=(bptt.backward_step,), equations=EQUATIONS,
-    imports="from charrnn_edu.forward import RNN",
+    imports="from charrnn_edu.bptt import Cache\nfrom charrnn_edu.forward import RNN",
     checks=(
         Check("complex step", "every output equals a complex-step derivative of the step's "
               "loss, upstream term included", _backward_step("complex"), STEP_CASES),
@@ -88,13 +102,14 @@ BACKWARD_STEP_MISTAKES = (
             title="p_t - y_t with the wrong sign",
             advice="g_t = dL/do_t = p_t - y_t: the loss falls as p_t[y_t] grows, so the "
                    "target's entry of g_t is p_t[y_t] - 1 < 0. Yours is y_t - p_t.",
-            edits=(("g = p_t.copy()", "g = -p_t.copy()"), ("g[y_t] -= 1", "g[y_t] += 1")),
+            edits=(("g = cache.p_t.copy()", "g = -cache.p_t.copy()"),
+                   ("g[y_t] -= 1", "g[y_t] += 1")),
             module=bptt),
     Mistake(key="g-index", exercise="backward-step", check="complex step", equation="(4.1)",
             title="one-hot at the input, not the target",
             advice="g_t = p_t - y_t subtracts 1 at the *target* y_t, the character that came "
                    "next, not at the input x_t.",
-            edits=(("g[y_t] -= 1", "g[x_t] -= 1"),), module=bptt),
+            edits=(("g[y_t] -= 1      ", "g[cache.x_t] -= 1"),), module=bptt),
     Mistake(key="V-not-transposed", exercise="backward-step", check="complex step",
             equation="(4.4)", title="V instead of V^T",
             advice="dL/dh_t = V^T g_t + ...: o_t = V h_t + c, so g_t reaches h_t through V^T. "
@@ -116,24 +131,16 @@ BACKWARD_STEP_MISTAKES = (
             advice="h_t = tanh(a_t), so dL/da_t = dL/dh_t * (1 - h_t^2), element by element. "
                    "Yours is exact only where tanh is nearly linear (tiny a_t), wrong "
                    "everywhere else.",
-            edits=(("dh * (1 - h_t**2)", "dh"),), module=bptt),
+            edits=(("dh * (1 - cache.h_t**2)", "dh"),), module=bptt),
     Mistake(key="h_t-in-dW", exercise="backward-step", check="complex step", equation="(4.6)",
             title="h_t instead of h_{t-1}",
             advice="a_t = W h_{t-1} + ...: W multiplies the state *before* the step, so dL/dW "
                    "gets dL/da_t h_{t-1}^T (h_prev), not h_t^T.",
-            edits=(("da @ h_prev.T", "da @ h_t.T"),), module=bptt),
+            edits=(("da @ cache.h_prev.T", "da @ cache.h_t.T"),), module=bptt),
     Mistake(key="dW-transposed", exercise="backward-step", check="complex step",
             equation="(4.6)", title="dL/dW transposed",
             advice="dL/dW = dL/da_t h_{t-1}^T: rows belong to a_t, columns to h_{t-1}.",
-            edits=(("da @ h_prev.T", "h_prev @ da.T"),), module=bptt),
-    Mistake(key="sums-overwritten", exercise="backward-step", check="complex step",
-            equation="(4.2)-(4.8)", title="the sums overwritten, not added to",
-            advice="Each step *adds* its terms to the sums over t: grads.V += ..., not "
-                   "grads.V = ...; the other steps' terms are in there already.",
-            edits=(("grads.V += ", "grads.V = "), ("grads.c += ", "grads.c = "),
-                   ("grads.W += ", "grads.W = "), ("grads.U[:, [x_t]] += ", "grads.U[:, [x_t]] = "),
-                   ("grads.b += ", "grads.b = ")),
-            module=bptt),
+            edits=(("da @ cache.h_prev.T", "cache.h_prev @ da.T"),), module=bptt),
 )
 
 
@@ -196,7 +203,13 @@ BPTT_MISTAKES = (
             advice="dL/dW misses the first step's term dL/da_1 h_0^T: the sum runs over "
                    "t = 1..tau with h_0 the given h0. It vanishes only when h0 = 0, which is "
                    "why the checks also use a random h0.",
-            edits=(("np.hstack([h0, H])", "np.hstack([np.zeros_like(h0), H])"),), module=bptt),
+            edits=(("if t > 0 else h0", "if t > 0 else np.zeros_like(h0)"),), module=bptt),
+    Mistake(key="sums-overwritten", exercise="bptt", check="complex step",
+            equation="(4.2)-(4.8)", title="the sums over t overwritten, not added to",
+            advice="Each gradient is a sum over t: step t's terms are added to the sums, "
+                   "grads = grads.map(np.add, terms), not put in their place, or only the "
+                   "terms of the last step the loop visits (t = 1) are left.",
+            edits=(("grads = grads.map(np.add, terms)", "grads = terms"),), module=bptt),
     Mistake(key="clipped-in-bptt", exercise="bptt", check="large gradients", equation="(6.1)",
             title="gradients clipped before the gradient check",
             advice="Your gradients are the true ones clipped to [-5, 5]. Clipping changes the "

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from charrnn_edu.adagrad import AdaGrad, clip
-from charrnn_edu.bptt import gradients
+from charrnn_edu.bptt import Cache, gradients
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.forward import RNN
 from charrnn_edu.sampling import sample
@@ -51,7 +51,9 @@ def gradients_from_steps(f: SimpleNamespace, rnn: RNN, x: np.ndarray, y: np.ndar
     loss = -sum(float(np.log(p[y_t, 0])) for p, y_t in zip(ps, y, strict=True))   # (3.1)
     grads, da = rnn.map(np.zeros_like), np.zeros_like(h0)
     for t in reversed(range(len(x))):
-        da = f.backward_step(rnn, grads, ps[t], int(y[t]), hs[t + 1], hs[t], int(x[t]), da)
+        da, terms = f.backward_step(rnn, Cache(h_prev=hs[t], x_t=int(x[t]), h_t=hs[t + 1],
+                                               p_t=ps[t]), int(y[t]), da)
+        grads = grads.map(np.add, terms)
     return loss, grads, hs[-1]
 
 

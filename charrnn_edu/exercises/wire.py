@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from charrnn_edu.bptt import Cache
 from charrnn_edu.forward import RNN
 
 __all__ = ["END_OF_OUTPUT", "Opaque", "pack", "unpack"]
@@ -31,7 +32,11 @@ class Opaque:
 
 
 def pack(value: Any) -> bytes:
-    """``value`` as bytes: numbers, str, None, tuples, lists, str-keyed dicts, arrays, RNNs."""
+    """``value`` as bytes: numbers, str, None, tuples, lists, str-keyed dicts, arrays, RNNs, Caches.
+
+    An RNN and chapter 4's :class:`~charrnn_edu.bptt.Cache` arrive as themselves: the
+    learner's code reads their parts by name.
+    """
     blobs: list[bytes] = []
     offset = 0
 
@@ -39,6 +44,8 @@ def pack(value: Any) -> bytes:
         nonlocal offset
         if isinstance(v, RNN):
             return {"RNN": [encode(a) for a in v]}
+        if isinstance(v, Cache):
+            return {"Cache": [encode(a) for a in v]}
         if isinstance(v, np.ndarray | np.generic):
             a = np.ascontiguousarray(v)
             if a.dtype.kind not in "biufc":
@@ -84,6 +91,7 @@ def unpack(data: bytes) -> Any:
                 raise ValueError("a malformed array")
             return np.frombuffer(blobs[start:start + size], dtype).reshape(shape).copy()
         decoders = {"RNN": lambda b: RNN(*map(decode, b)), "complex": lambda b: complex(*b),
+                    "Cache": lambda b: Cache(*map(decode, b)),
                     "tuple": lambda b: tuple(map(decode, b)), "opaque": Opaque,
                     "list": lambda b: list(map(decode, b)),
                     "dict": lambda b: {k: decode(x) for k, x in b.items()}}
