@@ -208,7 +208,7 @@ def split_text(text: str, settings: Settings, vocab: Vocabulary) -> tuple[np.nda
 def held_out_loss(rnn: RNN, ids: np.ndarray, streams: int = 64, piece: int = 100) -> float:
     """Mean loss per character, in nats, of predicting ``ids[1:]`` from ``ids[:-1]``.
 
-    The text is read as up to ``streams`` contiguous streams (chapter 9's forward pass, in
+    The text is read as up to ``streams`` contiguous streams (chapter 8c's forward pass, in
     float64), ``piece`` characters at a time with the hidden states carried, so memory stays
     small for any length. Divide by ln 2 for bits per character; a network that knows
     nothing scores ln K.
@@ -223,7 +223,7 @@ def held_out_loss(rnn: RNN, ids: np.ndarray, streams: int = 64, piece: int = 100
         X, Y = S[:, start:start + piece], S[:, start + 1:start + piece + 1]
         X = X[:, :Y.shape[1]]
         run = batches.forward(rnn, X, H)
-        total += batches.loss(run.P, Y) * B                     # summed over all characters
+        total += batches.batch_loss(run.P, Y) * B               # summed over all characters
         H = run.H[-1]
     return total / (B * (S.shape[1] - 1))
 
