@@ -9,7 +9,7 @@ import charrnn_edu
 
 ORDER = ["encoding", "forward", "loss", "bptt", "gradcheck", "adagrad", "sampling",
          "batches", "files", "original", "engine", "training", "checkpoint", "runs", "report",
-         "study", "experiments", "exercises", "cli"]
+         "study", "experiments", "training_experiments", "exercises", "cli"]
 # Package machinery, not chapters: __main__ is the entry point and may import anything.
 NOT_CHAPTERS = {"__init__", "__main__"}
 PACKAGE = Path(charrnn_edu.__file__).resolve().parent

@@ -179,3 +179,27 @@ def test_a_text_too_short_once_the_preset_holds_some_out_is_a_usage_error(tmp_pa
     assert exit_info.value.code == 2, err
     assert err.count("\n") == 1 and "50 characters to train on (3 held out" in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("suffix", [".svg", ".png", ".pdf"])
+def test_a_figure_is_saved_atomically_with_the_same_bytes_each_time(tmp_path, suffix):
+    from matplotlib.figure import Figure
+
+    from charrnn_edu.files import save_figure
+
+    def draw():
+        figure = Figure(figsize=(2, 2))
+        figure.subplots().plot([0, 1], [1, 0], label="a line")
+        return figure
+
+    path = tmp_path / "folder" / f"figure{suffix}"
+    save_figure(draw(), path)
+    first = path.read_bytes()
+    save_figure(draw(), path)
+    assert path.read_bytes() == first
+    assert list(path.parent.iterdir()) == [path]                 # no temporary file left
+    if suffix == ".png":                                         # fewer pixels
+        save_figure(draw(), tmp_path / "small.png", dpi=40)
+        assert len((tmp_path / "small.png").read_bytes()) < len(first)
+    with pytest.raises(ValueError, match="no suffix"):
+        save_figure(draw(), tmp_path / "figure")
