@@ -30,7 +30,7 @@ from charrnn_edu.exercises.properties import (
     random_problem,
 )
 from charrnn_edu.exercises.strategies import epsilons, etas, gradient_sets, sizes
-from charrnn_edu.forward import RNN
+from charrnn_edu.forward import NAMES, RNN
 
 RTOL, ATOL = 1e-12, 1e-15
 
@@ -118,7 +118,7 @@ def test_memory_starts_empty_and_takes_the_parameter_shapes():
     assert opt.memory is None
     rnn = RNN(*(np.ones(shape) for shape in parameter_shapes(3, 5)))
     opt.step(rnn, rnn.map(np.zeros_like))
-    for name, m_theta, theta in zip(RNN.names(), opt.memory, rnn, strict=True):
+    for name, m_theta, theta in zip(NAMES, opt.memory, rnn, strict=True):
         assert m_theta.shape == theta.shape, f"m_{name}: {m_theta.shape} vs {theta.shape}"
         assert m_theta is not theta
 
