@@ -132,19 +132,22 @@ def engine_touched_columns(rnn: RNN, opt: AdaGrad, tau: int):
     """Tried and not taken: the engine with AdaGrad restricted to the columns of U that the
     piece touches (exact, since the other columns have zero gradient)."""
     fast = Engine(rnn, opt, rnn.copy(), tau=tau, clip=5.0)
-    dense = fast.grad.size - rnn.m * rnn.K            # U is last in the flat layout
+    start = rnn.m + rnn.K                             # the flat layout is b, c, U, W, V
+    dense = (slice(0, start), slice(start + rnn.m * rnn.K, None))      # all but U
 
     def iterate(x, y, h):
         loss = fast.loss_and_gradients(x, y, h)
-        g, mem, theta, tmp, tmp2 = fast.grad, fast.memory, fast.theta, fast.tmp, fast.tmp2
-        np.clip(g, -5, 5, out=g)
-        np.multiply(g[:dense], g[:dense], out=tmp[:dense])
-        mem[:dense] += tmp[:dense]
-        np.add(mem[:dense], opt.eps, out=tmp[:dense])
-        np.sqrt(tmp[:dense], out=tmp[:dense])
-        np.multiply(g[:dense], opt.eta, out=tmp2[:dense])
-        tmp2[:dense] /= tmp[:dense]
-        theta[:dense] -= tmp2[:dense]
+        np.clip(fast.grad, -5, 5, out=fast.grad)
+        for part in dense:
+            g, mem, theta = fast.grad[part], fast.state["memory"][part], fast.theta[part]
+            tmp, tmp2 = fast.tmp[part], fast.tmp2[part]
+            np.multiply(g, g, out=tmp)
+            mem += tmp
+            np.add(mem, opt.eps, out=tmp)
+            np.sqrt(tmp, out=tmp)
+            np.multiply(g, opt.eta, out=tmp2)
+            tmp2 /= tmp
+            theta -= tmp2
         cols = np.flatnonzero(np.bincount(x, minlength=rnn.K))
         gc, mc = fast.grads.U[:, cols], opt.memory.U[:, cols]
         mc += gc * gc

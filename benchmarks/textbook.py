@@ -88,6 +88,8 @@ def train(data_ids: np.ndarray, K: int, iterations: int, m: int = 100, seq_lengt
     h = np.zeros((m, 1))
     e = 0
     losses = []
+    # Its own loop on purpose, not charrnn_edu's Trainer: the baseline that speed.py and the
+    # README compare the package against shares no code with the package.
     for _ in range(iterations):
         if len(data_ids) - e < seq_length + 1:              # end of the data: new epoch
             e, h = 0, np.zeros((m, 1))

@@ -15,17 +15,22 @@ eps sits *inside* the square root here, as in the report and in min-char-rnn, th
 follows. Many libraries put it outside, eta * g / (sqrt(m_θ) + eps); with eps = 1e-8 the
 two differ only while m_θ is tiny. On the first step m_θ = g^2, so every element moves by
 eta * |g| / sqrt(g^2 + eps) < eta: never more than eta.
+
+Each optimiser names the attributes that hold its state (:attr:`AdaGrad.state_names`), and
+:func:`make_optimizer` builds one from its name: the training engine and checkpoints read
+those, whichever optimiser it is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
 from charrnn_edu.forward import RNN
 
-__all__ = ["clip", "AdaGrad", "Adam"]
+__all__ = ["clip", "AdaGrad", "Adam", "OPTIMIZERS", "make_optimizer"]
 
 
 # --8<-- [start:clip]
@@ -57,10 +62,16 @@ class AdaGrad:
     Attributes
     ----------
     memory : RNN or None
-        The accumulators m_θ, one array per parameter with its shape; zeros until the
-        first :meth:`step`.
+        The accumulators m_θ, one array per parameter with its shape; None until the first
+        :meth:`step` makes them.
+    name : str
+        ``"adagrad"``, as ``Settings.optimizer`` names it.
+    state_names : tuple of str
+        ``("memory",)``: the attributes that hold the optimiser's state.
     """
 
+    name: ClassVar[str] = "adagrad"
+    state_names: ClassVar[tuple[str, ...]] = ("memory",)
     eta: float = 0.1
     eps: float = 1e-8
     memory: RNN | None = field(default=None)
@@ -90,12 +101,13 @@ class Adam:
     exponential moving averages of the gradient and of its square, corrected for their start
     at zero. For each parameter θ with gradient g, at step t = 1, 2, ...::
 
-        (6.4)  m_θ <- beta1 m_θ + (1 - beta1) g            first moment
-        (6.5)  v_θ <- beta2 v_θ + (1 - beta2) g^2          second moment
-        (6.6)  θ   <- θ - eta * m̂ / (sqrt(v̂) + eps),  m̂ = m_θ / (1 - beta1^t),
-                                                       v̂ = v_θ / (1 - beta2^t)
+        (6.4)  s_θ <- beta1 s_θ + (1 - beta1) g            first moment
+        (6.5)  r_θ <- beta2 r_θ + (1 - beta2) g^2          second moment
+        (6.6)  θ   <- θ - eta * ŝ / (sqrt(r̂) + eps),  ŝ = s_θ / (1 - beta1^t),
+                                                       r̂ = r_θ / (1 - beta2^t)
 
-    Here eps sits *outside* the square root, as in Kingma and Ba (2015).
+    Here eps sits *outside* the square root, as in Kingma and Ba (2015), who call the two
+    moments m and v; here m is the hidden size, so they are s and r.
 
     Parameters
     ----------
@@ -108,11 +120,17 @@ class Adam:
     Attributes
     ----------
     first, second : RNN or None
-        m_θ and v_θ, one array per parameter; None until the first :meth:`step`.
+        The moments s_θ and r_θ, one array per parameter; None until the first :meth:`step`.
     t : int
         Steps taken.
+    name : str
+        ``"adam"``, as ``Settings.optimizer`` names it.
+    state_names : tuple of str
+        ``("first", "second")``: the attributes that hold the optimiser's state (and ``t``).
     """
 
+    name: ClassVar[str] = "adam"
+    state_names: ClassVar[tuple[str, ...]] = ("first", "second")
     eta: float = 0.001
     beta1: float = 0.9
     beta2: float = 0.999
@@ -136,12 +154,31 @@ class Adam:
         if self.first is None or self.second is None:
             self.first, self.second = rnn.map(np.zeros_like), rnn.map(np.zeros_like)
         self.t += 1
-        # m and v start at 0, so early averages are too small by these factors.
+        # s and r start at 0, so early averages are too small by these factors.
         correction1, correction2 = 1 - self.beta1 ** self.t, 1 - self.beta2 ** self.t
-        for theta, g, m, v in zip(rnn, grads, self.first, self.second, strict=True):
-            m *= self.beta1
-            m += (1 - self.beta1) * g                                     # (6.4)
-            v *= self.beta2
-            v += (1 - self.beta2) * g * g                                 # (6.5)
-            theta -= self.eta * (m / correction1) / (np.sqrt(v / correction2) + self.eps)  # (6.6)
+        for theta, g, s, r in zip(rnn, grads, self.first, self.second, strict=True):
+            # [...] = writes into the arrays the optimiser holds (the engine's views, too).
+            s[...] = self.beta1 * s + (1 - self.beta1) * g                # (6.4)
+            r[...] = self.beta2 * r + (1 - self.beta2) * g * g            # (6.5)
+            theta -= self.eta * (s / correction1) / (np.sqrt(r / correction2) + self.eps)  # (6.6)
     # --8<-- [end:adam-step]
+
+
+OPTIMIZERS: dict[str, type[AdaGrad] | type[Adam]] = {kind.name: kind for kind in (AdaGrad, Adam)}
+"""The optimisers by name: the names ``Settings.optimizer`` takes."""
+
+
+def make_optimizer(name: str, eta: float, **state: Any) -> AdaGrad | Adam:
+    """The optimiser called ``name``, ``"adagrad"`` or ``"adam"``, with learning rate ``eta``.
+
+    ``state`` passes on anything else it takes, as a checkpoint restores them: ``eps``, its
+    state arrays (:attr:`~AdaGrad.state_names`), Adam's step count ``t``.
+
+    Raises
+    ------
+    ValueError
+        If there is no optimiser called ``name``, or a value is out of range.
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"there is no optimiser {name!r}; use one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name](eta=eta, **state)

@@ -1,4 +1,4 @@
-r"""Mini-batches (after chapter 8): B streams through the text at once.
+r"""Mini-batches (chapter 8c, after chapter 8): B streams through the text at once.
 
 The report trains on one piece of text at a time, so every step of (2.1) multiplies W by a
 single column h_{t-1}: at m = 100, numpy spends more time starting that product than doing
@@ -45,7 +45,7 @@ from charrnn_edu.encoding import one_hot
 from charrnn_edu.forward import RNN, softmax
 from charrnn_edu.loss import cross_entropy
 
-__all__ = ["streams", "BatchForward", "forward", "gradients"]
+__all__ = ["streams", "BatchForward", "forward", "batch_loss", "gradients"]
 
 
 def streams(data: np.ndarray, B: int) -> np.ndarray:
@@ -115,7 +115,7 @@ def forward(rnn: RNN, X: np.ndarray, H0: np.ndarray) -> BatchForward:
 # --8<-- [end:forward]
 
 
-def loss(P: np.ndarray, Y: np.ndarray) -> float:
+def batch_loss(P: np.ndarray, Y: np.ndarray) -> float:
     """Equation (M.5): chapter 3's summed cross-entropy of each stream, averaged over streams.
 
     Parameters
@@ -164,5 +164,5 @@ def gradients(rnn: RNN, X: np.ndarray, Y: np.ndarray,
         grads.W += dA @ H[t].T                            # (4.6)  (m, m)
         grads.U += dA @ one_hot(X[:, t], K).T             # (4.7)  (m, K)
         grads.b += dA.sum(axis=1, keepdims=True)          # (4.8)  (m, 1)
-    return float(loss(P, Y)), grads, H[-1]
+    return float(batch_loss(P, Y)), grads, H[-1]
 # --8<-- [end:gradients]

@@ -7,7 +7,8 @@ in one ``.npz`` file: a zip of uncompressed ``.npy`` arrays that any numpy can r
     rnn.b ... rnn.V          the parameters, (m, 1), (K, 1), (m, K), (m, m), (K, m)
     best.b ... best.V        the parameters with the lowest smooth loss
     memory.b ... memory.V    AdaGrad's m_θ (6.2), once its first step has made them;
-                             Adam's first.* and second.*, (6.4) and (6.5), instead
+                             Adam's first.* and second.*, s_θ and r_θ of (6.4) and
+                             (6.5), instead: the optimiser's ``state_names``
     h                        the hidden state carried to the next piece, (m, 1)
     losses, smooth_losses    float64, (iteration,); epoch_starts: int64, (epoch,)
     state                    JSON: settings, vocabulary, e, iteration, epoch, the smooth and
@@ -57,10 +58,10 @@ from typing import Any
 
 import numpy as np
 
-from charrnn_edu.adagrad import AdaGrad, Adam
+from charrnn_edu.adagrad import OPTIMIZERS, make_optimizer
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.files import corpus_sha256, write_atomically
-from charrnn_edu.forward import RNN
+from charrnn_edu.forward import NAMES, RNN
 from charrnn_edu.training import Sample, Settings, Trainer, split_text
 
 __all__ = ["FORMAT_VERSION", "CheckpointError", "DamagedCheckpoint", "save", "load",
@@ -69,8 +70,6 @@ __all__ = ["FORMAT_VERSION", "CheckpointError", "DamagedCheckpoint", "save", "lo
 FORMAT_VERSION = 2
 """The checkpoint layout this module writes; see the module docstring."""
 
-_PARAMS = RNN.names()                                             # ("b", "c", "U", "W", "V")
-_MOMENTS = {"adagrad": ("memory",), "adam": ("first", "second")}  # optimiser state, by prefix
 _INT64, _FLOAT64 = np.dtype("<i8"), np.dtype("<f8")
 # What zipfile, numpy and json raise on bad bytes or values (NotImplementedError is a
 # RuntimeError, KeyError a LookupError, OverflowError an ArithmeticError). MemoryError is a
@@ -119,7 +118,7 @@ def save(path: str | os.PathLike[str], trainer: Trainer, *, corpus_sha256: str,
         raise ValueError(f"the trainer's random generator is {rng_state['bit_generator']}; "
                          "checkpoints hold PCG64 only (use numpy.random.default_rng)")
     moments = {prefix: getattr(optimizer, prefix)           # None before the first step
-               for prefix in _MOMENTS[trainer.settings.optimizer]}
+               for prefix in optimizer.state_names}
     started = all(rnn is not None for rnn in moments.values())
     state = {"settings": trainer.settings.to_dict(), "vocabulary": trainer.vocab.chars,
              "e": int(trainer.e), "iteration": int(trainer.iteration),
@@ -142,7 +141,7 @@ def save(path: str | os.PathLike[str], trainer: Trainer, *, corpus_sha256: str,
               "epoch_starts": np.asarray(trainer.epoch_starts, dtype=np.int64)}  # (epoch,)
     for prefix, rnn in {"rnn": trainer.rnn, "best": trainer.best,
                         **(moments if started else {})}.items():
-        arrays.update({f"{prefix}.{name}": getattr(rnn, name) for name in _PARAMS})
+        arrays.update({f"{prefix}.{name}": getattr(rnn, name) for name in NAMES})
     # An open file object, not a path: np.savez would append ".npz" to a path.
     write_atomically(path, lambda f: np.savez(f, **arrays))
 
@@ -219,7 +218,7 @@ def _layout(state: dict[str, Any], started: bool) -> dict[str, tuple[Any, ...]]:
     settings, K = _settings(state["settings"]), len(state["vocabulary"])
     m, dtype = settings.hidden, np.dtype(settings.dtype).newbyteorder("<")
     shapes = {"b": (m, 1), "c": (K, 1), "U": (m, K), "W": (m, m), "V": (K, m)}
-    prefixes = ("rnn", "best", *(_MOMENTS[settings.optimizer] if started else ()))
+    prefixes = ("rnn", "best", *(OPTIMIZERS[settings.optimizer].state_names if started else ()))
     layout = {f"{prefix}.{name}": (shape, dtype) for prefix in prefixes
               for name, shape in shapes.items()}
     iteration, epoch = _count(state, "iteration"), _count(state, "epoch")
@@ -254,9 +253,8 @@ def _format_1(archive: zipfile.ZipFile, limit: int) -> tuple[dict[str, Any], dic
     layout = _layout(state, started=True)
     _only(archive, {"format_version", "memory_started", "optimizer_eps", "smooth_loss",
                     "best_loss", *text, *ints, *(["adam_t"] if adam else []), *map(old, layout)})
-    return state, {name: _entry(archive, limit, old(name), *spec)
-                   for name, spec in layout.items()
-                   if started or name.split(".")[0] not in ("memory", "first", "second")}
+    return state, {name: _entry(archive, limit, old(name), *spec)      # no state if unstarted
+                   for name, spec in _layout(state, started).items()}
 
 
 def _trainer(state: dict[str, Any], arrays: dict[str, Any]) -> tuple[Trainer, dict[str, str]]:
@@ -283,13 +281,14 @@ def _trainer(state: dict[str, Any], arrays: dict[str, Any]) -> tuple[Trainer, di
     rng.bit_generator.state = state["rng_state"]
 
     def params(prefix: str) -> Any:
-        return (RNN(*(arrays[f"{prefix}.{name}"] for name in _PARAMS))
+        return (RNN(*(arrays[f"{prefix}.{name}"] for name in NAMES))
                 if f"{prefix}.b" in arrays else None)
 
     eps, t = float(state["optimizer"]["eps"]), _count(state["optimizer"], "t")
-    optimizer = (Adam(eta=settings.eta, eps=eps, first=params("first"),
-                      second=params("second"), t=t) if settings.optimizer == "adam"
-                 else AdaGrad(eta=settings.eta, eps=eps, memory=params("memory")))
+    optimizer = make_optimizer(settings.optimizer, settings.eta, eps=eps, **{
+        name: params(name) for name in OPTIMIZERS[settings.optimizer].state_names})
+    if hasattr(optimizer, "t"):                           # Adam's step count
+        optimizer.t = t
     trainer = Trainer(
         data=np.empty(0, dtype=np.int64), vocab=vocab, settings=settings, rnn=params("rnn"),
         optimizer=optimizer, rng=rng, h=arrays["h"], best=params("best"), e=e,

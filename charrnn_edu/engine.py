@@ -44,18 +44,18 @@ import operator
 import numpy as np
 
 from charrnn_edu.adagrad import AdaGrad, Adam
-from charrnn_edu.forward import RNN
+from charrnn_edu.forward import NAMES, RNN
 
 __all__ = ["Engine"]
 
 
 def _flat_views(flat: np.ndarray, m: int, K: int) -> RNN:
-    """The five parameter-shaped views into one flat buffer, laid out W, V, b, c, U."""
-    sizes = {"W": (m, m), "V": (K, m), "b": (m, 1), "c": (K, 1), "U": (m, K)}
+    """The five parameter-shaped views into one flat buffer, laid out in the order of NAMES."""
+    shapes = {"b": (m, 1), "c": (K, 1), "U": (m, K), "W": (m, m), "V": (K, m)}
     views, start = {}, 0
-    for name, shape in sizes.items():
-        stop = start + math.prod(shape)
-        views[name] = flat[start:stop].reshape(shape)
+    for name in NAMES:
+        stop = start + math.prod(shapes[name])
+        views[name] = flat[start:stop].reshape(shapes[name])
         start = stop
     return RNN(**views)
 
@@ -63,7 +63,7 @@ def _flat_views(flat: np.ndarray, m: int, K: int) -> RNN:
 def _bind(rnn: RNN, flat: np.ndarray) -> RNN:
     """Copy ``rnn``'s numbers into ``flat`` and point ``rnn``'s attributes at the views."""
     views = _flat_views(flat, rnn.m, rnn.K)
-    for name in RNN.names():
+    for name in NAMES:
         np.copyto(getattr(views, name), getattr(rnn, name))
         setattr(rnn, name, getattr(views, name))
     return views
@@ -77,7 +77,8 @@ class Engine:
     rnn : RNN
         The parameters; rebound to views into the engine's buffer (same numbers).
     optimizer : AdaGrad or Adam
-        Its state is rebound the same way (created at zero if it has none yet).
+        Its state (the arrays its ``state_names`` name) is rebound the same way, created at
+        zero if it has none yet; the fused update is the one its ``name`` names.
     best : RNN
         The best parameters so far; rebound too, so keeping a new best is one copy.
     tau : int
@@ -112,17 +113,16 @@ class Engine:
         _bind(best, self.best_theta)
         self.grad = np.zeros(n, dtype)
         self.grads = _flat_views(self.grad, m, K)
-        if isinstance(optimizer, AdaGrad):
-            if optimizer.memory is None:
-                optimizer.memory = rnn.map(np.zeros_like)
-            self.memory = np.empty(n, dtype)
-            _bind(optimizer.memory, self.memory)
-        else:
-            if optimizer.first is None or optimizer.second is None:
-                optimizer.first, optimizer.second = rnn.map(np.zeros_like), rnn.map(np.zeros_like)
-            self.first, self.second = np.empty(n, dtype), np.empty(n, dtype)
-            _bind(optimizer.first, self.first)
-            _bind(optimizer.second, self.second)
+        self._step = getattr(self, f"_{optimizer.name}", None)    # _adagrad or _adam
+        if self._step is None:
+            raise ValueError(f"the engine has no fused update for {optimizer.name}; train it "
+                             "with the chapters (engine 'chapters')")
+        self.state = {}                                        # by name: flat, as theta
+        for name in optimizer.state_names:
+            if getattr(optimizer, name) is None:
+                setattr(optimizer, name, rnn.map(np.zeros_like))
+            self.state[name] = np.empty(n, dtype)
+            _bind(getattr(optimizer, name), self.state[name])
         self.tmp, self.tmp2 = np.empty(n, dtype), np.empty(n, dtype)
         self._bound = self._state(rnn, optimizer, best)
 
@@ -178,8 +178,7 @@ class Engine:
 
     @staticmethod
     def _state(rnn: RNN, optimizer: AdaGrad | Adam, best: RNN) -> tuple[object, ...]:
-        moments = ((optimizer.memory,) if isinstance(optimizer, AdaGrad)
-                   else (optimizer.first, optimizer.second))
+        moments = (getattr(optimizer, name) for name in optimizer.state_names)
         return (*rnn, *best, *(a for state in moments for a in (state or (None,))))
 
     def loss_and_gradients(self, x: np.ndarray, y: np.ndarray, h0: np.ndarray) -> float:
@@ -313,15 +312,12 @@ class Engine:
     def update(self) -> None:
         """Clip the gradients and take one optimiser step, in place, (6.1)–(6.6)."""
         np.clip(self.grad, -self.clip, self.clip, out=self.grad)   # (6.1), all five at once
-        if isinstance(self.optimizer, AdaGrad):
-            self._adagrad()
-        else:
-            self._adam()
+        self._step()
 
     # --8<-- [start:adagrad]
     def _adagrad(self) -> None:
-        opt, g, mem, theta, tmp, tmp2 = (self.optimizer, self.grad, self.memory, self.theta,
-                                          self.tmp, self.tmp2)
+        opt, g, mem, theta, tmp, tmp2 = (self.optimizer, self.grad, self.state["memory"],
+                                          self.theta, self.tmp, self.tmp2)
         np.multiply(g, g, out=tmp)
         mem += tmp                                             # (6.2)
         np.add(mem, opt.eps, out=tmp)
@@ -335,7 +331,7 @@ class Engine:
         opt, g, tmp, tmp2 = self.optimizer, self.grad, self.tmp, self.tmp2
         opt.t += 1
         c1, c2 = 1 - opt.beta1 ** opt.t, 1 - opt.beta2 ** opt.t
-        first, second = self.first, self.second
+        first, second = self.state["first"], self.state["second"]     # s and r
         first *= opt.beta1
         np.multiply(g, 1 - opt.beta1, out=tmp)
         first += tmp                                           # (6.4)
@@ -345,8 +341,8 @@ class Engine:
         second += tmp                                          # (6.5)
         np.divide(second, c2, out=tmp)
         np.sqrt(tmp, out=tmp)
-        tmp += opt.eps                                         # sqrt(v-hat) + eps
-        np.divide(first, c1, out=tmp2)                         # m-hat
+        tmp += opt.eps                                         # sqrt(r-hat) + eps
+        np.divide(first, c1, out=tmp2)                         # s-hat
         tmp2 *= opt.eta
         tmp2 /= tmp
         self.theta -= tmp2                                     # (6.6)

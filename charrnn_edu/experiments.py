@@ -1,71 +1,48 @@
-r"""Experiments and figures for the tutorial: what the pages show, computed by the package.
+r"""Experiments and figures of chapters 2 to 5: what the pages show, computed by the package.
 
-Every figure on the site and in the chapter notebooks comes from a function here, drawn with
-matplotlib's object-oriented API (a :class:`~matplotlib.figure.Figure` of its own, no pyplot
-state, no backend switched), so the pages cannot drift from the code.
+Every figure on the site and in the chapter notebooks comes from a function here or in
+:mod:`charrnn_edu.training_experiments`, drawn with matplotlib's object-oriented API (a
+:class:`~matplotlib.figure.Figure` of its own, no pyplot state, no backend switched), so the
+pages cannot drift from the code. :func:`charrnn_edu.files.save_figure` writes any of them to
+SVG or PNG, byte for byte the same each time.
 
 Pictures of the network
     :func:`draw_unrolled` — the network unrolled over tau steps, optionally with the two
     paths along which BPTT sends the gradient into dL/dh_t (chapter 4).
     :func:`draw_states` — heat maps of H (m, tau) and P (K, tau) for a real piece of text.
-    :func:`draw_smooth_loss` — the smooth loss (8.1) with the iterations of the samples.
 
 Exploding and vanishing gradients (chapter 4b)
     :func:`jacobian_norms` — the norm of the product of k backward Jacobians
     diag(1 - h_t^2) W^T, against k; :func:`spectral_radius`; :func:`h0_gradients` — how
     much each step's loss sends back to h_0; :func:`norm_clip` beside chapter 6's
-    element-wise clip; :func:`largest_gradient` — a real step with the largest gradient.
+    element-wise clip, and :func:`clipping_numbers` comparing the two on one gradient.
 
 The gradient check's step size (chapter 5)
     :func:`forward_differences`, :func:`step_errors`, :func:`draw_step_errors`.
 
-The numbers the pages quote
-    :func:`tutorial_values` — every number of chapter 4b and of the numeric answers
-    (:func:`answers`), by name, for the docs build's ``{{value:NAME}}``.
-
-:func:`save` writes any of these figures to SVG or PNG, byte for byte the same each time.
+The numeric answers
+    :func:`answers` — the numbers the "Check yourself" questions quote, computed.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import NamedTuple
-
 import numpy as np
-from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from charrnn_edu.adagrad import clip
+from charrnn_edu.adagrad import AdaGrad, clip
 from charrnn_edu.bptt import gradients
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.files import default_corpus, read_text
 from charrnn_edu.forward import RNN, forward
-from charrnn_edu.gradcheck import complex_step_gradients, numerical_gradients
-from charrnn_edu.loss import sequence_loss
-from charrnn_edu.training import Settings, Trainer
+from charrnn_edu.gradcheck import complex_step_gradients, elementwise, numerical_gradients
+from charrnn_edu.loss import cross_entropy, sequence_loss
 
-__all__ = ["save", "draw_unrolled", "draw_streams", "trained_model", "char_label", "draw_states",
-           "draw_smooth_loss", "spectral_radius", "jacobian_norms", "draw_jacobian_norms",
-           "h0_gradients", "draw_h0_gradients", "norm_clip", "GradientStep",
-           "largest_gradient", "forward_differences", "step_errors", "STEPS",
-           "draw_step_errors", "clipping_numbers", "tutorial_values", "answers",
-           "TRAINED_ITERATIONS"]
-
-#: The model the pages call "trained": the report's settings, this many iterations.
-TRAINED_ITERATIONS = 3000
-
-
-def save(fig: Figure, path: Path) -> None:
-    """Write ``fig`` to ``path``; the suffix (.svg or .png) picks the format.
-
-    No date and a fixed id salt: the same figure gives the same bytes every time.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    svg = path.suffix.lower() == ".svg"
-    with rc_context({"svg.hashsalt": "charrnn-edu"}):
-        fig.savefig(path, metadata={"Date": None} if svg else None)
+__all__ = ["draw_unrolled", "char_label", "draw_states", "spectral_radius", "jacobian_norms",
+           "draw_jacobian_norms", "h0_gradients", "draw_h0_gradients", "norm_clip",
+           "largest_element", "forward_differences", "step_errors", "STEPS",
+           "draw_step_errors", "clipping_numbers", "answers"]
 
 
 # ------------------------------------------------------------------ the unrolled network
@@ -165,22 +142,7 @@ def draw_unrolled(tau: int = 4, bptt_at: int | None = None) -> Figure:
     return fig
 
 
-# ------------------------------------------------------------------ a trained model
-
-def trained_model(iterations: int = TRAINED_ITERATIONS, seed: int = 0,
-                  text: str | None = None) -> Trainer:
-    """A model trained with the report's settings on the bundled text (or ``text``).
-
-    ``Trainer`` (chapter 8) with m = 100, tau = 25, AdaGrad, a sample every 1,000
-    iterations. 3,000 iterations take a few seconds and are far from converged (chapter 8's
-    report run takes 200,000), but the network has already learnt spaces, common letter
-    pairs and short words, and its W has grown far beyond the initial sigma = 0.01.
-    """
-    text = read_text(default_corpus()) if text is None else text
-    trainer = Trainer.start(text, Settings(seed=seed, sample_every=1000, sample_length=120))
-    trainer.run(iterations)
-    return trainer
-
+# ------------------------------------------------------------------ what H and P look like
 
 def char_label(c: str) -> str:
     """A character as a readable tick label: space and newline shown as symbols."""
@@ -222,78 +184,7 @@ def draw_states(rnn: RNN, vocab: Vocabulary, text: str, h0: np.ndarray | None = 
     return fig
 
 
-def draw_smooth_loss(trainer: Trainer) -> Figure:
-    """The smooth loss (8.1) against iterations, with the iteration of every sample marked.
-
-    The loss of each piece is drawn faintly behind it; each sample's iteration gets a dotted
-    line and, on it, the first characters of the text written there.
-    """
-    iterations = np.arange(1, len(trainer.smooth_losses) + 1)
-    fig = Figure(figsize=(8, 4.5), dpi=110, layout="constrained")
-    ax = fig.add_subplot()
-    ax.plot(iterations, trainer.losses, color="tab:blue", alpha=0.2, linewidth=0.5,
-            label="loss of each piece of text")
-    ax.plot(iterations, trainer.smooth_losses, color="tab:blue", linewidth=1.6,
-            label="smooth loss (8.1)")
-    top = 1.3 * max(trainer.smooth_losses) if trainer.smooth_losses else 1.0
-    for k, s in enumerate(trainer.samples):
-        ax.axvline(s.iteration, color="tab:orange", linestyle=":", linewidth=1.0,
-                   label="a sample was written" if k == 0 else None)
-        ax.plot([s.iteration], [s.smooth_loss], "o", color="tab:orange", markersize=4)
-        snippet = s.text[:14].replace("\n", "↵").replace("$", r"\$")
-        ax.text(s.iteration, 0.03 * top, f" {s.iteration:,}: {snippet}...", rotation=90,
-                fontsize=7, va="bottom", ha="left", color="0.3")
-    ax.set_ylim(0, top)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("loss (summed over the piece)")
-    ax.set_title("Smooth loss, and when each sample was written", fontsize=11)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8)
-    return fig
-
-
 # ------------------------------------------------------------------ exploding and vanishing
-
-def draw_streams(n_chars: int = 1_091_710, B: int = 4, tau: int = 25,
-                 iterations: int = 4) -> Figure:
-    """Mini-batches' layout: the text cut into B contiguous streams, read tau at a time.
-
-    Top: the whole text, coloured by the stream each part becomes. Bottom: the B streams'
-    first ``iterations`` pieces, side by side: iteration i reads piece i of every stream at
-    once, and each stream carries its own hidden state from piece to piece
-    (``charrnn_edu.batches``).
-    """
-    length = n_chars // B
-    fig = Figure(figsize=(8, 1.6 + 0.5 * B), layout="constrained")
-    text_ax, streams_ax = fig.subplots(2, 1, height_ratios=[1, B])
-    for b in range(B):
-        text_ax.barh(0, length, left=b * length, height=0.8, color=f"C{b}", alpha=0.6)
-        text_ax.text((b + 0.5) * length, 0, f"stream {b + 1}", ha="center", va="center",
-                     fontsize=8)
-    text_ax.set(xlim=(0, B * length), yticks=[], xticks=[b * length for b in range(B + 1)],
-                xticklabels=[f"{b * length:,}" for b in range(B + 1)],
-                title=f"the text, {n_chars:,} characters: {B} streams of {length:,}")
-    text_ax.tick_params(labelsize=7)
-    for b in range(B):
-        y = B - 1 - b
-        for i in range(iterations):
-            streams_ax.barh(y, tau, left=i * tau, height=0.7, color=f"C{b}",
-                            alpha=0.3 + 0.6 * (i + 1) / iterations, edgecolor="black",
-                            linewidth=0.6)
-            streams_ax.text((i + 0.5) * tau, y, f"iteration {i + 1}", ha="center",
-                            va="center", fontsize=7)
-        streams_ax.text(iterations * tau + 2, y, f"... to character {length:,}",
-                        va="center", fontsize=7)
-    streams_ax.set(xlim=(0, iterations * tau + 40), yticks=range(B),
-                   yticklabels=[f"stream {B - y}" for y in range(B)],
-                   xlabel=f"position in the stream (characters); iteration i reads piece i "
-                          f"of every stream: a ({B}, {tau}) array of ids")
-    streams_ax.tick_params(labelsize=7)
-    for ax in (text_ax, streams_ax):
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-    return fig
-
 
 def spectral_radius(W: np.ndarray) -> float:
     """The largest absolute eigenvalue of the square matrix ``W``."""
@@ -442,36 +333,8 @@ def norm_clip(grads: RNN, max_norm: float) -> RNN:
 # --8<-- [end:norm-clip]
 
 
-class GradientStep(NamedTuple):
-    """One real training step's gradient: where in the text, and what it was."""
-
-    e: int
-    loss: float
-    grads: RNN
-
-
-def largest_gradient(rnn: RNN, data: np.ndarray, pieces: int, tau: int = 25) -> GradientStep:
-    """Of the first ``pieces`` consecutive pieces of ``data``, the one with the largest gradient.
-
-    The hidden state is carried from piece to piece as in training (chapter 8); the
-    gradient's size is its largest element, the quantity the report's clipping looks at.
-    """
-    h = np.zeros((rnn.m, 1))
-    best: GradientStep | None = None
-    for piece in range(pieces):
-        e = piece * tau
-        if e + tau + 1 > len(data):
-            break
-        loss, grads, h_next = gradients(rnn, data[e:e + tau], data[e + 1:e + tau + 1], h)
-        if best is None or _largest(grads) > _largest(best.grads):
-            best = GradientStep(e, loss, grads)
-        h = h_next
-    if best is None:
-        raise ValueError(f"data of {len(data)} ids holds no piece of tau + 1 = {tau + 1}")
-    return best
-
-
-def _largest(grads: RNN) -> float:
+def largest_element(grads: RNN) -> float:
+    """The largest |element| of all five gradients: what the report's clipping (6.1) looks at."""
     return max(float(np.abs(g).max()) for g in grads)
 
 
@@ -484,17 +347,12 @@ STEPS = np.logspace(-13, -1, 13)
 def forward_differences(rnn: RNN, x: np.ndarray, y: np.ndarray, h0: np.ndarray,
                         step: float) -> RNN:
     """One-sided differences (L(θ + h) - L(θ)) / h for every element, for comparison."""
-    model, base = rnn.copy(), sequence_loss(rnn, x, y, h0)
-    grads = []
-    for theta in model:
-        g = np.empty(theta.shape)
-        for index in np.ndindex(theta.shape):
-            old = theta[index]
-            theta[index] = old + step
-            g[index] = (sequence_loss(model, x, y, h0) - base) / step
-            theta[index] = old
-        grads.append(g)
-    return RNN(*grads)
+    model = rnn.copy()
+
+    def loss(_: np.ndarray) -> float:      # the moved element is one of model's arrays
+        return sequence_loss(model, x, y, h0)
+
+    return RNN(*(elementwise(loss, theta, method="forward", step=step) for theta in model))
 
 
 def step_errors(steps: np.ndarray = STEPS, m: int = 5, sigma: float = 0.01,
@@ -569,49 +427,12 @@ def clipping_numbers(grads: RNN, bound: float = 5.0) -> dict[str, float]:
     """
     clipped, rescaled = clip(grads, bound), norm_clip(grads, bound)
     elements = sum(g.size for g in grads)
-    return {"largest": _largest(grads), "norm": _norm(grads),
+    return {"largest": largest_element(grads), "norm": _norm(grads),
             "clipped_share": sum(int((np.abs(g) > bound).sum()) for g in grads) / elements,
             "clipped_norm": _norm(clipped), "clipped_cosine": _cosine(grads, clipped),
             "norm_clip_factor": min(1.0, bound / _norm(grads)),
             "norm_clip_largest_V": float(np.abs(rescaled.V).max()),
             "largest_V": float(np.abs(grads.V).max())}
-
-
-def tutorial_values(trained: Trainer, length: int = 100, pieces: int = 400) -> dict[str, float]:
-    """Every number the pages quote from an experiment, by name, for the docs build.
-
-    ``trained`` is :func:`trained_model`'s run. The fresh model (sigma = 0.01) and the
-    sigma = 1 model are drawn with seed 0, with the same K and m. The Jacobian and h_0
-    experiments read ``length`` characters of the text from position 1,000; the clipping
-    example is the largest gradient of the first ``pieces`` pieces (:func:`largest_gradient`).
-    """
-    K, m, data = trained.rnn.K, trained.rnn.m, trained.data
-    models = {"fresh": RNN.init(K, m, 0.01, rng=np.random.default_rng(0)),
-              "trained": trained.rnn,
-              "sigma1": RNN.init(K, m, 1.0, rng=np.random.default_rng(0))}
-    x, y = data[1000:1000 + length], data[1001:1001 + length]
-    h0 = np.zeros((m, 1))
-    values: dict[str, float] = {"trained.iterations": trained.iteration,
-                                "trained.smooth_loss": trained.smooth_loss}
-    for name, rnn in models.items():
-        norms, sizes = jacobian_norms(rnn, x, h0), h0_gradients(rnn, x, y, h0)
-        H = forward(rnn, x, h0).H
-        values |= {f"{name}.rho": spectral_radius(rnn.W),
-                   f"{name}.W_norm": float(np.linalg.norm(rnn.W, 2)),
-                   f"{name}.J1": norms[0], f"{name}.J10": norms[9], f"{name}.J25": norms[24],
-                   f"{name}.J50": norms[49],
-                   f"{name}.saturated": float(np.mean(np.abs(H) > 0.99)),
-                   f"{name}.tanh_slope": float(np.mean(1 - H**2)),
-                   f"{name}.dh0_1": sizes[0], f"{name}.dh0_25": sizes[24],
-                   f"{name}.dh0_50": sizes[49],
-                   f"{name}.beyond_25": float(sizes[25:].sum() / sizes.sum())}
-        loss, grads, _ = gradients(rnn, data[:25], data[1:26], h0)
-        values |= {f"{name}.first_loss": loss, f"{name}.first_largest": _largest(grads)}
-    for name in ("trained", "sigma1"):
-        step = largest_gradient(models[name], data, pieces)
-        values[f"{name}.clip.e"] = step.e
-        values |= {f"{name}.clip.{k}": v for k, v in clipping_numbers(step.grads).items()}
-    return values | answers()
 
 
 def answers() -> dict[str, float]:
@@ -621,9 +442,6 @@ def answers() -> dict[str, float]:
     the arrays ``RNN.init`` draws, losses from ``cross_entropy`` on the distributions the
     question describes, AdaGrad's first move from an ``AdaGrad`` step.
     """
-    from charrnn_edu.adagrad import AdaGrad
-    from charrnn_edu.loss import cross_entropy
-
     def loss(tau: int, K: int, p_true: float | None = None) -> float:
         """The loss (3.1) of tau steps that give the truth probability p_true (1/K: uniform)."""
         p = 1 / K if p_true is None else p_true

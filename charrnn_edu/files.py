@@ -1,5 +1,7 @@
 """Files: reading a corpus, the record of which corpus it was, and writing any file atomically.
 
+The bundled corpus is found here too, and figures are saved here the same way as any file.
+
 Not a chapter: the chapters never touch the disk. Everything that reads or writes a file
 goes through here, so the guarantees (one-line errors, no half-written file) live in one place.
 """
@@ -14,9 +16,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-__all__ = ["read_text", "default_corpus", "corpus_sha256", "Corpus", "write_atomically",
+if TYPE_CHECKING:       # matplotlib is imported only when a figure is saved
+    from matplotlib.figure import Figure
+
+__all__ = ["read_text", "default_corpus", "write_atomically", "save_figure",
+           "corpus_sha256", "Corpus",
            "remove_temporaries"]
 
 
@@ -152,6 +158,32 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], o
         if isinstance(err, OSError):
             err.filename = str(path)   # the file asked for, not the temporary one
         raise
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: float | None = None) -> None:
+    """Write a matplotlib figure to ``path``, atomically; its suffix picks the format.
+
+    ``.svg``, ``.png``, ``.pdf`` or any other suffix matplotlib writes. No date and a fixed
+    id salt: the same figure gives the same bytes every time, so a figure committed to the
+    repository changes only when what it shows changes.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` has no suffix, or one matplotlib cannot write.
+    """
+    from matplotlib import rc_context  # only the code that draws pays for matplotlib
+
+    path = Path(path)
+    kind = path.suffix.lower()[1:]
+    if not kind:
+        raise ValueError(f"{path} has no suffix to choose the figure's format by: "
+                         "name it .svg, .png or .pdf")
+    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(kind)
+    options = {} if dpi is None else {"dpi": dpi}
+    with rc_context({"svg.hashsalt": "charrnn-edu"}):
+        write_atomically(path, lambda f: fig.savefig(f, format=kind, metadata=metadata,
+                                                     **options))
 
 
 def remove_temporaries(folder: str | os.PathLike[str]) -> list[Path]:

@@ -16,8 +16,9 @@ stacked over time the columns are time steps: H = [h_1 ... h_tau] is (m, tau) an
 P = [p_1 ... p_tau] is (K, tau).
 
 :func:`step` is one time step, (2.1)–(2.4), one line each; :func:`forward` loops it over a
-sequence. This is the lesson, written for reading, not for speed: the training engine
-(``charrnn_edu.engine``) computes the same numbers faster, and the test suite proves it.
+sequence; :class:`RNN`, at the end, holds the five parameter arrays. This is the lesson,
+written for reading, not for speed: the training engine (``charrnn_edu.engine``) computes the
+same numbers faster, and the test suite proves it.
 """
 
 from __future__ import annotations
@@ -28,80 +29,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["RNN", "Step", "Forward", "softmax", "step", "forward"]
+__all__ = ["NAMES", "softmax", "Step", "step", "Forward", "forward", "RNN"]
 
-
-@dataclass
-class RNN:
-    r"""The five parameter arrays of the network (also used to hold their gradients).
-
-    Attributes
-    ----------
-    b : ndarray of shape (m, 1)
-        Hidden bias.
-    c : ndarray of shape (K, 1)
-        Output bias.
-    U : ndarray of shape (m, K)
-        Input-to-hidden weights.
-    W : ndarray of shape (m, m)
-        Hidden-to-hidden (recurrent) weights.
-    V : ndarray of shape (K, m)
-        Hidden-to-output weights.
-    """
-
-    b: np.ndarray
-    c: np.ndarray
-    U: np.ndarray
-    W: np.ndarray
-    V: np.ndarray
-
-    # --8<-- [start:init]
-    @classmethod
-    def init(cls, K: int, m: int = 100, sigma: float = 0.01, *,
-             rng: np.random.Generator) -> RNN:
-        r"""The report's initialisation: biases zero, weights drawn from N(0, sigma^2).
-
-        Small weights keep every :math:`a_t` near 0 at the start, where tanh is almost linear
-        and its gradient is almost 1, and make every :math:`p_t` almost uniform, so the first
-        loss is close to :math:`\tau \ln K`. U, W and V are drawn in that order.
-        """
-        if K < 1 or m < 1:
-            raise ValueError(f"K and m must be at least 1, got K={K}, m={m}")
-        if not sigma >= 0:
-            raise ValueError(f"sigma must be non-negative, got {sigma}")
-        return cls(b=np.zeros((m, 1)),                       # (m, 1)
-                   c=np.zeros((K, 1)),                       # (K, 1)
-                   U=sigma * rng.standard_normal((m, K)),    # (m, K)
-                   W=sigma * rng.standard_normal((m, m)),    # (m, m)
-                   V=sigma * rng.standard_normal((K, m)))    # (K, m)
-    # --8<-- [end:init]
-
-    @property
-    def m(self) -> int:
-        """Hidden size m."""
-        return self.W.shape[0]
-
-    @property
-    def K(self) -> int:
-        """Vocabulary size K."""
-        return self.V.shape[0]
-
-    @staticmethod
-    def names() -> tuple[str, ...]:
-        """The parameter names in the report's order: b, c, U, W, V."""
-        return ("b", "c", "U", "W", "V")
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        """The arrays in the order b, c, U, W, V."""
-        return iter((self.b, self.c, self.U, self.W, self.V))
-
-    def map(self, f: Callable[..., np.ndarray], *others: RNN) -> RNN:
-        """A new RNN of ``f`` applied to the matching arrays of ``self`` and ``others``."""
-        return RNN(*(f(*arrays) for arrays in zip(self, *others, strict=True)))
-
-    def copy(self) -> RNN:
-        """A deep copy: changing it leaves ``self`` as it was."""
-        return self.map(np.copy)
+NAMES = ("b", "c", "U", "W", "V")
+"""The parameters in the report's order: :class:`RNN` and every loop over it follow it."""
 
 
 # --8<-- [start:softmax]
@@ -125,7 +56,7 @@ def softmax(o: np.ndarray) -> np.ndarray:
     The shift uses the real part so the function also works on complex input (the
     complex-step check of chapter 5); any shift is exact there too.
     """
-    e = np.exp(o - o.real.max(axis=0, keepdims=True))
+    e = np.exp(o - o.real.max(axis=0, keepdims=True))   # .real: a complex o (ch. 5) has no max
     return e / e.sum(axis=0, keepdims=True)
 # --8<-- [end:softmax]
 
@@ -229,3 +160,78 @@ def forward(rnn: RNN, x: np.ndarray, h0: np.ndarray) -> Forward:
         ps.append(p)
     return Forward(H=np.hstack(hs), P=np.hstack(ps), h=h)   # H (m, tau), P (K, tau)
 # --8<-- [end:forward]
+
+
+@dataclass
+class RNN:
+    r"""The five parameter arrays of the network (also used to hold their gradients).
+
+    Attributes
+    ----------
+    b : ndarray of shape (m, 1)
+        Hidden bias.
+    c : ndarray of shape (K, 1)
+        Output bias.
+    U : ndarray of shape (m, K)
+        Input-to-hidden weights.
+    W : ndarray of shape (m, m)
+        Hidden-to-hidden (recurrent) weights.
+    V : ndarray of shape (K, m)
+        Hidden-to-output weights.
+    """
+
+    b: np.ndarray
+    c: np.ndarray
+    U: np.ndarray
+    W: np.ndarray
+    V: np.ndarray
+
+    # --8<-- [start:init]
+    @classmethod
+    def init(cls, K: int, m: int = 100, sigma: float = 0.01, *,
+             rng: np.random.Generator) -> RNN:
+        r"""The report's initialisation: biases zero, weights drawn from N(0, sigma^2).
+
+        Small weights keep every :math:`a_t` near 0 at the start, where tanh is almost linear
+        and its gradient is almost 1, and make every :math:`p_t` almost uniform, so the first
+        loss is close to :math:`\tau \ln K`. U, W and V are drawn in that order.
+        """
+        if K < 1 or m < 1:
+            raise ValueError(f"K and m must be at least 1, got K={K}, m={m}")
+        if not sigma >= 0:
+            raise ValueError(f"sigma must be non-negative, got {sigma}")
+        return cls(b=np.zeros((m, 1)),                       # (m, 1)
+                   c=np.zeros((K, 1)),                       # (K, 1)
+                   U=sigma * rng.standard_normal((m, K)),    # (m, K)
+                   W=sigma * rng.standard_normal((m, m)),    # (m, m)
+                   V=sigma * rng.standard_normal((K, m)))    # (K, m)
+    # --8<-- [end:init]
+
+    @property
+    def m(self) -> int:
+        """Hidden size m."""
+        return self.W.shape[0]
+
+    @property
+    def K(self) -> int:
+        """Vocabulary size K."""
+        return self.V.shape[0]
+
+    # For the chapters after this one, which treat the five arrays alike: chapter 4 starts
+    # its sums with rnn.map(np.zeros_like), chapter 6 clips with grads.map(np.clip ...).
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """The arrays in the order of :data:`NAMES`: b, c, U, W, V."""
+        return (getattr(self, name) for name in NAMES)
+
+    def map(self, f: Callable[..., np.ndarray], *others: RNN) -> RNN:
+        """A new RNN of ``f`` applied to the matching arrays of ``self`` and ``others``."""
+        return RNN(*(f(*arrays) for arrays in zip(self, *others, strict=True)))
+
+    def copy(self) -> RNN:
+        """A deep copy: changing it leaves ``self`` as it was."""
+        return self.map(np.copy)
+
+    @staticmethod
+    def names() -> tuple[str, ...]:
+        """:data:`NAMES`, for code that holds only the class."""
+        return NAMES

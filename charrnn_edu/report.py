@@ -22,7 +22,7 @@ import numpy as np
 
 from charrnn_edu import __version__
 from charrnn_edu.encoding import Vocabulary
-from charrnn_edu.files import Corpus, write_atomically
+from charrnn_edu.files import Corpus, save_figure, write_atomically
 from charrnn_edu.forward import RNN
 from charrnn_edu.gradcheck import GradCheckRow, check, passes, table
 from charrnn_edu.original import REPORT, SETTINGS
@@ -74,7 +74,6 @@ def plot_loss(smooth_losses: Sequence[float], epoch_starts: Sequence[int], path:
     matplotlib.figure.Figure
         The figure drawn, for a caller (or a test) to look at.
     """
-    import matplotlib
     from matplotlib.figure import Figure
 
     iterations = range(1, len(smooth_losses) + 1)
@@ -104,11 +103,7 @@ def plot_loss(smooth_losses: Sequence[float], epoch_starts: Sequence[int], path:
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right")
     fig.tight_layout()
-    suffix = path.suffix.lower()
-    # No date and a fixed id salt: the same run gives byte-identical PNG and SVG files.
-    with matplotlib.rc_context({"svg.hashsalt": "charrnn-edu"}):
-        write_atomically(path, lambda f: fig.savefig(
-            f, format=suffix[1:], metadata={"Date": None} if suffix == ".svg" else None))
+    save_figure(fig, path)          # the same run gives byte-identical PNG and SVG files
     return fig
 
 

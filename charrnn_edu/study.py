@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from charrnn_edu import checkpoint
-from charrnn_edu.files import write_atomically
+from charrnn_edu.files import save_figure, write_atomically
 from charrnn_edu.original import REPORT
 from charrnn_edu.settings import Settings
 from charrnn_edu.training import Trainer
@@ -195,4 +195,4 @@ def write_study(study: Study, folder: Path, title: str, compare_report: bool = T
     axes.set(xlabel="iteration", ylabel=f"smooth loss ({scale})",
              ylim=(math.floor(low) - 1, float(study.smooth[:, min(1000, x[-1]) - 1].max())))
     axes.legend()
-    write_atomically(folder / "study.png", lambda f: figure.savefig(f, format="png", dpi=120))
+    save_figure(figure, folder / "study.png", dpi=120)

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from charrnn_edu import batches
-from charrnn_edu.adagrad import AdaGrad, Adam, clip
+from charrnn_edu.adagrad import AdaGrad, Adam, clip, make_optimizer
 from charrnn_edu.batches import streams
 from charrnn_edu.bptt import gradients
 from charrnn_edu.encoding import Vocabulary
@@ -122,7 +122,7 @@ def split_text(text: str, settings: Settings, vocab: Vocabulary) -> tuple[np.nda
 def held_out_loss(rnn: RNN, ids: np.ndarray, streams: int = 64, piece: int = 100) -> float:
     """Mean loss per character, in nats, of predicting ``ids[1:]`` from ``ids[:-1]``.
 
-    The text is read as up to ``streams`` contiguous streams (chapter 9's forward pass, in
+    The text is read as up to ``streams`` contiguous streams (chapter 8c's forward pass, in
     float64), ``piece`` characters at a time with the hidden states carried, so memory stays
     small for any length. Divide by ln 2 for bits per character; a network that knows
     nothing scores ln K.
@@ -137,7 +137,7 @@ def held_out_loss(rnn: RNN, ids: np.ndarray, streams: int = 64, piece: int = 100
         X, Y = S[:, start:start + piece], S[:, start + 1:start + piece + 1]
         X = X[:, :Y.shape[1]]
         run = batches.forward(rnn, X, H)
-        total += batches.loss(run.P, Y) * B                     # summed over all characters
+        total += batches.batch_loss(run.P, Y) * B               # summed over all characters
         H = run.H[-1]
     return total / (B * (S.shape[1] - 1))
 
@@ -188,6 +188,11 @@ class Trainer:
         Who computes each update: ``charrnn_edu.engine`` (fast, the default) or chapters 4
         and 6 themselves (slow, but every line is the lesson). Both give the same numbers to
         rounding (``tests/test_engine.py``); a resume is bit-exact with the same engine.
+    update : callable or None
+        Another update instead of either: ``update(trainer, X, Y, h)`` must change
+        ``trainer.rnn`` (and its optimiser) in place, raise if the loss is not finite, and
+        return the loss and the next hidden state, as :meth:`_update_by_chapters` does. The
+        trainer keeps the rest: the pointer, the epochs, the smooth loss, the samples.
     samples : list of Sample
     held_out : ndarray of shape (n_held_out,)
         The held-out ids (``settings.val_frac`` of the text), never trained on.
@@ -218,6 +223,9 @@ class Trainer:
     evaluations: list[tuple[int, float]] = field(default_factory=list)
     stop_requested: bool = False
     engine: str = "fast"
+    update: Callable[[Trainer, np.ndarray, np.ndarray, np.ndarray],
+                     tuple[float, np.ndarray]] | None = field(default=None, repr=False,
+                                                               compare=False)
     _engine: Engine | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -226,8 +234,10 @@ class Trainer:
 
     @classmethod
     def start(cls, text: str, settings: Settings = Settings(),
-              vocab: Vocabulary | None = None, *, engine: str = "fast") -> Trainer:
-        """A fresh run on ``text``: parameters drawn from ``settings.seed``, AdaGrad at zero.
+              vocab: Vocabulary | None = None, *, engine: str = "fast",
+              update: Callable[[Trainer, np.ndarray, np.ndarray, np.ndarray],
+                               tuple[float, np.ndarray]] | None = None) -> Trainer:
+        """A fresh run on ``text``: parameters drawn from ``settings.seed``, the optimiser at zero.
 
         Raises
         ------
@@ -247,13 +257,11 @@ class Trainer:
                              "characters; it needs at least 2 (use a larger val_frac)")
         rng = np.random.default_rng(settings.seed)
         rnn = initial_parameters(len(vocab), settings, rng)
-        optimizer = (Adam(eta=settings.eta) if settings.optimizer == "adam"
-                     else AdaGrad(eta=settings.eta))
         return cls(data=data, held_out=held_out, vocab=vocab, settings=settings, rnn=rnn,
-                   optimizer=optimizer, rng=rng,
+                   optimizer=make_optimizer(settings.optimizer, settings.eta), rng=rng,
                    h=np.zeros((settings.hidden, settings.batch), dtype=settings.dtype),
                    best=rnn.copy(),
-                   engine=engine)
+                   engine=engine, update=update)
 
     @property
     def iterations_per_epoch(self) -> int:
@@ -275,8 +283,9 @@ class Trainer:
         new_epoch = self.iteration == 0 or self.e + tau + 1 > text.shape[-1]
         e, h = (0, np.zeros_like(self.h)) if new_epoch else (self.e, self.h)
         X, Y = text[..., e:e + tau], text[..., e + 1:e + tau + 1]   # (tau,), or (B, tau)
-        update = self._update_by_chapters if self.engine == "chapters" else self._update_fast
-        loss, h_next = update(X, Y, h)
+        update = self.update or (Trainer._update_by_chapters if self.engine == "chapters"
+                                 else Trainer._update_fast)
+        loss, h_next = update(self, X, Y, h)
         if new_epoch:
             self.epoch += 1
             self.epoch_starts.append(self.iteration + 1)

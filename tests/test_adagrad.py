@@ -10,14 +10,15 @@ and a ``memory`` attribute holding one accumulator array per parameter.
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from charrnn_edu.adagrad import AdaGrad, clip
-from charrnn_edu.forward import RNN
+from charrnn_edu.adagrad import OPTIMIZERS, AdaGrad, Adam, clip, make_optimizer
+from charrnn_edu.forward import NAMES, RNN
 from charrnn_edu.spec.properties import (
     check_clip_properties,
     check_clip_rejects_bound,
@@ -116,7 +117,7 @@ def test_memory_starts_empty_and_takes_the_parameter_shapes():
     assert opt.memory is None
     rnn = RNN(*(np.ones(shape) for shape in parameter_shapes(3, 5)))
     opt.step(rnn, rnn.map(np.zeros_like))
-    for name, m_theta, theta in zip(RNN.names(), opt.memory, rnn, strict=True):
+    for name, m_theta, theta in zip(NAMES, opt.memory, rnn, strict=True):
         assert m_theta.shape == theta.shape, f"m_{name}: {m_theta.shape} vs {theta.shape}"
         assert m_theta is not theta
 
@@ -126,3 +127,24 @@ def test_memory_starts_empty_and_takes_the_parameter_shapes():
 def test_adagrad_rejects_options_that_are_not_positive(option, value):
     with pytest.raises(ValueError, match=option):
         AdaGrad(**{option: value})
+
+
+@pytest.mark.parametrize(("name", "kind", "state"), [("adagrad", AdaGrad, ("memory",)),
+                                                      ("adam", Adam, ("first", "second"))])
+def test_optimisers_name_their_state_and_are_made_by_name(name, kind, state):
+    opt = make_optimizer(name, 0.5, eps=1e-6)
+    assert type(opt) is kind and OPTIMIZERS[name] is kind
+    assert (opt.name, opt.state_names, opt.eta, opt.eps) == (name, state, 0.5, 1e-6)
+    assert set(state) <= {f.name for f in fields(kind)}       # saved and restored as fields
+    assert all(getattr(opt, n) is None for n in state)        # None until the first step
+    rnn = RNN(*(np.ones(shape) for shape in parameter_shapes(3, 5)))
+    opt.step(rnn, rnn.map(np.ones_like))
+    for n in state:
+        assert [a.shape for a in getattr(opt, n)] == [a.shape for a in rnn], n
+
+
+def test_make_optimizer_refuses_an_unknown_name_or_a_bad_value():
+    with pytest.raises(ValueError, match="no optimiser 'sgd'; use one of adagrad, adam"):
+        make_optimizer("sgd", 0.1)
+    with pytest.raises(ValueError, match="eta"):
+        make_optimizer("adam", 0.0)

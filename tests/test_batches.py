@@ -12,7 +12,8 @@ from charrnn_edu import batches, bptt
 from charrnn_edu.adagrad import AdaGrad, Adam, clip
 from charrnn_edu.engine import Engine
 from charrnn_edu.files import default_corpus, read_text
-from charrnn_edu.forward import RNN
+from charrnn_edu.forward import NAMES, RNN
+from charrnn_edu.gradcheck import elementwise
 from charrnn_edu.training import PRESETS, Trainer, iterations_per_epoch
 
 TEXT = read_text(default_corpus())[:6_000]
@@ -52,13 +53,13 @@ def test_a_batch_is_the_mean_of_its_streams(seed, K, m, tau, B):
     loss, grads, H = batches.gradients(rnn, X, Y, H0)
     singles = [bptt.gradients(rnn, X[b], Y[b], H0[:, [b]]) for b in range(B)]
     assert loss == pytest.approx(np.mean([s[0] for s in singles]), rel=1e-12)
-    for name in RNN.names():
+    for name in NAMES:
         close(getattr(grads, name), np.mean([getattr(s[1], name) for s in singles], axis=0))
     close(H, np.hstack([s[2] for s in singles]))
 
 
-def batch_loss(rnn, X, Y, H0):
-    return batches.loss(batches.forward(rnn, X, H0).P, Y)
+def loss_of(rnn, X, Y, H0):
+    return batches.batch_loss(batches.forward(rnn, X, H0).P, Y)
 
 
 @given(seed=st.integers(0, 2**32 - 1), K=st.integers(2, 6), m=st.integers(1, 5),
@@ -67,21 +68,13 @@ def test_batch_gradients_pass_the_gradient_check(seed, K, m, tau, B):
     """Against complex-step derivatives (exact to rounding) and centred differences."""
     _, rnn, X, Y, H0 = problem(seed, K, m, tau, B)
     _, grads, _ = batches.gradients(rnn, X, Y, H0)
-    model = rnn.map(lambda a: a.astype(complex))
-    for name, g in zip(RNN.names(), grads, strict=True):
-        theta, real = getattr(model, name), getattr(rnn, name)
-        for index in np.ndindex(theta.shape):
-            theta[index] += 1e-30j
-            complex_step = batch_loss(model, X, Y, H0.astype(complex)).imag / 1e-30
-            theta[index] -= 1e-30j
-            assert g[index] == pytest.approx(complex_step, rel=1e-10, abs=1e-13), (name, index)
-            old = real[index]
-            real[index] = old + 1e-5
-            plus = batch_loss(rnn, X, Y, H0)
-            real[index] = old - 1e-5
-            minus = batch_loss(rnn, X, Y, H0)
-            real[index] = old
-            assert g[index] == pytest.approx((plus - minus) / 2e-5, rel=1e-5, abs=1e-8)
+    model, real = rnn.map(lambda a: a.astype(complex)), rnn.copy()
+    for name, g, theta, theta_real in zip(NAMES, grads, model, real, strict=True):
+        complex_step = elementwise(lambda _: loss_of(model, X, Y, H0.astype(complex)), theta,
+                                   method="complex")
+        assert g == pytest.approx(complex_step, rel=1e-10, abs=1e-13), name
+        centred = elementwise(lambda _: loss_of(real, X, Y, H0), theta_real, step=1e-5)
+        assert g == pytest.approx(centred, rel=1e-5, abs=1e-8), name
 
 
 def test_streams_are_contiguous_parts_of_the_text():

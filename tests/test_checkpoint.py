@@ -14,10 +14,9 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from charrnn_edu import checkpoint
-from charrnn_edu.adagrad import Adam
 from charrnn_edu.checkpoint import CheckpointError, load, load_model, save
 from charrnn_edu.files import corpus_sha256, default_corpus, read_text
-from charrnn_edu.forward import RNN
+from charrnn_edu.forward import NAMES
 from charrnn_edu.spec.strategies import seeds
 from charrnn_edu.training import Settings, Trainer
 
@@ -48,10 +47,9 @@ def state(trainer):
               "best_loss": np.float64(trainer.best_loss)}
     optimizer = trainer.optimizer
     groups = {"rnn": trainer.rnn, "best": trainer.best,
-              **({"first": optimizer.first, "second": optimizer.second}
-                 if isinstance(optimizer, Adam) else {"memory": optimizer.memory})}
+              **{name: getattr(optimizer, name) for name in optimizer.state_names}}
     for prefix, rnn in groups.items():
-        for name, theta in zip(RNN.names(), rnn or (), strict=False):
+        for name, theta in zip(NAMES, rnn or (), strict=False):
             arrays[f"{prefix}.{name}"] = theta
     values = {"e": trainer.e, "iteration": trainer.iteration, "epoch": trainer.epoch,
               "best_iteration": trainer.best_iteration, "samples": trainer.samples,
@@ -162,7 +160,7 @@ def test_the_file_is_plain_arrays_readable_without_pickle(tmp_path):
     save_as_cli(path, trainer, encoding="latin-1", name="A Tale — of Two Cities.txt")
     with np.load(path, allow_pickle=False) as npz:
         entries = {name: npz[name] for name in npz.files}
-    params = {f"{prefix}.{name}" for prefix in ("rnn", "best", "memory") for name in RNN.names()}
+    params = {f"{prefix}.{name}" for prefix in ("rnn", "best", "memory") for name in NAMES}
     assert entries.keys() == {"format_version", "state", "h", "losses", "smooth_losses",
                               "epoch_starts", *params}
     assert not any(a.dtype.hasobject for a in entries.values())
@@ -500,14 +498,14 @@ def test_a_format_1_checkpoint_is_read_exactly_and_saved_as_format_2(tmp_path, n
     trainer = load(path, HAMLET)
     optimizer, started = trainer.optimizer, bool(old["memory_started"])
     groups = {"": trainer.rnn, "best_": trainer.best}
-    if isinstance(optimizer, Adam):
+    # Format 1 kept Adam's second moment under AdaGrad's name, "memory".
+    renamed = {"memory": "memory_", "first": "first_", "second": "memory_"}
+    groups.update({renamed[name]: getattr(optimizer, name) for name in optimizer.state_names})
+    if optimizer.name == "adam":
         assert (optimizer.first is None, optimizer.t) == (not started, int(old["adam_t"]))
-        groups.update(first_=optimizer.first, memory_=optimizer.second)   # v was "memory"
-    else:
-        groups.update(memory_=optimizer.memory)
     assert (groups["memory_"] is None) == (not started) == (name == "unstarted")
     for prefix, rnn in groups.items():
-        for param, theta in zip(RNN.names(), rnn or (), strict=False):
+        for param, theta in zip(NAMES, rnn or (), strict=False):
             assert same_bits(theta, old[prefix + param]), prefix + param
     for key, value in [("h", trainer.h), ("losses", trainer.losses),
                        ("smooth_losses", trainer.smooth_losses),

@@ -33,7 +33,9 @@ from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser
 from charrnn_edu import experiments
 from charrnn_edu.bptt import gradients
 from charrnn_edu.cli import main
+from charrnn_edu.files import save_figure
 from charrnn_edu.forward import RNN, forward
+from charrnn_edu.gradcheck import elementwise
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -192,9 +194,9 @@ def test_step_size_figure_shows_the_v_and_the_flat_complex_step(tmp_path: Path) 
     # Complex steps have no rounding branch: tiny steps give machine precision.
     assert np.all(errors["complex"][steps <= 1e-8] < 1e-13)
     out = tmp_path / "steps.svg"
-    experiments.save(experiments.draw_step_errors(errors), out)
+    save_figure(experiments.draw_step_errors(errors), out)
     first = out.read_bytes()
-    experiments.save(experiments.draw_step_errors(errors), out)
+    save_figure(experiments.draw_step_errors(errors), out)
     assert out.read_text("utf-8").lstrip().startswith("<?xml") and out.read_bytes() == first
 
 
@@ -233,7 +235,7 @@ def test_a_notebook_is_valid_nbformat_with_its_figures_attached(tmp_path: Path) 
     nbformat = pytest.importorskip("nbformat")
     notebooks = load_hook("notebooks")
     figure = tmp_path / "v.svg"
-    experiments.save(experiments.draw_unrolled(2), figure)
+    save_figure(experiments.draw_unrolled(2), figure)
 
     class OneFile:
         abs_src_path = str(figure)
@@ -275,16 +277,17 @@ def test_jacobian_norms_are_the_norms_of_the_forward_maps_derivative(seed: int) 
     a = [forward(rnn, x[:t + 1], h0).h for t in range(len(x))]   # h_t, 0-based
     a = [np.arctanh(h) for h in a]                                            # a_t
     tau = len(x)
+
+    def a_tau(value, start, i):          # entry i of a_tau, from a_start = value
+        for t in range(start + 1, tau):
+            value = rnn.W @ np.tanh(value) + rnn.U[:, [x[t]]] + rnn.b
+        return value[i, 0]
+
     for k in (1, 3, tau - 1):
         start = tau - 1 - k
-        jacobian = np.empty((4, 4))
-        for j in range(4):
-            step = np.zeros((4, 1), dtype=complex)
-            step[j] = 1e-30j
-            value = a[start] + step
-            for t in range(start + 1, tau):
-                value = rnn.W @ np.tanh(value) + rnn.U[:, [x[t]]] + rnn.b
-            jacobian[:, j] = value.imag[:, 0] / 1e-30
+        jacobian = np.array([elementwise(lambda v, s=start, i=i: a_tau(v, s, i),   # row i
+                                         a[start].astype(complex), method="complex")[:, 0]
+                             for i in range(4)])
         assert np.isclose(norms[k - 1], np.linalg.norm(jacobian, 2), rtol=1e-9, atol=1e-14)
 
 
@@ -298,11 +301,7 @@ def test_h0_gradients_are_the_size_of_each_steps_loss_derivative(seed: int) -> N
         return -np.log(p)
 
     for t in range(len(x)):
-        exact = np.empty(4)
-        for j in range(4):
-            step = np.zeros((4, 1), dtype=complex)
-            step[j] = 1e-30j
-            exact[j] = np.imag(step_loss(h0 + step, t)) / 1e-30
+        exact = elementwise(lambda h, t=t: step_loss(h, t), h0.astype(complex), method="complex")
         assert np.isclose(sizes[t], np.linalg.norm(exact), rtol=1e-8, atol=1e-14)
 
 

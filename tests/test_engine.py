@@ -12,11 +12,11 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from charrnn_edu.adagrad import AdaGrad, Adam, clip
+from charrnn_edu.adagrad import AdaGrad, clip, make_optimizer
 from charrnn_edu.bptt import gradients
 from charrnn_edu.engine import Engine
 from charrnn_edu.files import default_corpus, read_text
-from charrnn_edu.forward import RNN
+from charrnn_edu.forward import NAMES, RNN
 from charrnn_edu.training import PRESETS, Trainer
 
 TEXT = read_text(default_corpus())[:20_000]
@@ -43,9 +43,10 @@ def problem(seed, K, m, tau, scale, dtype):
 def warm(optimizer, rnn, rng):
     """An optimiser state that has seen earlier steps: non-zero moments, t > 0."""
     state = lambda: rnn.map(lambda a: rng.uniform(0.01, 2, a.shape).astype(a.dtype))  # noqa: E731
-    if isinstance(optimizer, AdaGrad):
+    if optimizer.state_names == ("memory",):
         optimizer.memory = state()
     else:
+        assert optimizer.state_names == ("first", "second")
         optimizer.first = rnn.map(lambda a: rng.normal(0, 0.1, a.shape).astype(a.dtype))
         optimizer.second, optimizer.t = state(), int(rng.integers(1, 50))
 
@@ -78,14 +79,13 @@ def assert_close(actual, expected, dtype, what):
 def test_one_engine_iteration_equals_the_chapters(seed, K, m, tau, scale, optimizer, mean_loss,
                                                   bound, warm_state, dtype):
     rng, rnn, h0, x, y = problem(seed, K, m, tau, scale, dtype)
-    opt = AdaGrad(eta=0.1) if optimizer == "adagrad" else Adam(eta=0.01)
+    opt = make_optimizer(optimizer, 0.1 if optimizer == "adagrad" else 0.01)
     if warm_state:
         warm(opt, rnn, rng)
     chapters, chapters_opt = rnn.copy(), replace(opt)
     if warm_state:   # a deep copy of the state, so the two runs share nothing
-        for name in ("memory", "first", "second"):
-            if getattr(opt, name, None) is not None:
-                setattr(chapters_opt, name, getattr(opt, name).copy())
+        for name in opt.state_names:
+            setattr(chapters_opt, name, getattr(opt, name).copy())
 
     # Chapters 4 and 6 as written.
     loss, grads, h_last = gradients(chapters, x, y, h0)
@@ -98,15 +98,14 @@ def test_one_engine_iteration_equals_the_chapters(seed, K, m, tau, scale, optimi
     engine = Engine(fast, opt, best, tau=tau, clip=bound, mean_loss=mean_loss)
     fast_loss = engine.loss_and_gradients(x, y, h0)
     assert fast_loss == pytest.approx(loss, rel=RTOL[dtype])
-    for name in RNN.names():
+    for name in NAMES:
         assert_close(getattr(engine.grads, name), getattr(grads, name), dtype, f"dL/d{name}")
     assert_close(engine.h, h_last, dtype, "h_tau")
     engine.update()
-    for name in RNN.names():
+    for name in NAMES:
         assert_close(getattr(fast, name), getattr(chapters, name), dtype, f"updated {name}")
-    states = ("memory",) if optimizer == "adagrad" else ("first", "second")
-    for state in states:
-        for name in RNN.names():
+    for state in opt.state_names:
+        for name in NAMES:
             assert_close(getattr(getattr(opt, state), name),
                          getattr(getattr(chapters_opt, state), name), dtype, f"{state}.{name}")
     if optimizer == "adam":
@@ -167,8 +166,8 @@ def test_trainer_with_the_engine_follows_the_chapters_step_by_step(preset):
             setattr(slow, name, getattr(fast, name))
         slow.h, slow.rnn, slow.best = fast.h.copy(), fast.rnn.copy(), fast.best.copy()
         slow.optimizer = replace(fast.optimizer)
-        for name in ("memory", "first", "second"):
-            if getattr(fast.optimizer, name, None) is not None:
+        for name in fast.optimizer.state_names:
+            if getattr(fast.optimizer, name) is not None:
                 setattr(slow.optimizer, name, getattr(fast.optimizer, name).copy())
         slow.rng = np.random.default_rng()
         slow.rng.bit_generator.state = fast.rng.bit_generator.state
@@ -204,3 +203,22 @@ def test_engine_refuses_what_it_cannot_compute():
         engine.loss_and_gradients(np.arange(3), np.arange(3), np.zeros((3, 1)))
     with pytest.raises(ValueError, match="engine must be one of"):
         Trainer.start(TEXT, engine="turbo")
+
+    class Momentum(AdaGrad):                # an optimiser the engine has no fused update for
+        name = "momentum"
+
+    with pytest.raises(ValueError, match="no fused update for momentum"):
+        Engine(rnn.copy(), Momentum(), rnn.copy(), tau=4, clip=5.0)
+
+
+@pytest.mark.parametrize("optimizer", ["adagrad", "adam"])
+def test_the_engine_binds_the_state_the_optimiser_names(optimizer):
+    rnn = RNN.init(5, 3, rng=np.random.default_rng(0))
+    opt = make_optimizer(optimizer, 0.1)
+    engine = Engine(rnn, opt, rnn.copy(), tau=4, clip=5.0)
+    assert set(engine.state) == set(opt.state_names)
+    for name in opt.state_names:
+        for theta in getattr(opt, name):                 # zeros, views into the flat state
+            assert not theta.any() and np.shares_memory(theta, engine.state[name])
+    offsets = [theta.ctypes.data for theta in rnn]
+    assert offsets == sorted(offsets), "the flat layout follows NAMES: b, c, U, W, V"

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from charrnn_edu.forward import RNN, forward, softmax
+from charrnn_edu.forward import NAMES, RNN, forward, softmax
 from charrnn_edu.spec.properties import (
     check_forward_chaining,
     check_forward_complex,
@@ -53,7 +53,7 @@ def test_forward_leaves_its_inputs_unchanged(case):
     rnn, x, _, h0 = case.build()
     before, x_before, h0_before = rnn.copy(), x.copy(), h0.copy()
     forward(rnn, x, h0)
-    for name, a, b in zip(RNN.names(), rnn, before, strict=True):
+    for name, a, b in zip(NAMES, rnn, before, strict=True):
         np.testing.assert_array_equal(a, b, err_msg=name)
     np.testing.assert_array_equal(x, x_before)
     np.testing.assert_array_equal(h0, h0_before)
@@ -78,8 +78,8 @@ def test_init_shapes_zero_biases_and_reproducible(seed, K, m, sigma):
     rnn = RNN.init(K, m, sigma, rng=np.random.default_rng(seed))
     again = RNN.init(K, m, sigma, rng=np.random.default_rng(seed))
     shapes = {"b": (m, 1), "c": (K, 1), "U": (m, K), "W": (m, m), "V": (K, m)}
-    assert RNN.names() == ("b", "c", "U", "W", "V")
-    for name, a, b in zip(RNN.names(), rnn, again, strict=True):
+    assert NAMES == ("b", "c", "U", "W", "V")
+    for name, a, b in zip(NAMES, rnn, again, strict=True):
         assert a.shape == shapes[name], (name, a.shape)
         np.testing.assert_array_equal(a, b, err_msg=name)
     np.testing.assert_array_equal(rnn.b, 0.0)

@@ -8,13 +8,17 @@ from hypothesis import strategies as st
 import charrnn_edu.gradcheck
 from charrnn_edu.bptt import gradients
 from charrnn_edu.cli import main
-from charrnn_edu.forward import RNN
+from charrnn_edu.forward import NAMES
 from charrnn_edu.gradcheck import (
+    GradCheckRow,
+    agrees,
     check,
     complex_step_gradients,
+    elementwise,
     numerical_gradients,
     passes,
     relative_error,
+    report_passes,
 )
 from charrnn_edu.spec.properties import (
     Case,
@@ -79,8 +83,8 @@ def test_check_flags_an_injected_bug(bug, case):
         rows = {row.name: row for row in check(*case.build(), step=CHECK_STEP)}
     assert rows[name].max_rel > 1e-3, rows[name]
     assert rows[name].failures > 0 and rows[name].complex_failures > 0, rows[name]
-    assert not passes(list(rows.values()))
-    for other in set(RNN.names()) - {name}:
+    assert not passes(list(rows.values())) and not report_passes(list(rows.values()))
+    for other in set(NAMES) - {name}:
         assert rows[other].passed, rows[other]
 
 
@@ -90,9 +94,58 @@ def test_derivative_functions_leave_the_model_unchanged(case):
     before = rnn.copy()
     numerical_gradients(rnn, x, y, h0, step=CHECK_STEP)
     complex_step_gradients(rnn, x, y, h0)
-    for name, a, b in zip(RNN.names(), rnn, before, strict=True):
+    for name, a, b in zip(NAMES, rnn, before, strict=True):
         assert a.dtype == np.float64, (name, a.dtype)
         np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+@given(st.lists(st.floats(-2, 2), min_size=1, max_size=6))
+def test_elementwise_differentiates_a_function_known_by_hand(values):
+    """sum(tanh(theta)^3), whose derivative is 3 tanh^2 (1 - tanh^2), element by element."""
+    def loss(theta):
+        return (np.tanh(theta) ** 3).sum()
+
+    theta = np.array(values)
+    exact = 3 * np.tanh(theta) ** 2 * (1 - np.tanh(theta) ** 2)
+    for method, step, rtol, atol in (("centred", 1e-5, 1e-6, 1e-9),
+                                     ("forward", 1e-7, 1e-4, 1e-6),
+                                     ("complex", None, 1e-14, 1e-40)):
+        moved = theta.astype(complex) if method == "complex" else theta.copy()
+        g = elementwise(loss, moved, method=method, step=step)
+        assert g.shape == theta.shape and g.dtype == np.float64
+        np.testing.assert_allclose(g, exact, rtol=rtol, atol=atol, err_msg=method)
+        np.testing.assert_array_equal(moved, theta, err_msg=f"{method} left theta changed")
+
+
+def test_elementwise_refuses_what_it_cannot_do():
+    real = np.zeros(3)
+    with pytest.raises(ValueError, match="complex theta"):
+        elementwise(np.sum, real, method="complex")
+    with pytest.raises(ValueError, match="method must be one of centred, forward, complex"):
+        elementwise(np.sum, real, method="backward")
+    with pytest.raises(ValueError, match="step"):
+        elementwise(np.sum, real, step=-1.0)
+
+
+def test_the_report_rule_reads_the_largest_relative_error_of_each_row():
+    rows = [GradCheckRow(name, (1,), max_rel=rel, mean_rel=rel, max_abs=0.0, complex_rel=0.0)
+            for name, rel in zip(NAMES, [1e-9, 2e-6, 0.0, 9.9e-6, 1e-11], strict=True)]
+    assert report_passes(rows) and report_passes(rows, threshold=1e-5)
+    assert not report_passes(rows, threshold=5e-6)
+    assert passes(rows)                          # no element counted wrong
+    wrong = [*rows[:4], GradCheckRow("V", (1,), 2e-5, 2e-5, 0.0, 0.0)]
+    assert not report_passes(wrong) and passes(wrong)
+
+
+@given(cases())
+def test_agrees_finds_every_element_of_correct_gradients_right(case):
+    rnn, x, y, h0 = case.build()
+    _, analytic, _ = gradients(rnn, x, y, h0)
+    by_centred, by_complex = agrees(analytic, numerical_gradients(rnn, x, y, h0, CHECK_STEP),
+                                    complex_step_gradients(rnn, x, y, h0), len(x))
+    for name, theta, ok, exactly in zip(NAMES, rnn, by_centred, by_complex, strict=True):
+        assert ok.shape == exactly.shape == theta.shape and ok.dtype == bool, name
+        assert ok.all() and exactly.all(), name
 
 
 @pytest.mark.parametrize("step", [0.0, -1e-4, float("nan")])

@@ -12,7 +12,7 @@ from charrnn_edu.adagrad import Adam
 from charrnn_edu.bptt import gradients
 from charrnn_edu.checkpoint import load, save
 from charrnn_edu.files import corpus_sha256, default_corpus, read_text
-from charrnn_edu.forward import RNN
+from charrnn_edu.forward import NAMES, RNN
 from charrnn_edu.spec.strategies import seeds
 from charrnn_edu.training import PRESETS, Settings, Trainer, init_scaled
 
@@ -25,7 +25,10 @@ def random_rnn(seed, m=4, K=6):
 
 
 def test_names_are_the_dataclass_fields_in_order():
-    assert RNN.names() == tuple(f.name for f in fields(RNN)) == ("b", "c", "U", "W", "V")
+    assert NAMES == tuple(f.name for f in fields(RNN)) == ("b", "c", "U", "W", "V")
+    assert RNN.names() == NAMES
+    rnn = random_rnn(0)
+    assert all(a is getattr(rnn, name) for a, name in zip(rnn, NAMES, strict=True))
 
 
 @given(seeds, st.integers(1, 6))

@@ -275,3 +275,27 @@ def test_make_report_trains_writes_and_resumes_a_tiny_report(tmp_path):
     with pytest.raises(ValueError, match="--epochs 1e-06 is 0 iterations"):
         make_report(tmp_path / "other", TINY, vocab, corpus, settings,
                     **{**common, "epochs": 1e-6})
+
+
+@pytest.mark.parametrize("suffix", [".svg", ".png", ".pdf"])
+def test_a_figure_is_saved_atomically_with_the_same_bytes_each_time(tmp_path, suffix):
+    from matplotlib.figure import Figure
+
+    from charrnn_edu.files import save_figure
+
+    def draw():
+        figure = Figure(figsize=(2, 2))
+        figure.subplots().plot([0, 1], [1, 0], label="a line")
+        return figure
+
+    path = tmp_path / "folder" / f"figure{suffix}"
+    save_figure(draw(), path)
+    first = path.read_bytes()
+    save_figure(draw(), path)
+    assert path.read_bytes() == first
+    assert list(path.parent.iterdir()) == [path]                 # no temporary file left
+    if suffix == ".png":                                         # fewer pixels
+        save_figure(draw(), tmp_path / "small.png", dpi=40)
+        assert len((tmp_path / "small.png").read_bytes()) < len(first)
+    with pytest.raises(ValueError, match="no suffix"):
+        save_figure(draw(), tmp_path / "figure")

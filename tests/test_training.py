@@ -461,3 +461,34 @@ def test_learns_a_periodic_text():
     ids = vocab.encode("abcdeabc")
     after_prefix, _ = greedy(trainer.rnn, prime(trainer.rnn, h0, ids[:-1]), int(ids[-1]), 10)
     assert vocab.decode(after_prefix) == "deabcdeabc"
+
+
+def test_the_trainer_takes_its_update_as_a_parameter():
+    settings = Settings(hidden=6, seq_length=5, sample_every=7, sample_length=10)
+    text = ALPHABET * 6                                          # 72 characters: 14 pieces
+    by_name = Trainer.start(text, settings, engine="chapters")
+    given_update = Trainer.start(text, settings, update=Trainer._update_by_chapters)
+    by_name.run(40)
+    given_update.run(40)
+    assert given_update.losses == by_name.losses and given_update.samples == by_name.samples
+    assert all(np.array_equal(a, b) for a, b in zip(given_update.rnn, by_name.rnn, strict=True))
+
+    seen = []
+
+    def record(trainer, X, Y, h):            # changes nothing; its loss is the call's number
+        seen.append((trainer.iteration, X.copy(), Y.copy(), h.copy()))
+        return float(len(seen)), np.full_like(h, len(seen))
+
+    walk = Trainer.start(text, settings, update=record)
+    walk.run(walk.iterations_per_epoch + 2)
+    data, tau, n = walk.data, settings.seq_length, walk.iterations_per_epoch
+    for i, (iteration, X, Y, h) in enumerate(seen):
+        e = (i % n) * tau                    # the position, back at 0 when an epoch is over
+        assert iteration == i and np.array_equal(X, data[e:e + tau])
+        assert np.array_equal(Y, data[e + 1:e + tau + 1])
+        assert np.all(h == (0 if i % n == 0 else i)), "h carried, zero at each epoch's start"
+    assert walk.epoch_starts == [1, n + 1] and walk.losses == [float(i) for i in range(1, n + 3)]
+    smooth = 1.0
+    for loss in walk.losses[1:]:
+        smooth = 0.999 * smooth + 0.001 * loss                  # (8.1)
+    assert walk.smooth_loss == smooth

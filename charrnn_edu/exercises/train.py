@@ -13,15 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
 
-from charrnn_edu.adagrad import AdaGrad, clip
-from charrnn_edu.bptt import Cache, gradients
-from charrnn_edu.encoding import Vocabulary
+from charrnn_edu.adagrad import clip
+from charrnn_edu.bptt import Cache
 from charrnn_edu.forward import RNN
 from charrnn_edu.sampling import sample
+from charrnn_edu.settings import Settings
+from charrnn_edu.training import Trainer
 
 __all__ = ["ROUTES", "Moment", "gradients_from_steps", "train_side_by_side"]
 
@@ -64,36 +66,38 @@ def train_side_by_side(f: SimpleNamespace, text: str, iterations: int, every: in
 
     ``f`` holds the learner's functions: ``gradients`` or ``step`` and ``backward_step``,
     and ``adagrad_step``. ``before_call`` runs before each iteration (the sandbox's clock).
+    Both are chapter 8's :class:`~charrnn_edu.training.Trainer` with the report's settings:
+    the package's computes its update by chapters 4 and 6, the learner's by their functions.
 
     Raises
     ------
     FloatingPointError
         If the learner's loss stops being a finite number.
     """
-    vocab = Vocabulary.from_text(text)
-    ids = vocab.encode(text)
-    start = RNN.init(len(vocab), hidden, 0.01, rng=np.random.default_rng(seed))
-    mine, theirs, memory, adagrad = start.copy(), start.copy(), start.map(np.zeros_like), AdaGrad()
-    h_mine = h_theirs = np.zeros((hidden, 1))
-    smooth_mine = smooth_theirs = 0.0
-    e = 0
-    learner_gradients = (f.gradients if hasattr(f, "gradients")
-                         else lambda *problem: gradients_from_steps(f, *problem))
-    for i in range(1, iterations + 1):
-        if e + seq_length + 1 > len(ids):
-            e, h_mine, h_theirs = 0, np.zeros((hidden, 1)), np.zeros((hidden, 1))
-        x, y = ids[e:e + seq_length], ids[e + 1:e + seq_length + 1]
+    learner_gradients = f.gradients if hasattr(f, "gradients") else partial(gradients_from_steps, f)
+
+    def by_the_learner(trainer: Trainer, x: np.ndarray, y: np.ndarray,
+                       h: np.ndarray) -> tuple[float, np.ndarray]:
         before_call()
-        loss_mine, grads, h_mine = learner_gradients(mine, x, y, h_mine)
-        if not np.isfinite(loss_mine):
-            raise FloatingPointError(f"your loss is {loss_mine} at iteration {i}")
-        f.adagrad_step(mine, clip(grads), memory, adagrad.eta, adagrad.eps)
-        loss_theirs, grads, h_theirs = gradients(theirs, x, y, h_theirs)
-        adagrad.step(theirs, clip(grads))
-        smooth_mine = loss_mine if i == 1 else 0.999 * smooth_mine + 0.001 * loss_mine  # (8.1)
-        smooth_theirs = loss_theirs if i == 1 else 0.999 * smooth_theirs + 0.001 * loss_theirs
+        loss, grads, h_next = learner_gradients(trainer.rnn, x, y, h)
+        if not np.isfinite(loss):
+            raise FloatingPointError(f"your loss is {loss} at iteration {trainer.iteration + 1}")
+        adagrad = trainer.optimizer       # the learner's step keeps its memory in AdaGrad's
+        f.adagrad_step(trainer.rnn, clip(grads), adagrad.memory, adagrad.eta, adagrad.eps)
+        return loss, h_next
+
+    # No samples of the trainers' own (sample_length 0): a Moment draws both of its samples
+    # with the same random numbers, so that equal networks write equal text.
+    settings = Settings(hidden=hidden, seq_length=seq_length, seed=seed, sample_length=0)
+    yours = Trainer.start(text, settings, update=by_the_learner)
+    yours.optimizer.memory = yours.rnn.map(np.zeros_like)
+    package = Trainer.start(text, settings, engine="chapters")
+    for i in range(1, iterations + 1):
+        yours.step()
+        package.step()
         if i == 1 or i % every == 0 or i == iterations:
-            texts = [vocab.decode(sample(rnn, h, int(x[0]), 70, np.random.default_rng(i))[0])
-                     for rnn, h in ((mine, h_mine), (theirs, h_theirs))]
-            yield Moment(i, smooth_mine, smooth_theirs, *texts)
-        e += seq_length
+            x0 = int(yours.data[yours.e - seq_length])        # the first input of this piece
+            texts = [yours.vocab.decode(sample(trainer.rnn, trainer.h, x0, 70,
+                                               np.random.default_rng(i))[0])
+                     for trainer in (yours, package)]
+            yield Moment(i, yours.smooth_loss, package.smooth_loss, *texts)

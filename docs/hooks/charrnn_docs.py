@@ -20,11 +20,11 @@ the site builds, so the site cannot drift from the code.
 ``<!-- readme-quick-start -->``
     The code block of the README's "Quick start" section, so the two never differ.
 ``figures/*.svg``
-    Drawn by ``charrnn_edu.experiments`` while the site builds (see ``FIGURES``); the
-    pages that need a trained model get one trained once per build
-    (``experiments.trained_model``).
+    Drawn by ``charrnn_edu.experiments`` and ``charrnn_edu.training_experiments`` while the
+    site builds (see ``figures``); the pages that need a trained model get one trained once
+    per build (``training_experiments.trained_model``).
 ``{{value:NAME:FORMAT}}``
-    A number from an experiment, ``experiments.tutorial_values`` of that trained model,
+    A number from an experiment, ``training_experiments.tutorial_values`` of that model,
     formatted with the Python format spec ``FORMAT``; also usable inside the answers of
     the "Check yourself" questions.
 """
@@ -106,7 +106,7 @@ def on_build_error(error: Exception) -> None:
 
 
 def figures() -> dict[str, Any]:
-    """Every figure of the site, by file name: drawn by ``charrnn_edu.experiments``.
+    """Every figure of the site, by file name: drawn by the package's experiments modules.
 
     Trains the model the pages call "trained" (once per build), and keeps the numbers the
     pages quote from it for ``{{value:...}}``.
@@ -114,10 +114,11 @@ def figures() -> dict[str, Any]:
     import numpy as np
 
     from charrnn_edu import experiments as ex
+    from charrnn_edu import training_experiments as tx
     from charrnn_edu.forward import RNN
 
-    trained = ex.trained_model()
-    _state["values"] = ex.tutorial_values(trained)
+    trained = tx.trained_model()
+    _state["values"] = tx.tutorial_values(trained)
     K, m = trained.rnn.K, trained.rnn.m
     models = {"fresh, sigma = 0.01": RNN.init(K, m, 0.01, rng=np.random.default_rng(0)),
               f"trained, {trained.iteration:,} iterations": trained.rnn,
@@ -131,20 +132,20 @@ def figures() -> dict[str, Any]:
         "bptt-paths.svg": ex.draw_unrolled(4, bptt_at=2),
         "states.svg": ex.draw_states(trained.rnn, trained.vocab,
                                      text[start:start + len(STATES_TEXT) + 1]),
-        "smooth-loss.svg": ex.draw_smooth_loss(trained),
+        "smooth-loss.svg": tx.draw_smooth_loss(trained),
         "jacobian-norms.svg": ex.draw_jacobian_norms(
             {k: ex.jacobian_norms(r, x, h0) for k, r in models.items()},
             {k: ex.spectral_radius(r.W) for k, r in models.items()}),
         "h0-gradients.svg": ex.draw_h0_gradients(
             {k: ex.h0_gradients(r, x, y, h0) for k, r in models.items()}),
         "gradcheck-steps.svg": ex.draw_step_errors(ex.step_errors()),
-        "streams.svg": ex.draw_streams(),
+        "streams.svg": tx.draw_streams(),
     }
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     """Draw every figure and add it to the site under ``figures/``."""
-    from charrnn_edu.experiments import save
+    from charrnn_edu.files import save_figure
 
     started = time.monotonic()
     drawn = figures()
@@ -152,13 +153,13 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
              time.monotonic() - started)
     for name, fig in drawn.items():
         path = _state["workdir"] / "figures" / name
-        save(fig, path)
+        save_figure(fig, path)
         files.append(File.generated(config, f"figures/{name}", abs_src_path=str(path)))
     return files
 
 
 def value(match: re.Match[str]) -> str:
-    """``{{value:NAME:FORMAT}}``: a number from ``experiments.tutorial_values``."""
+    """``{{value:NAME:FORMAT}}``: a number from ``training_experiments.tutorial_values``."""
     values = _state["values"]
     if match["name"] not in values:
         raise PluginError(f"{{{{value:{match['name']}}}}}: no such value; the names are "
