@@ -128,6 +128,32 @@ def engine(rnn: RNN, opt: AdaGrad, tau: int):
     return iterate
 
 
+class _StreamsAtOne(Engine):
+    """The engine's batched path (``_streams``) run with B = 1: one fused path for every B."""
+
+    def _one_stream_buffers(self) -> None:
+        self._stream_buffers()
+
+    def loss_and_gradients(self, x, y, h0):
+        return self._streams(x[None, :], y[None, :], h0)
+
+    @property
+    def h(self):
+        return self.H[self.tau].T.copy()                # (1, m) -> (m, 1)
+
+
+def engine_batched_path(rnn: RNN, opt: AdaGrad, tau: int):
+    """Tried for issue 19: B = 1 through the batched path, without tricks 3-4's single-stream
+    buffers (the one-hot product of dU is replaced by the sort-and-reduceat of B streams)."""
+    fast = _StreamsAtOne(rnn, opt, rnn.copy(), tau=tau, clip=5.0)
+
+    def iterate(x, y, h):
+        loss = fast.loss_and_gradients(x, y, h)
+        fast.update()
+        return loss, fast.h
+    return iterate
+
+
 def engine_touched_columns(rnn: RNN, opt: AdaGrad, tau: int):
     """Tried and not taken: the engine with AdaGrad restricted to the columns of U that the
     piece touches (exact, since the other columns have zero gradient)."""
@@ -163,6 +189,7 @@ RUNGS = [
     ("+ buffers made once, out=, row views made once", buffers_once, np.float64),
     ("+ input term inside the product, one flat buffer (the engine)", engine, np.float64),
     ("  tried: AdaGrad on the touched columns of U only", engine_touched_columns, np.float64),
+    ("  tried: the batched path at B = 1 (one engine path)", engine_batched_path, np.float64),
     ("+ float32 (the engine with --dtype float32)", engine, np.float32),
 ]
 """(name, builder, dtype): each builder takes (rnn, optimiser, tau) and returns iterate."""

@@ -232,19 +232,23 @@ class GradCheckRow:
 
 # --8<-- [start:check]
 def check(rnn: RNN, x: np.ndarray, y: np.ndarray, h0: np.ndarray, step: float = 1e-4,
-          eps: float = 1e-6, rtol: float = RTOL, atol: float = ATOL) -> list[GradCheckRow]:
+          eps: float = 1e-6, rtol: float = RTOL, atol: float = ATOL,
+          analytic: RNN | None = None) -> list[GradCheckRow]:
     """The report's Table 1: BPTT's gradients against centred differences and complex steps.
 
     Each row holds the report's numbers for one parameter, the largest and the mean (5.2)
     against the centred differences (the largest is what :func:`report_passes` judges),
     and how many elements :func:`agrees` finds wrong, with ``rtol`` and ``atol``.
+    ``analytic`` checks other gradients of the same loss instead of chapter 4's, such as
+    a learner's (``charrnn lab check``).
 
     Returns
     -------
     list of GradCheckRow
         One row per parameter, in the order b, c, U, W, V.
     """
-    _, analytic, _ = gradients(rnn, x, y, h0)
+    if analytic is None:
+        _, analytic, _ = gradients(rnn, x, y, h0)
     centred = numerical_gradients(rnn, x, y, h0, step)
     exact = complex_step_gradients(rnn, x, y, h0)
     by_centred, by_complex = agrees(analytic, centred, exact, len(x), rtol, atol, eps)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from charrnn_edu.forward import RNN, step
-from charrnn_edu.gradcheck import COMPLEX_STEP
+from charrnn_edu.gradcheck import elementwise
 
 __all__ = ["textbook_gradients", "one_step_derivatives"]
 
@@ -69,10 +69,4 @@ def one_step_derivatives(rnn: RNN, p_t: np.ndarray, y_t: int, h_t: np.ndarray,
         now = step(model, h_prev, x_t)
         return -np.log(now.p[y_t, 0]) + (da_next.T @ rnn.W @ now.h)[0, 0]
 
-    grads = rnn.map(np.zeros_like)
-    for theta, g in zip(model, grads, strict=True):
-        for i in np.ndindex(theta.shape):
-            theta[i] += 1j * COMPLEX_STEP
-            g[i] = loss().imag / COMPLEX_STEP
-            theta[i] -= 1j * COMPLEX_STEP
-    return grads
+    return RNN(*(elementwise(lambda _: loss(), theta, method="complex") for theta in model))
