@@ -191,8 +191,9 @@ class Trainer:
     update : callable or None
         Another update instead of either: ``update(trainer, X, Y, h)`` must change
         ``trainer.rnn`` (and its optimiser) in place, raise if the loss is not finite, and
-        return the loss and the next hidden state, as the chapters' own update (``Trainer._update_by_chapters``) does. The
-        trainer keeps the rest: the pointer, the epochs, the smooth loss, the samples.
+        return the loss and the next hidden state, as the chapters' own update
+        (``Trainer._update_by_chapters``) does. The trainer keeps the rest: the pointer, the
+        epochs, the smooth loss, the samples.
     samples : list of Sample
     held_out : ndarray of shape (n_held_out,)
         The held-out ids (``settings.val_frac`` of the text), never trained on.
