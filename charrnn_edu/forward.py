@@ -230,8 +230,3 @@ class RNN:
     def copy(self) -> RNN:
         """A deep copy: changing it leaves ``self`` as it was."""
         return self.map(np.copy)
-
-    @staticmethod
-    def names() -> tuple[str, ...]:
-        """:data:`NAMES`, for code that holds only the class."""
-        return NAMES

@@ -14,6 +14,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 
+from charrnn_edu.adagrad import OPTIMIZERS
+
 __all__ = ["Settings", "PRESETS", "DEFAULT_PRESET", "PRESET_FIELDS", "MAX_VAL_FRAC",
            "DEFAULT_ITERATIONS", "MAX_ITERATIONS", "resolve_settings", "resume_requests",
            "target_iterations"]
@@ -87,7 +89,7 @@ class Settings:
     eval_every: int = 5_000
 
     def __post_init__(self) -> None:
-        for name, allowed in (("optimizer", ("adagrad", "adam")), ("loss", ("sum", "mean")),
+        for name, allowed in (("optimizer", tuple(OPTIMIZERS)), ("loss", ("sum", "mean")),
                               ("init", ("classic", "scaled")),
                               ("dtype", ("float64", "float32"))):
             if getattr(self, name) not in allowed:

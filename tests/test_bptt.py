@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from charrnn_edu.bptt import Cache, backward_step, gradients
 from charrnn_edu.encoding import one_hot
-from charrnn_edu.forward import RNN, forward, step
+from charrnn_edu.forward import NAMES, forward, step
 from charrnn_edu.gradcheck import complex_step_gradients, numerical_gradients
 from charrnn_edu.loss import sequence_loss
 from charrnn_edu.spec.oracles import textbook_gradients
@@ -53,7 +53,7 @@ def test_gradients_leave_the_model_unchanged(case):
     rnn, x, y, h0 = case.build()
     before = rnn.copy()
     gradients(rnn, x, y, h0)
-    for name, a, b in zip(RNN.names(), rnn, before, strict=True):
+    for name, a, b in zip(NAMES, rnn, before, strict=True):
         np.testing.assert_array_equal(a, b, err_msg=name)
 
 
@@ -68,7 +68,7 @@ def test_a_backward_step_returns_its_terms_and_changes_nothing_it_is_given(case)
     after = [*rnn, cache.h_prev, cache.h_t, cache.p_t, da_next]
     assert all(np.array_equal(a, b) for a, b in zip(after, before, strict=True))
     assert da.shape == (case.m, 1) and np.array_equal(terms.b, da)       # (4.8): dL/db = da_t
-    for name, term, theta in zip(RNN.names(), terms, rnn, strict=True):
+    for name, term, theta in zip(NAMES, terms, rnn, strict=True):
         assert term.shape == theta.shape, name
     # (4.7): x_t^T is one-hot, so the term of dL/dU is da_t in column x_t and 0 elsewhere.
     assert np.array_equal(np.delete(terms.U, int(x[0]), axis=1), np.zeros((case.m, case.K - 1)))
@@ -80,7 +80,7 @@ def test_gradients_match_the_textbook_loop(case):
     loss, grads, h = gradients(*problem)
     loss_ref, grads_ref, h_ref = textbook_gradients(*problem)
     assert np.isclose(loss, loss_ref, rtol=SAME_RTOL, atol=0)
-    for name, g, g_ref in zip(RNN.names(), grads, grads_ref, strict=True):
+    for name, g, g_ref in zip(NAMES, grads, grads_ref, strict=True):
         np.testing.assert_allclose(g, g_ref, rtol=1e-10, atol=1e-14, err_msg=name)
     np.testing.assert_allclose(h, h_ref, rtol=SAME_RTOL, atol=1e-15)
 

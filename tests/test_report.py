@@ -234,10 +234,11 @@ def test_the_report_s_gradient_check_is_charrnn_gradcheck_s(capsys):
 def test_make_report_trains_writes_and_resumes_a_tiny_report(tmp_path):
     from charrnn_edu import runs
     from charrnn_edu.encoding import Vocabulary
+    from charrnn_edu.files import Corpus
     from charrnn_edu.report import make_report
 
     vocab, settings = Vocabulary.from_text(TINY), tiny_settings()
-    corpus = runs.Corpus.of(tmp_path / "tiny.txt", TINY, "utf-8")
+    corpus = Corpus.of(tmp_path / "tiny.txt", TINY, "utf-8")
     told, trained = [], []
 
     def train(trainer, total, saved):

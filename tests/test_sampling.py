@@ -19,7 +19,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from charrnn_edu.encoding import Vocabulary
-from charrnn_edu.forward import RNN, step
+from charrnn_edu.forward import NAMES, RNN, step
 from charrnn_edu.sampling import draw, generate, generate_chunks, greedy, nucleus, prime, sample
 from charrnn_edu.spec.properties import check_nucleus_properties
 from charrnn_edu.spec.strategies import distributions, seeds
@@ -109,7 +109,7 @@ def check_sample_ids(sample: Callable, rnn: RNN, h0: np.ndarray, x0: int, n: int
     np.testing.assert_allclose(h, expected, rtol=RTOL, atol=ATOL,
                                err_msg="the state returned is not the one after the last step")
     np.testing.assert_array_equal(h0, h0_before, err_msg="sampling changed h0")
-    for name, a, b in zip(RNN.names(), rnn, rnn_before, strict=True):
+    for name, a, b in zip(NAMES, rnn, rnn_before, strict=True):
         np.testing.assert_array_equal(a, b, err_msg=f"sampling changed {name}")
 
 

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from charrnn_edu.bptt import gradients
-from charrnn_edu.forward import RNN, forward
+from charrnn_edu.forward import NAMES, RNN, forward
 from charrnn_edu.loss import sequence_loss
 from charrnn_edu.sampling import greedy, prime, sample
 from charrnn_edu.spec.strategies import seeds
@@ -124,7 +124,7 @@ def reference_training(data: np.ndarray, settings: Settings, rnn: RNN,
 
 def assert_params_equal(a: RNN, b: RNN, what: str, rtol: float = RTOL,
                         atol: float = ATOL) -> None:
-    for name, x, y in zip(RNN.names(), a, b, strict=True):
+    for name, x, y in zip(NAMES, a, b, strict=True):
         np.testing.assert_allclose(x, y, rtol=rtol, atol=atol, err_msg=f"{name} {what}")
 
 
@@ -216,7 +216,7 @@ def check_best(start: Callable, text: str, settings: Settings, steps: int) -> No
     assert trainer.best_iteration == int(np.argmin(smooth)) + 1, (trainer.best_iteration, smooth)
     assert_params_equal(trainer.best, after[trainer.best_iteration - 1],
                         f"of best (iteration {trainer.best_iteration})", rtol=0, atol=0)
-    for name, kept, theta in zip(RNN.names(), trainer.best, trainer.rnn, strict=True):
+    for name, kept, theta in zip(NAMES, trainer.best, trainer.rnn, strict=True):
         assert not np.shares_memory(kept, theta), f"best.{name} is the live parameter array"
 
 
@@ -279,7 +279,7 @@ def check_divergence(start: Callable, text: str, settings: Settings, good_steps:
     for what, now, kept in (("parameter", trainer.rnn, params),
                             ("AdaGrad memory", trainer.optimizer.memory, memory),
                             ("best parameter", trainer.best, best)):
-        for name, a, b in zip(RNN.names(), now, kept, strict=True):
+        for name, a, b in zip(NAMES, now, kept, strict=True):
             np.testing.assert_array_equal(a, b, err_msg=f"{what} {name} changed")
 
 

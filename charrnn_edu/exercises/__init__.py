@@ -23,5 +23,6 @@ One exercise is one entry of its chapter's file, ``ch1_encoding.py`` ... ``ch7_s
 the functions to write, the checks (the properties of :mod:`charrnn_edu.spec`, or a
 comparison with the package), the probe, and the mistakes. The modules, in reading order:
 model, references, wire, child, sandbox, the seven chapter files, catalog, runner, train,
-progress, commands.
+progress. The commands `charrnn exercises` and `charrnn lab` are in
+:mod:`charrnn_edu.commands`.
 """

@@ -11,7 +11,7 @@ import numpy as np
 from charrnn_edu import gradcheck
 from charrnn_edu.exercises.model import PROBE, Check, Exercise, Mistake, small_cases
 from charrnn_edu.exercises.sandbox import RAISED
-from charrnn_edu.forward import RNN
+from charrnn_edu.forward import NAMES
 from charrnn_edu.gradcheck import complex_step_gradients
 from charrnn_edu.gradcheck import relative_error as package_relative_error
 from charrnn_edu.spec import properties as prop
@@ -27,9 +27,9 @@ def _numerical_unchanged(f: SimpleNamespace, case: Case) -> None:
     rnn, x, y, h0 = case.build()
     before = rnn.copy()
     grads = f.numerical_gradients(rnn, x, y, h0, prop.NUMERICAL_STEP)
-    for name, a, b in zip(RNN.names(), rnn, before, strict=True):
+    for name, a, b in zip(NAMES, rnn, before, strict=True):
         assert_close(a, b, what=f"numerical_gradients changed {name}: {name}")
-    for name, g, theta in zip(RNN.names(), grads, rnn, strict=True):
+    for name, g, theta in zip(NAMES, grads, rnn, strict=True):
         assert np.shape(g) == theta.shape, f"d{name} has shape {np.shape(g)}, not {theta.shape}"
 
 

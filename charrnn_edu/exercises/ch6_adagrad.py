@@ -19,7 +19,7 @@ from charrnn_edu import adagrad
 from charrnn_edu.adagrad import clip
 from charrnn_edu.exercises import references
 from charrnn_edu.exercises.model import Check, Exercise, Mistake
-from charrnn_edu.forward import RNN
+from charrnn_edu.forward import NAMES, RNN
 from charrnn_edu.spec import properties as prop
 from charrnn_edu.spec.properties import assert_close
 from charrnn_edu.spec.strategies import epsilons, etas, gradient_sets, seeds, sizes
@@ -41,7 +41,7 @@ def _clip_rejects(f: SimpleNamespace) -> None:
 
 def _clip_reference(f: SimpleNamespace, grads_bound: tuple[RNN, float]) -> None:
     grads, bound = grads_bound
-    for name, got, expected in zip(RNN.names(), f.clip(grads, bound), clip(grads, bound),
+    for name, got, expected in zip(NAMES, f.clip(grads, bound), clip(grads, bound),
                                    strict=True):
         assert_close(got, expected, what=f"d{name}")
 

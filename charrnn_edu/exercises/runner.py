@@ -22,7 +22,7 @@ from hypothesis.errors import HypothesisException, NoSuchExample
 from charrnn_edu.exercises.catalog import MISTAKES, wrong_functions
 from charrnn_edu.exercises.model import Check, CheckResult, Exercise, Mistake
 from charrnn_edu.exercises.sandbox import InProcess, Learner, LearnerError, Stopped
-from charrnn_edu.forward import RNN
+from charrnn_edu.forward import NAMES, RNN
 from charrnn_edu.spec.properties import Case
 
 __all__ = ["Report", "run_checks", "diagnose", "compact", "DEFAULT_EXAMPLES"]
@@ -64,7 +64,7 @@ def compact(value: Any, width: int = 300, labels: tuple[str, ...] = ()) -> str:
         h0_text = "zeros" if not h0.any() else compact(h0[:, 0])
         text = f"m={value.m}, K={value.K}, x={x.tolist()}, y={y.tolist()}, h0={h0_text} [{value!r}]"
     elif isinstance(value, RNN):
-        text = "RNN(" + ", ".join(f"{n}={compact(a)}" for n, a in zip(RNN.names(), value,
+        text = "RNN(" + ", ".join(f"{n}={compact(a)}" for n, a in zip(NAMES, value,
                                                                        strict=True)) + ")"
     elif isinstance(value, np.ndarray):
         with np.printoptions(precision=4, threshold=16, edgeitems=3, linewidth=10_000):

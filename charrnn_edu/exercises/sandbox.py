@@ -34,7 +34,7 @@ import numpy as np
 
 from charrnn_edu.exercises.child import FileProblem, run_call
 from charrnn_edu.exercises.wire import END_OF_OUTPUT, pack, unpack
-from charrnn_edu.forward import RNN
+from charrnn_edu.forward import NAMES, RNN
 
 __all__ = ["LearnerError", "Stopped", "FileProblem", "Learner", "InProcess", "Sandbox",
            "RAISED", "DEFAULT_TIMEOUT"]
@@ -92,7 +92,7 @@ def _write_back(args: tuple, after: Any) -> None:
     if not isinstance(after, list) or len(after) != len(args):
         return
     for arg, new in zip(args, after, strict=True):
-        pairs = (zip(arg, new, RNN.names(), strict=True) if isinstance(arg, RNN)
+        pairs = (zip(arg, new, NAMES, strict=True) if isinstance(arg, RNN)
                  and isinstance(new, RNN) else [(arg, new, None)])
         for old, value, name in pairs:
             if (isinstance(old, np.ndarray) and isinstance(value, np.ndarray) and value.shape

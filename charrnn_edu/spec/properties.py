@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from charrnn_edu.forward import RNN
+from charrnn_edu.forward import NAMES, RNN
 
 __all__ = [
     "SAME_RTOL", "SAME_ATOL", "CENTRED_RTOL", "CENTRED_ATOL", "COMPLEX_RTOL", "COMPLEX_ATOL",
@@ -131,7 +131,7 @@ def norm_relative_error(g_a: np.ndarray, g_n: np.ndarray) -> float:
 def assert_gradients_close(g_a: RNN, g_ref: RNN, rtol: float, atol: float, what: str) -> None:
     """Each parameter's gradient within ``rtol`` (norm-relative) or ``atol`` (norm) of the ref."""
     bad = {}
-    for name, a, r in zip(RNN.names(), g_a, g_ref, strict=True):
+    for name, a, r in zip(NAMES, g_a, g_ref, strict=True):
         rel, err = norm_relative_error(a, r), float(np.linalg.norm(a - r))
         if not (rel < rtol or err < atol):
             bad[name] = f"relative {rel:.2e}, absolute {err:.2e}"
@@ -297,7 +297,7 @@ def check_gradient_shapes(gradients: Callable, rnn: RNN, x: np.ndarray, y: np.nd
                           h0: np.ndarray) -> None:
     """Every gradient has its parameter's shape; the last hidden state is (m, 1)."""
     _, grads, h = gradients(rnn, x, y, h0)
-    for name, g, theta in zip(RNN.names(), grads, rnn, strict=True):
+    for name, g, theta in zip(NAMES, grads, rnn, strict=True):
         assert g.shape == theta.shape, f"d{name} has shape {g.shape}, {name} has {theta.shape}"
     assert h.shape == (rnn.m, 1), f"h has shape {h.shape}, expected (m, 1) = {(rnn.m, 1)}"
 
@@ -343,9 +343,9 @@ def check_clip_properties(clip: Callable[[RNN, float], RNN], grads: RNN, bound: 
     """
     before = grads.copy()
     clipped = clip(grads, bound)
-    for name, g, g_before in zip(RNN.names(), grads, before, strict=True):
+    for name, g, g_before in zip(NAMES, grads, before, strict=True):
         assert_close(g, g_before, what=f"clip changed its input d{name}")
-    for name, g, c in zip(RNN.names(), grads, clipped, strict=True):
+    for name, g, c in zip(NAMES, grads, clipped, strict=True):
         assert c.shape == g.shape, f"d{name}: clipped shape {c.shape}, input shape {g.shape}"
         assert np.all(np.abs(c) <= bound), f"d{name} has elements outside [-{bound}, {bound}]"
         inside = np.abs(g) <= bound
@@ -354,7 +354,7 @@ def check_clip_properties(clip: Callable[[RNN, float], RNN], grads: RNN, bound: 
         assert_close(c[~inside], np.sign(g[~inside]) * bound,
                                       what=f"out-of-range elements of d{name}")
     twice = clip(clipped, bound)
-    for name, c, c2 in zip(RNN.names(), clipped, twice, strict=True):
+    for name, c, c2 in zip(NAMES, clipped, twice, strict=True):
         assert_close(c2, c, what=f"clipping d{name} twice changed it")
 
 
@@ -384,12 +384,12 @@ def check_zero_gradient_changes_nothing(optimizer_class: Callable, rnn: RNN, gra
     params = rnn.copy()
     memory = rnn.map(np.zeros_like) if opt.memory is None else opt.memory.copy()
     opt.step(rnn, rnn.map(np.zeros_like))
-    for name, theta, kept, m_theta, m_kept in zip(RNN.names(), rnn, params, opt.memory, memory,
+    for name, theta, kept, m_theta, m_kept in zip(NAMES, rnn, params, opt.memory, memory,
                                                   strict=True):
         assert_close(theta, kept, what=f"{name} moved with a zero gradient")
         assert_close(m_theta, m_kept,
                                       what=f"m_{name} changed with a zero gradient")
-    for name, theta, original in zip(RNN.names(), rnn, arrays, strict=True):
+    for name, theta, original in zip(NAMES, rnn, arrays, strict=True):
         assert theta is original, f"{name} was replaced, not updated in place"
 
 
@@ -405,12 +405,12 @@ def check_memory_is_sum_of_squares(optimizer_class: Callable, rnn: RNN, grads: l
     for k, g in enumerate(grads, start=1):
         g_before = g.copy()
         opt.step(rnn, g)
-        for name, gk, gb in zip(RNN.names(), g, g_before, strict=True):
+        for name, gk, gb in zip(NAMES, g, g_before, strict=True):
             assert_close(gk, gb, what=f"step {k} changed the gradient d{name}")
-        for name, m_now, m_prev in zip(RNN.names(), opt.memory, previous, strict=True):
+        for name, m_now, m_prev in zip(NAMES, opt.memory, previous, strict=True):
             assert np.all(m_now >= m_prev), f"m_{name} decreased at step {k}"
         expected = [np.sum([list(gs)[i] ** 2 for gs in grads[:k]], axis=0) for i in range(5)]
-        for name, m_now, m_expected in zip(RNN.names(), opt.memory, expected, strict=True):
+        for name, m_now, m_expected in zip(NAMES, opt.memory, expected, strict=True):
             assert_close(m_now, m_expected, rtol=rtol, atol=atol,
                                        what=f"m_{name} after {k} steps")
         previous = opt.memory.copy()
@@ -425,7 +425,7 @@ def check_first_step(optimizer_class: Callable, rnn: RNN, grads: RNN, eta: float
     """
     before = rnn.copy()
     optimizer_class(eta=eta, eps=eps).step(rnn, grads)
-    for name, theta, theta0, g in zip(RNN.names(), rnn, before, grads, strict=True):
+    for name, theta, theta0, g in zip(NAMES, rnn, before, grads, strict=True):
         move = theta - theta0
         assert np.all(np.abs(move) < eta), (
             f"{name} moved by up to {np.abs(move).max()} >= eta = {eta} on the first step")
@@ -447,7 +447,7 @@ def check_update_formula(optimizer_class: Callable, rnn: RNN, grads: list[RNN], 
         for i, gi in enumerate(g):
             memory[i] = memory[i] + gi * gi
             theta[i] = theta[i] - eta * gi / np.sqrt(memory[i] + eps)
-        for name, got, expected in zip(RNN.names(), rnn, theta, strict=True):
+        for name, got, expected in zip(NAMES, rnn, theta, strict=True):
             assert_close(got, expected, rtol=rtol, atol=atol,
                                        what=f"{name} after step {k}")
 
