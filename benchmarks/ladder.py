@@ -116,10 +116,10 @@ def buffers_once(rnn: RNN, opt: AdaGrad, tau: int):
     return iterate
 
 
-def engine(rnn: RNN, opt: AdaGrad, tau: int):
+def engine(rnn: RNN, opt: AdaGrad, tau: int, kind: type[Engine] = Engine):
     """Rungs 4 and beyond: ``charrnn_edu.engine`` (the additive terms inside the products,
     one flat buffer for parameters, gradients and optimiser state)."""
-    fast = Engine(rnn, opt, rnn.copy(), tau=tau, clip=5.0)
+    fast = kind(rnn, opt, rnn.copy(), tau=tau, clip=5.0)
 
     def iterate(x, y, h):
         loss = fast.loss_and_gradients(x, y, h)
@@ -145,13 +145,7 @@ class _StreamsAtOne(Engine):
 def engine_batched_path(rnn: RNN, opt: AdaGrad, tau: int):
     """Tried for issue 19: B = 1 through the batched path, without tricks 3-4's single-stream
     buffers (the one-hot product of dU is replaced by the sort-and-reduceat of B streams)."""
-    fast = _StreamsAtOne(rnn, opt, rnn.copy(), tau=tau, clip=5.0)
-
-    def iterate(x, y, h):
-        loss = fast.loss_and_gradients(x, y, h)
-        fast.update()
-        return loss, fast.h
-    return iterate
+    return engine(rnn, opt, tau, kind=_StreamsAtOne)
 
 
 def engine_touched_columns(rnn: RNN, opt: AdaGrad, tau: int):
