@@ -118,7 +118,6 @@ def _scale(problem: Problem) -> float:
     return 1.0 / problem.tau if problem.loss == "mean" else 1.0
 
 
-# --8<-- [start:reference]
 def reference(problem: Problem) -> tuple[float, dict[str, np.ndarray]]:
     """The loss and its five gradients in the problem's layout and loss: chapter 4 converted.
 
@@ -130,7 +129,6 @@ def reference(problem: Problem) -> tuple[float, dict[str, np.ndarray]]:
         dL/db, dL/dc, dL/dU, dL/dW, dL/dV, each of its parameter's shape in the layout.
     """
     return slip_gradients(problem)
-# --8<-- [end:reference]
 
 
 def slip_gradients(problem: Problem, slip: str | None = None) -> tuple[float, dict]:
