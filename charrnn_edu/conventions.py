@@ -183,7 +183,7 @@ def torch_reference(problem: Problem) -> tuple[float, dict[str, np.ndarray]]:
     loss = torch.nn.functional.cross_entropy(torch.cat(logits), torch.tensor(y),
                                              reduction=problem.loss)
     loss.backward()
-    return float(loss), {k: v.grad.numpy().copy() for k, v in p.items()}
+    return float(loss.detach()), {k: v.grad.numpy().copy() for k, v in p.items()}
 
 
 def _json_array(a: np.ndarray) -> dict[str, Any]:
