@@ -244,8 +244,8 @@ def diagnose(problem: Problem, loss: float, grads: Mapping[str, np.ndarray], row
     (4.4); h0 ignored; gradients clipped; gradients that are those of the learner's own
     loss but not of the reference; and at last which parameters are right and which wrong.
     """
-    tau, declared, other_loss = problem.tau, problem.loss, "mean" if problem.loss == "sum" \
-        else "sum"
+    tau, declared = problem.tau, problem.loss
+    other_loss = "mean" if declared == "sum" else "sum"
     ref_loss, ref = reference(problem)
     allowance = _rounding(problem, ref)
     m, K = problem.rnn.m, problem.rnn.K
@@ -280,9 +280,11 @@ def diagnose(problem: Problem, loss: float, grads: Mapping[str, np.ndarray], row
                 return (f"the {name} where --loss {declared} was declared: your loss {loss:.6g} "
                         f"and your gradients are {_times(factor, tau)} the reference's "
                         f"({ref_loss:.6g}). Check with --loss {name}, or compute the {declared}")
-            return (f"your gradients are those of the {name} loss, {_times(factor, tau)} the "
-                    f"reference's, while your loss ({loss:.6g}) is not: "
-                    f"{'divide them by' if name == 'sum' else 'multiply them by'} tau = {tau}")
+            fix = "divide them by" if name == "sum" else "multiply them by"
+            said = (f"your loss is the {declared} ({loss:.6g}, right)" if _close(loss, ref_loss)
+                    else f"your loss {loss:.6g} is not the reference's {ref_loss:.6g} either")
+            return (f"{said}, but your gradients are those of the {name} loss, "
+                    f"{_times(factor, tau)} the reference's: {fix} tau = {tau}")
     if gradients_right:
         if _close(loss, ref_loss * (tau if declared == "mean" else 1 / tau)):
             return (f"your gradients are right but your loss {loss:.6g} is the {other_loss} "
@@ -297,7 +299,7 @@ def diagnose(problem: Problem, loss: float, grads: Mapping[str, np.ndarray], row
             return _slip_message(slip, problem.layout == "rows")
     largest = max(float(np.abs(g).max()) for g in grads.values())
     clipped = {n: np.clip(g, -largest, largest) for n, g in ref.items()}
-    if any(np.abs(g).max() > largest * (1 + 1e-6) for g in ref.values()) \
+    if largest > 0 and any(np.abs(g).max() > largest * (1 + 1e-6) for g in ref.values()) \
             and _fits(grads, clipped, allowance):
         return (f"gradients clipped at ±{largest:.6g} before the check: clipping changes the "
                 "gradient, so check the raw gradients and clip in the optimiser (chapter 6)")

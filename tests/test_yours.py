@@ -141,8 +141,6 @@ SLIPS = {
                       "columns": [("dV = G @ H[:, 1:].T", "dV = H[:, 1:] @ G.T")]},
     "dW transposed": {"rows": [("dW = H[:-1].T @ dA", "dW = dA.T @ H[:-1]")],
                       "columns": [("dW = dA @ H[:, :-1].T", "dW = H[:, :-1] @ dA.T")]},
-    "gradients are right but your loss 13.7306 is the sum": {
-        "rows": [("loss, G = loss / tau, G / tau", "G = G / tau")]},
 }
 SQUARE = {"V untransposed", "dV transposed"}       # they compute only when K = m
 
@@ -165,6 +163,21 @@ def test_the_other_loss_is_named_as_a_factor_tau(layout, declared):
     assert result.diagnosis.startswith(f"the {written} where --loss {declared} was declared")
     assert f"Check with --loss {written}" in result.diagnosis
     assert ("1/tau = 1/7 of" if written == "mean" else "tau = 7 times") in result.diagnosis
+
+
+@pytest.mark.parametrize("layout", ["columns", "rows"])
+@pytest.mark.parametrize("planted, said", [
+    ("G = G / tau", "your gradients are right but your loss 13.7306 is the sum (the mean is "
+                    "1.96152)"),
+    ("loss = loss / tau", "your loss is the mean (1.96152, right), but your gradients are "
+                          "those of the sum loss, tau = 7 times the reference's: divide them "
+                          "by tau = 7"),
+])
+def test_a_mean_of_the_loss_alone_or_of_the_gradients_alone_is_named(layout, planted, said):
+    mean = [('LOSS = "sum"', 'LOSS = "mean"')] if layout == "columns" else []
+    function = learner(layout, *mean, ("loss, G = loss / tau, G / tau", planted))
+    result = check_yours(function, problem(layout, "mean"))
+    assert not result.passed and result.diagnosis == said
 
 
 def test_another_loss_function_shows_both_values():
@@ -268,6 +281,7 @@ def test_gradcheck_yours_wrong_shape_is_one_line_with_exit_1(capsys, tmp_path, t
     (["--yours", "no_such_file.py"], "does not exist"),
     (["--yours", ".", "--function", "not a name"], "is a directory"),
     (["--layout", "diagonal"], "diagonal"),
+    (["--export", "case.json", "--tolerance", "1e-3"], "--tolerance belong to chapter 5's"),
 ])
 def test_gradcheck_yours_usage_errors_exit_2(capsys, text, args, message):
     code, _, err = run(capsys, "gradcheck", "--data", str(text), *args)

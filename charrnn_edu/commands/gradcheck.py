@@ -121,6 +121,11 @@ def gradcheck(
         flags = ", ".join(f"--{name}" for name in sorted(typed))
         raise UsageError(f"{flags} go with --yours FILE or --export FILE")
     if yours is not None or export is not None:
+        chapter5 = [flag for flag, name in (("--eps", "eps"), ("--tolerance", "tolerance"))
+                    if ctx.get_parameter_source(name).name == "COMMANDLINE"]
+        if chapter5:
+            raise UsageError(f"{' and '.join(chapter5)} belong to chapter 5's check of the "
+                             "package; --yours judges by chapter 5's rule with its defaults")
         if ctx.get_parameter_source("h0").name != "COMMANDLINE":
             h0 = H0.random          # a zero h0 would hide a forward pass that ignores it
         _yours(yours, export, function, layout.value, loss.value, reference, data, encoding,
