@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,12 +22,12 @@ from typing import TYPE_CHECKING, BinaryIO
 if TYPE_CHECKING:       # matplotlib is imported only when a figure is saved
     from matplotlib.figure import Figure
 
-__all__ = ["read_text", "default_corpus", "write_atomically", "save_figure",
+__all__ = ["read_text", "kind_of", "default_corpus", "write_atomically", "save_figure",
            "corpus_sha256", "Corpus",
            "remove_temporaries"]
 
 
-def _kind(mode: int) -> str | None:
+def kind_of(mode: int) -> str | None:
     """What a non-regular file is, in words, or None for a regular file."""
     for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
@@ -59,7 +60,7 @@ def read_text(path: str | Path, encoding: str = "utf-8") -> str:
     except FileNotFoundError:
         raise FileNotFoundError(f"corpus file not found: {path} "
                                 "(pass an existing text file with --data)") from None
-    kind = _kind(mode)
+    kind = kind_of(mode)
     if kind == "a directory":
         raise IsADirectoryError(f"{path} is a directory, not a text file "
                                 "(pass a text file with --data)")
@@ -128,6 +129,8 @@ class Corpus:
 
 TEMPORARY = ".tmp"
 """Suffix of the temporary files :func:`write_atomically` writes (``.NAME.XXXXXXXX.tmp``)."""
+# mkstemp's random part is drawn from lower-case letters, digits and "_".
+_TEMPORARY_NAME = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]+" + re.escape(TEMPORARY))
 
 
 def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
@@ -147,7 +150,9 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], o
         raise
     try:
         if hasattr(os, "fchmod"):      # Windows (before 3.13) has none, nor group bits to set
-            os.fchmod(fd, 0o644)       # mkstemp's 0600 would hide the run from other users
+            # mkstemp's 0600 would hide the run from other users; the user's umask says who
+            # may read it, as it does for any file an ordinary open() creates.
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -158,6 +163,12 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], o
         if isinstance(err, OSError):
             err.filename = str(path)   # the file asked for, not the temporary one
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)             # the only way to read it is to set it, then set it back
+    os.umask(mask)
+    return mask
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: float | None = None) -> None:
@@ -186,16 +197,19 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: float | None 
                                                      **options))
 
 
-def remove_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+def remove_temporaries(folder: str | os.PathLike[str], names: Collection[str]) -> list[Path]:
     """Delete the temporary files a killed :func:`write_atomically` left in ``folder``.
 
     ``kill -9`` gives no chance to clean up, so a ``.NAME.XXXXXXXX.tmp`` file (as large as
-    the file it was to become) can stay behind. Call this only while no other process writes
-    to ``folder`` (a run folder's lock guarantees it). Returns the files removed.
+    the file it was to become) can stay behind. Only that exact pattern, for a NAME in
+    ``names`` (the files the caller writes there), is removed: a user's own ``.notes.tmp``
+    is not ours to delete. Call this only while no other process writes to ``folder`` (a run
+    folder's lock guarantees it). Returns the files removed.
     """
     removed = []
     for path in Path(folder).glob(f".*{TEMPORARY}"):
-        if path.is_file():
+        made = _TEMPORARY_NAME.fullmatch(path.name)
+        if made and made["name"] in names and path.is_file() and not path.is_symlink():
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed

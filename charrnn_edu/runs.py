@@ -8,7 +8,8 @@ A run folder holds::
                      (checkpoint_every) and its training time so far
     history.csv      the loss of every iteration
     samples.md       the text synthesised during training
-    .lock            held by the process that writes the folder; holds its PID
+    .lock            held by the process that writes the folder; holds its PID while it
+                     does, and is left empty when it is done
 
 Every file is written atomically (``files.write_atomically``), and all of them at every save,
 so a run killed at any moment leaves the last save whole. The lock is one the operating
@@ -36,7 +37,7 @@ import numpy as np
 from charrnn_edu import __version__, checkpoint
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.evaluation import memory_estimate
-from charrnn_edu.files import Corpus, remove_temporaries, write_atomically
+from charrnn_edu.files import Corpus, kind_of, remove_temporaries, write_atomically
 from charrnn_edu.forward import step
 from charrnn_edu.signals import StopSignals
 from charrnn_edu.training import Sample, Settings, Trainer, TrainingDiverged
@@ -51,13 +52,17 @@ except ImportError:                      # Windows
     fcntl = None
     import msvcrt
 
-__all__ = ["RunFolder", "FolderBusy", "RunFailed", "history_csv", "held_out_csv",
+__all__ = ["RunFolder", "FolderBusy", "FolderRefused", "RunFailed", "history_csv", "held_out_csv",
            "samples_markdown", "read_record", "read_corpus", "save", "start", "resume", "train",
            "finite"]
 
 CHECKPOINT, RECORD, HISTORY, SAMPLES, LOCK = (
     "checkpoint.npz", "settings.json", "history.csv", "samples.md", ".lock")
 HELD_OUT = "held_out.csv"   # only in a run that holds text out (--val-frac)
+# Every file charrnn writes in a folder it locks (a run, a report, a study): the only names
+# whose leftover temporary files it may delete there.
+OURS = frozenset({CHECKPOINT, RECORD, HISTORY, SAMPLES, HELD_OUT, "report.md", "report.json",
+                  "loss.png", "loss.svg", "study.json", "study.md", "study.png"})
 # Windows locks are mandatory: a locked byte cannot be read by another process, so the lock
 # is on a byte past the PID that a refused process reads (locking past the end is allowed).
 _LOCKED_BYTE = 1024
@@ -65,6 +70,10 @@ _LOCKED_BYTE = 1024
 
 class FolderBusy(RuntimeError):
     """Another process is writing the run folder."""
+
+
+class FolderRefused(RuntimeError):
+    """The run folder's ``.lock`` is not a regular file of its own (a link, a FIFO, a device)."""
 
 
 class RunFailed(RuntimeError):
@@ -161,10 +170,16 @@ class RunFolder:
     and never saved a run into is removed again, so a run stopped before its first save
     leaves nothing behind.
 
+    The lock file is opened without following a symbolic link, and only a regular file is
+    written: a ``.lock`` that links elsewhere (a folder copied from someone else, say) would
+    otherwise truncate the file it points to.
+
     Raises
     ------
     FolderBusy
         On entering, if another process holds the lock (the message gives its PID).
+    FolderRefused
+        On entering, if ``.lock`` is a symbolic link, a FIFO, a device or a socket.
     """
 
     def __init__(self, path: Path, create: bool = True) -> None:
@@ -180,7 +195,7 @@ class RunFolder:
                 self.created = True
             except FileExistsError:            # there already, or another process was faster
                 pass
-        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_lock(self.path / LOCK)
         if not _lock(fd):
             holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
@@ -190,18 +205,20 @@ class RunFolder:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode("ascii"))
         self._fd = fd
-        remove_temporaries(self.path)
+        remove_temporaries(self.path, OURS)
         return self
 
     def __exit__(self, *exc: object) -> None:
         abandoned = self.created and not (self.path / CHECKPOINT).exists()
         if abandoned:
-            remove_temporaries(self.path)
+            remove_temporaries(self.path, OURS)
             for name in (RECORD, HISTORY, SAMPLES, HELD_OUT):
                 (self.path / name).unlink(missing_ok=True)
             if fcntl is not None:        # POSIX: the lock file goes while the lock is held
                 (self.path / LOCK).unlink(missing_ok=True)
         if self._fd is not None:
+            with suppress(OSError):          # the PID of a process gone would only mislead
+                os.ftruncate(self._fd, 0)
             _unlock(self._fd)
             os.close(self._fd)
             self._fd = None
@@ -213,6 +230,33 @@ class RunFolder:
                     (self.path / LOCK).unlink(missing_ok=True)
             if not any(self.path.iterdir()):
                 self.path.rmdir()
+
+
+def _open_lock(path: Path) -> int:
+    """Open (or create) the lock file ``path`` for writing, refusing anything but a file.
+
+    O_NOFOLLOW makes opening a symbolic link fail; Windows has no such flag, so there the
+    link is looked for first. O_NONBLOCK keeps a FIFO from waiting for a writer.
+    """
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    if path.is_symlink():
+        raise FolderRefused(_not_a_lock(path, "a symbolic link"))
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError:
+        if path.is_symlink():          # ELOOP (Linux) or EMLINK/EFTYPE (BSDs): a link
+            raise FolderRefused(_not_a_lock(path, "a symbolic link")) from None
+        raise
+    kind = kind_of(os.fstat(fd).st_mode)
+    if kind is not None:
+        os.close(fd)
+        raise FolderRefused(_not_a_lock(path, kind))
+    return fd
+
+
+def _not_a_lock(path: Path, kind: str) -> str:
+    return (f"{path} is {kind}, not the run folder's lock file: charrnn writes its PID there, "
+            "so it leaves the folder alone; remove it, or use another folder")
 
 
 def _lock(fd: int) -> bool:

@@ -173,7 +173,7 @@ def run_app(app: typer.Typer, argv: list[str] | None = None) -> int:
     except UsageError as err:
         typer.echo(f"charrnn: error: {err}", err=True)
         code = 2
-    except (RunError, runs.RunFailed, runs.FolderBusy) as err:
+    except (RunError, runs.RunFailed, runs.FolderBusy, runs.FolderRefused) as err:
         typer.echo(f"charrnn: error: {err}", err=True)
         code = 1
     except typer.Exit as err:

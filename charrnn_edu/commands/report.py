@@ -32,6 +32,7 @@ from charrnn_edu.commands.options import (
     QuietOption,
     SeedOption,
     bounded,
+    nonempty_folder,
 )
 from charrnn_edu.settings import (
     DEFAULT_ITERATIONS,
@@ -79,7 +80,8 @@ def report(
         callback=bounded(1, MAX_BATCH))] = None,
     engine: EngineOption = EngineChoice.fast,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Report folder [default: reports/<name of the text file>].",
+        "--out", parser=nonempty_folder("--out"), metavar="<path>",
+        help="Report folder [default: reports/<name of the text file>].",
         show_default=False)] = None,
     quick: Annotated[bool, typer.Option(
         "--quick", help=f"A small version ({QUICK_ITERATIONS:,} iterations) with the same "

@@ -20,6 +20,7 @@ from charrnn_edu.commands.options import (
     Preset,
     PresetOption,
     bounded,
+    nonempty_folder,
 )
 from charrnn_edu.settings import (
     DEFAULT_ITERATIONS,
@@ -50,7 +51,8 @@ def study(
         help="Show the original report's numbers [default: with the classic preset].",
         show_default=False)] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Study folder [default: studies/<text>-<preset>].",
+        "--out", parser=nonempty_folder("--out"), metavar="<path>",
+        help="Study folder [default: studies/<text>-<preset>].",
         show_default=False)] = None,
 ) -> None:
     """Is my curve normal? The same settings from N seeds: the band of their smooth loss.

@@ -32,6 +32,7 @@ from charrnn_edu.commands.options import (
     PresetOption,
     QuietOption,
     bounded,
+    nonempty_folder,
     preset_default,
 )
 from charrnn_edu.settings import (
@@ -102,10 +103,12 @@ def train(
                                    f"{CHECKPOINT_EVERY}, or the resumed run's].",
         show_default=False, callback=bounded(1, MAX_ITERATIONS))] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Run folder [default: runs/<name of the text file>].",
+        "--out", parser=nonempty_folder("--out"), metavar="<path>",
+        help="Run folder [default: runs/<name of the text file>].",
         show_default=False)] = None,
     resume: Annotated[Path | None, typer.Option(
-        "--resume", help="Continue the run in this folder, with its settings.")] = None,
+        "--resume", parser=nonempty_folder("--resume"), metavar="<path>",
+        help="Continue the run in this folder, with its settings.")] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Train the RNN with the report's loop: BPTT, clipping, AdaGrad or Adam (chapters 4-6).

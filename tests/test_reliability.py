@@ -1,0 +1,153 @@
+"""The second reliability sweep's findings, one test per row (reliability-sweep-2.md).
+
+Each test names its row and asserts the clean behaviour: one line, the exit code, nothing
+lost, nothing written outside the folder, no hang (every subprocess has a timeout).
+"""
+
+import os
+import stat
+import sys
+
+import pytest
+
+from charrnn_edu import runs
+from charrnn_edu.cli import main
+from charrnn_edu.files import default_corpus
+
+SMALL = ["--hidden", "8", "--seq-length", "10", "--sample-every", "50", "--sample-length", "30",
+         "--quiet"]
+POSIX = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file kinds")
+
+
+def run(capsys, *args):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+def one_line_error(err):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("charrnn: error: "), err
+    return lines[0]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text(default_corpus().read_text("utf-8")[:3000], encoding="utf-8")
+    return path
+
+
+def train(capsys, corpus, *args):
+    return run(capsys, "train", "--data", corpus, "--iterations", "20", *SMALL, *args)
+
+
+@pytest.fixture
+def trained(tmp_path, corpus, capsys):
+    code, _, _ = train(capsys, corpus, "--out", tmp_path / "run")
+    assert code == 0
+    return tmp_path / "run"
+
+
+# ------------------------------------------------------------------ 1. links and deletions
+
+@POSIX
+@pytest.mark.parametrize("resume", [False, True], ids=["NK02-new-run", "NK01-resume"])
+def test_a_lock_that_links_outside_is_refused_and_its_target_untouched(
+        capsys, tmp_path, corpus, trained, resume):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious data")
+    folder = trained if resume else tmp_path / "new"
+    folder.mkdir(exist_ok=True)
+    (folder / ".lock").unlink(missing_ok=True)
+    (folder / ".lock").symlink_to(victim)
+    flag = "--resume" if resume else "--out"
+    code, _, err = train(capsys, corpus, flag, folder)
+    assert code == 1
+    assert "symbolic link" in one_line_error(err) and str(folder / ".lock") in err
+    assert victim.read_text() == "precious data"
+
+
+@POSIX
+def test_a_dangling_lock_link_creates_nothing_outside(capsys, tmp_path, corpus):     # NK03
+    folder, outside = tmp_path / "lk3", tmp_path / "outside"
+    folder.mkdir()
+    outside.mkdir()
+    (folder / ".lock").symlink_to(outside / "created_by_charrnn")
+    code, _, err = train(capsys, corpus, "--out", folder)
+    assert code == 1 and "symbolic link" in one_line_error(err)
+    assert list(outside.iterdir()) == []
+
+
+@POSIX
+def test_a_nested_lock_link_is_refused_too(tmp_path):                               # NK04
+    victim = tmp_path / "victim4.txt"
+    victim.write_text("precious data")
+    (tmp_path / "rep" / "run").mkdir(parents=True)
+    (tmp_path / "rep" / "run" / ".lock").symlink_to(victim)
+    with runs.RunFolder(tmp_path / "rep"), pytest.raises(runs.FolderRefused, match="link"):
+        with runs.RunFolder(tmp_path / "rep" / "run"):
+            pass
+    assert victim.read_text() == "precious data"
+
+
+@POSIX
+def test_a_fifo_as_lock_is_named_in_one_line(capsys, tmp_path, corpus):             # NK36
+    folder = tmp_path / "lf"
+    folder.mkdir()
+    os.mkfifo(folder / ".lock")
+    code, _, err = train(capsys, corpus, "--out", folder)
+    assert code == 1
+    assert "FIFO" in one_line_error(err) and str(folder / ".lock") in err
+
+
+@POSIX
+def test_a_lock_linked_to_a_device_is_refused(capsys, tmp_path, corpus):            # NK38
+    folder = tmp_path / "ld"
+    folder.mkdir()
+    (folder / ".lock").symlink_to(os.devnull)
+    code, _, err = train(capsys, corpus, "--out", folder)
+    assert code == 1 and "symbolic link" in one_line_error(err)
+
+
+def test_a_user_s_own_temporary_files_survive(capsys, tmp_path, corpus):            # NW12
+    folder = tmp_path / "mywork"
+    folder.mkdir()
+    mine = {".notes.tmp": "notes", ".draft.v2.tmp": "draft", ".x.abcdefgh.tmp": "mine too"}
+    for name, text in mine.items():
+        (folder / name).write_text(text)
+    code, _, _ = train(capsys, corpus, "--out", folder)
+    assert code == 0
+    assert {name: (folder / name).read_text() for name in mine} == mine
+
+
+def test_a_finished_run_leaves_no_pid_in_its_lock(trained):
+    assert (trained / ".lock").read_bytes() == b""
+
+
+def test_an_empty_out_is_refused_not_taken_for_the_current_folder(                  # NO16
+        capsys, tmp_path, corpus, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.iterdir())
+    for command in (["train", "--data", corpus, *SMALL], ["study", "--data", corpus],
+                    ["report", "--data", corpus]):
+        code, _, err = run(capsys, *command, "--out", "")
+        assert code == 2 and "--out is empty" in one_line_error(err)
+    code, _, err = run(capsys, "train", "--data", corpus, "--resume", "")
+    assert code == 2 and "--resume is empty" in one_line_error(err)
+    assert sorted(tmp_path.iterdir()) == before
+
+
+@POSIX
+def test_files_are_created_with_the_user_s_umask(capsys, tmp_path, corpus):         # NV17
+    folder = tmp_path / "private"
+    folder.mkdir(mode=0o755)
+    old = os.umask(0o077)
+    try:
+        code, _, _ = train(capsys, corpus, "--out", folder)
+    finally:
+        os.umask(old)
+    assert code == 0
+    for name in (runs.CHECKPOINT, runs.RECORD, runs.HISTORY, runs.SAMPLES):
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
