@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING, BinaryIO
 if TYPE_CHECKING:       # matplotlib is imported only when a figure is saved
     from matplotlib.figure import Figure
 
-__all__ = ["read_text", "kind_of", "default_corpus", "write_atomically", "save_figure",
-           "corpus_sha256", "Corpus",
-           "remove_temporaries"]
+__all__ = ["read_text", "read_small", "kind_of", "default_corpus", "write_atomically",
+           "save_figure", "corpus_sha256", "Corpus", "remove_temporaries"]
 
 
 def kind_of(mode: int) -> str | None:
@@ -84,6 +83,32 @@ def read_text(path: str | Path, encoding: str = "utf-8") -> str:
         raise ValueError(f"{path} holds a NUL character at position {nul:,}: it is a binary "
                          "file, not text (pass a text file with --data)")
     return text
+
+
+def read_small(path: str | Path, limit: int) -> bytes:
+    """The bytes of a small file the package wrote and now reads back (JSON, say).
+
+    Only a regular file of at most ``limit`` bytes is read: a FIFO put in its place would
+    make a plain read wait for a writer forever, a device or a huge file never end.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    ValueError
+        It is not a regular file, or is larger than ``limit`` (the message names it).
+    """
+    path = Path(path)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        kind = kind_of(info.st_mode)
+        if kind is not None:
+            raise ValueError(f"{path} is {kind}, not a file charrnn wrote")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path} is larger than the {limit:,} bytes charrnn writes there")
+    return data
 
 
 def default_corpus() -> Path:

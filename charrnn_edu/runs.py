@@ -27,8 +27,8 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,9 @@ import numpy as np
 from charrnn_edu import __version__, checkpoint
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.evaluation import memory_estimate
-from charrnn_edu.files import Corpus, kind_of, remove_temporaries, write_atomically
+from charrnn_edu.files import Corpus, kind_of, read_small, remove_temporaries, write_atomically
 from charrnn_edu.forward import step
+from charrnn_edu.settings import MAX_ITERATIONS
 from charrnn_edu.signals import StopSignals
 from charrnn_edu.training import Sample, Settings, Trainer, TrainingDiverged
 
@@ -52,9 +53,9 @@ except ImportError:                      # Windows
     fcntl = None
     import msvcrt
 
-__all__ = ["RunFolder", "FolderBusy", "FolderRefused", "RunFailed", "history_csv", "held_out_csv",
-           "samples_markdown", "read_record", "read_corpus", "save", "start", "resume", "train",
-           "finite"]
+__all__ = ["RunFolder", "FolderBusy", "FolderRefused", "RunFailed", "waiting_lock",
+           "history_csv", "held_out_csv", "samples_markdown", "read_record", "read_corpus",
+           "save", "start", "resume", "train", "finite"]
 
 CHECKPOINT, RECORD, HISTORY, SAMPLES, LOCK = (
     "checkpoint.npz", "settings.json", "history.csv", "samples.md", ".lock")
@@ -255,8 +256,34 @@ def _open_lock(path: Path) -> int:
 
 
 def _not_a_lock(path: Path, kind: str) -> str:
-    return (f"{path} is {kind}, not the run folder's lock file: charrnn writes its PID there, "
-            "so it leaves the folder alone; remove it, or use another folder")
+    return (f"{path} is {kind}, not a charrnn lock file: charrnn writes its PID there, so it "
+            "leaves the folder alone; remove it, or use another folder")
+
+
+@contextmanager
+def waiting_lock(path: Path) -> Iterator[None]:
+    """Hold the lock file ``path`` for a short read-merge-write, waiting for its holder first.
+
+    For files several commands update (the exercises' progress), unlike a run folder, which
+    refuses a second writer.
+
+    Raises
+    ------
+    FolderRefused
+        If ``path`` is a symbolic link, a FIFO, a device or a socket.
+    """
+    fd = _open_lock(path)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        else:
+            os.lseek(fd, _LOCKED_BYTE, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)   # retries for 10 s, then OSError
+            os.lseek(fd, 0, os.SEEK_SET)
+        yield
+        _unlock(fd)
+    finally:
+        os.close(fd)
 
 
 def _lock(fd: int) -> bool:
@@ -287,21 +314,83 @@ def _unlock(fd: int) -> None:
     msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
 
 
+RECORD_LIMIT = 1_000_000     # bytes of settings.json: a few hundred in a real run
+# What each read part of settings.json may hold: a field, its type(s), and a check of range.
+_RECORD_FIELDS: dict[str, dict[str, tuple[type | tuple[type, ...], Callable[[Any], bool], str]]] = {
+    "run": {
+        "checkpoint_every": (int, lambda v: 1 <= v <= MAX_ITERATIONS,
+                             f"an integer from 1 to {MAX_ITERATIONS:,}"),
+        "train_seconds": ((int, float), lambda v: math.isfinite(v) and v >= 0,
+                          "a finite number of seconds, at least 0")},
+    "corpus": {
+        "name": (str, lambda v: True, "a file name"),
+        "encoding": (str, lambda v: True, "the name of a text encoding"),
+        "sha256": (str, lambda v: True, "a hexadecimal SHA-256"),
+        "characters": (int, lambda v: v >= 0, "a number of characters, at least 0")},
+}
+
+
 def _stored(folder: Path, part: str) -> dict[str, Any]:
+    """Part ``part`` of ``folder/settings.json``, every field of it checked; {} if no file.
+
+    Raises
+    ------
+    ValueError
+        If settings.json is not a regular file, too large, not JSON, or a field has the
+        wrong type or range (the message names the file and the field).
+    """
+    path = Path(folder) / RECORD
+    fix = f"correct it, or delete {RECORD} (the checkpoint holds the run; the defaults are used)"
     try:
-        stored = json.loads((Path(folder) / RECORD).read_text(encoding="utf-8"))[part]
-    except (OSError, ValueError, KeyError, TypeError):
+        raw = read_small(path, RECORD_LIMIT)
+    except FileNotFoundError:
         return {}
-    return stored if isinstance(stored, dict) else {}
+    except OSError as err:
+        raise ValueError(f"cannot read {path}: {err.strerror or err}") from None
+    except ValueError as err:
+        raise ValueError(f"{err}: {fix}") from None
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as err:    # UnicodeDecodeError is a ValueError
+        raise ValueError(f"{path} is not JSON ({type(err).__name__}): {fix}") from None
+    stored = record.get(part, {}) if isinstance(record, dict) else None
+    if not isinstance(stored, dict):
+        raise ValueError(f"{path}: {part} is not a JSON object: {fix}")
+    for field, (kind, ok, expected) in _RECORD_FIELDS[part].items():
+        if field not in stored:
+            continue
+        value = stored[field]
+        if isinstance(value, bool) or not isinstance(value, kind) or not ok(value):
+            raise ValueError(f"{path}: {part}.{field} is {_shown(value)}, expected {expected}: "
+                             f"{fix}")
+    return stored
+
+
+def _shown(value: object) -> str:
+    """A value read from a file, short and on one line, for a message."""
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def read_record(folder: Path) -> dict[str, Any]:
-    """The ``run`` part of ``settings.json`` (checkpoint_every, train_seconds); {} if absent."""
+    """The ``run`` part of ``settings.json`` (checkpoint_every, train_seconds); {} if absent.
+
+    Raises
+    ------
+    ValueError
+        If settings.json cannot be read as the run's record, or a field is out of range.
+    """
     return _stored(folder, "run")
 
 
 def read_corpus(folder: Path) -> dict[str, Any]:
-    """The ``corpus`` part of ``settings.json`` (name, encoding, sha256, characters)."""
+    """The ``corpus`` part of ``settings.json`` (name, encoding, sha256, characters).
+
+    Raises
+    ------
+    ValueError
+        As :func:`read_record`.
+    """
     return _stored(folder, "corpus")
 
 

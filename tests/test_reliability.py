@@ -4,14 +4,17 @@ Each test names its row and asserts the clean behaviour: one line, the exit code
 lost, nothing written outside the folder, no hang (every subprocess has a timeout).
 """
 
+import json
 import os
 import stat
+import subprocess
 import sys
 
 import pytest
 
 from charrnn_edu import runs
 from charrnn_edu.cli import main
+from charrnn_edu.exercises.progress import Progress
 from charrnn_edu.files import default_corpus
 
 SMALL = ["--hidden", "8", "--seq-length", "10", "--sample-every", "50", "--sample-length", "30",
@@ -151,3 +154,88 @@ def test_files_are_created_with_the_user_s_umask(capsys, tmp_path, corpus):     
     assert code == 0
     for name in (runs.CHECKPOINT, runs.RECORD, runs.HISTORY, runs.SAMPLES):
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
+
+
+# ------------------------------------------------------------------ 2. files read back
+
+def _edit_record(folder, part, field, value):
+    record = json.loads((folder / runs.RECORD).read_text())
+    record[part][field] = value
+    (folder / runs.RECORD).write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize(("part", "field", "value"), [
+    ("run", "checkpoint_every", 0),                # NK10: was ZeroDivisionError
+    ("run", "checkpoint_every", -5),               # NK11: was an endless save loop
+    ("run", "checkpoint_every", "x"),              # NK12: was TypeError
+    ("run", "checkpoint_every", 0.5),              # NK16: a save every iteration
+    ("run", "train_seconds", "x"),                 # NK13: named neither file nor field
+    ("run", "train_seconds", [1]),                 # NK14: was TypeError
+    ("corpus", "encoding", 5),                     # NK15: was TypeError
+], ids=["NK10", "NK11", "NK12", "NK16", "NK13", "NK14", "NK15"])
+def test_a_bad_field_in_settings_json_is_named_in_one_line(
+        capsys, corpus, trained, part, field, value):
+    _edit_record(trained, part, field, value)
+    before = (trained / runs.CHECKPOINT).read_bytes()
+    code, _, err = train(capsys, corpus, "--resume", trained, "--iterations", "40")
+    assert code == 2
+    line = one_line_error(err)
+    assert str(trained / runs.RECORD) in line and f"{part}.{field}" in line, line
+    assert (trained / runs.CHECKPOINT).read_bytes() == before
+
+
+def test_a_settings_json_that_is_not_an_object_is_named(capsys, corpus, trained):
+    (trained / runs.RECORD).write_text("[1, 2]")
+    code, _, err = train(capsys, corpus, "--resume", trained, "--iterations", "40")
+    assert code == 2 and str(trained / runs.RECORD) in one_line_error(err)
+
+
+@POSIX
+def test_a_fifo_as_settings_json_does_not_hang(tmp_path, corpus, trained):           # NK09
+    (trained / runs.RECORD).unlink()
+    os.mkfifo(trained / runs.RECORD)
+    done = subprocess.run(
+        [sys.executable, "-m", "charrnn_edu", "train", "--data", str(corpus), "--resume",
+         str(trained), "--iterations", "40", "--quiet"],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "FIFO" in one_line_error(done.stderr) and runs.RECORD in done.stderr
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ('{"version": 1, "exercises": []}', "not a JSON object"),                # NW11b
+    ('{"version": 1, "exercises": {"softmax": {"file": 5, "status": "passed"}}}',
+     "exercises.\"softmax\" has file 5"),                                      # NW11c
+    ('{"version": 1, "exercises": {"softmax": {"file": null, "status": "passed"}}}',
+     "has file null"),                                                         # NW11d
+    ('{"version": 1, "exercises": {"softmax": {"file": "a.py", "status": "passed", '
+     '"passed": "many", "checks": []}}}', "has passed \"many\""),              # NW11e
+    ('[]', "not a JSON object"),
+    ('{"exercises": {"softmax": "passed"}}', "is not an entry"),
+], ids=["NW11b", "NW11c", "NW11d", "NW11e", "list", "entry-not-object"])
+def test_a_bad_progress_file_is_named_in_one_line(capsys, tmp_path, monkeypatch, text, words):
+    monkeypatch.setenv("CHARRNN_HOME", str(tmp_path))
+    (tmp_path / "exercises.json").write_text(text)
+    code, _, err = run(capsys, "exercises", "list")
+    assert code == 2
+    line = one_line_error(err)
+    assert str(tmp_path / "exercises.json") in line and words in line, line
+
+
+@POSIX
+def test_a_fifo_as_the_progress_file_does_not_hang(tmp_path):                       # NW11f
+    os.mkfifo(tmp_path / "exercises.json")
+    done = subprocess.run([sys.executable, "-m", "charrnn_edu", "exercises", "list"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "CHARRNN_HOME": str(tmp_path)})
+    assert done.returncode == 2 and "FIFO" in one_line_error(done.stderr)
+
+
+def test_two_checks_at_once_both_keep_their_verdicts(tmp_path):                     # NC01
+    # Both commands load the file before either saves: the second save must merge.
+    first, second = Progress.load(tmp_path / "p.json"), Progress.load(tmp_path / "p.json")
+    first.record("softmax", tmp_path / "a.py", "passed", 3, 3)
+    second.record("clip", tmp_path / "b.py", "passed", 3, 3)
+    kept = Progress.load(tmp_path / "p.json").entries
+    assert {name: e.status for name, e in kept.items()} == {"softmax": "passed",
+                                                           "clip": "passed"}

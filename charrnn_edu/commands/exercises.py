@@ -49,6 +49,8 @@ def _record(progress: Progress, name: str, file: Path, status: str, passed: int 
     """Save where the learner stands; a progress file that cannot be written only warns."""
     try:
         progress.record(name, file, status, passed, checks)
+    except ProgressError as err:
+        typer.echo(f"charrnn: warning: cannot save your progress: {err}", err=True)
     except OSError as err:
         typer.echo(f"charrnn: warning: cannot save your progress in {progress.path}: "
                    f"{err.strerror or err} (set CHARRNN_HOME to a writable folder)", err=True)

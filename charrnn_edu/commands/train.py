@@ -125,7 +125,8 @@ def train(
         raise UsageError("give --out (a new run) or --resume (a run to continue), not both")
     if resume is not None and not resume.is_dir():
         raise UsageError(f"--resume {resume}: no run folder there (train one with --out)")
-    encoding = encoding or (runs.read_corpus(resume).get("encoding") if resume else None) or "utf-8"
+    encoding = (encoding or (call(runs.read_corpus, resume).get("encoding") if resume else None)
+                or "utf-8")
     path, text, vocab = load_corpus(data, encoding)
     corpus = files.Corpus.of(path, text, encoding)
     folder_path = resume or out or Path("runs") / path.stem
@@ -141,7 +142,7 @@ def train(
             trainer = call(runs.resume, folder.path, text, corpus,
                            call(resume_requests, named, chosen))
             trainer.engine = engine.value
-            checkpoint_every = (checkpoint_every or runs.read_record(folder.path)
+            checkpoint_every = (checkpoint_every or call(runs.read_record, folder.path)
                                 .get("checkpoint_every", CHECKPOINT_EVERY))
         else:
             if (folder.path / runs.CHECKPOINT).exists():
