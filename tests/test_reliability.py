@@ -239,3 +239,42 @@ def test_two_checks_at_once_both_keep_their_verdicts(tmp_path):                 
     kept = Progress.load(tmp_path / "p.json").entries
     assert {name: e.status for name, e in kept.items()} == {"softmax": "passed",
                                                            "clip": "passed"}
+
+
+# ------------------------------------------------------------------ 3. text is data
+
+def test_control_characters_of_a_run_reach_a_terminal_escaped(                     # NK31
+        capsys, tmp_path, monkeypatch):
+    text = tmp_path / "esc.txt"
+    text.write_text(("ab\x1bc\x07 \x9b2J\tz\n" * 400), encoding="utf-8")
+    code, _, _ = run(capsys, "train", "--data", text, "--iterations", "30", "--out",
+                     tmp_path / "r", *SMALL)
+    assert code == 0
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    code, out, _ = run(capsys, "sample", tmp_path / "r", "--length", "400", "--temperature",
+                       "3")
+    assert code == 0
+    assert not set(out) & {"\x1b", "\x07", "\x9b"}, repr(out)
+    assert "\\x1b" in out or "\\x07" in out or "\\x9b" in out
+
+
+def test_a_piped_sample_keeps_its_characters(capsys, tmp_path):
+    text = tmp_path / "esc.txt"
+    text.write_text("ab\x1bc\n" * 400, encoding="utf-8")
+    run(capsys, "train", "--data", text, "--iterations", "30", "--out", tmp_path / "r", *SMALL)
+    code, out, _ = run(capsys, "sample", tmp_path / "r", "--length", "400", "--temperature", "3")
+    assert code == 0 and "\x1b" in out
+
+
+@POSIX
+def test_a_name_read_from_a_checkpoint_cannot_add_lines_to_an_error(                # NK32
+        capsys, tmp_path):
+    text = tmp_path / "x\n\x1b[2J\x1b[31mFAKE: all good\x1b[0m.txt"
+    text.write_text(default_corpus().read_text("utf-8")[:3000], encoding="utf-8")
+    code, _, _ = run(capsys, "train", "--data", text, "--iterations", "20", "--out",
+                     tmp_path / "nm", *SMALL)
+    assert code == 0
+    code, _, err = run(capsys, "eval", tmp_path / "nm")
+    assert code == 2
+    line = one_line_error(err)
+    assert "\x1b" not in line and "\\n\\x1b[2J" in line

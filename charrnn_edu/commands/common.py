@@ -10,6 +10,7 @@ did not pass, training that diverged, a full disk), 128 + N for a run stopped by
 from __future__ import annotations
 
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Collection
@@ -32,6 +33,36 @@ def typer_factory(name: str, help: str) -> typer.Typer:
     """A command group with the settings every ``charrnn`` group shares."""
     return typer.Typer(name=name, help=help, add_completion=False, no_args_is_help=True,
                        pretty_exceptions_enable=False, rich_markup_mode=None)
+
+
+# C0 and C1 control characters and DEL: a terminal acts on them instead of showing them (ESC
+# starts a sequence that can clear the screen, set the window title or write the clipboard),
+# and a line break would let a field read from a file add lines of its own to a message.
+_CONTROLS = frozenset([*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)])
+_SHOWN = {c: f"\\x{c:02x}" for c in _CONTROLS - {0x09, 0x0A}}
+_ONE_LINE = {**_SHOWN, 0x0A: "\\n", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def printable(text: str, *, one_line: bool = False) -> str:
+    r"""``text`` with its control characters written as escapes, ``\x1b`` say: data, not commands.
+
+    Newline and tab are kept, unless ``one_line``: then the newline is escaped too, so a
+    message stays one line whatever a field read from a file holds.
+    """
+    return text.translate(_ONE_LINE if one_line else _SHOWN)
+
+
+def for_terminal(text: str, err: bool = False) -> str:
+    """Untrusted text (a sample, a vocabulary) escaped if stdout (stderr) is a terminal.
+
+    Written to a file or a pipe, the text stays as it is: the characters are the data.
+    """
+    stream = sys.stderr if err else sys.stdout
+    try:
+        tty = stream is not None and stream.isatty()
+    except (AttributeError, ValueError):          # no isatty, or a closed stream
+        tty = False
+    return printable(text) if tty else text
 
 
 class UsageError(Exception):
@@ -168,13 +199,14 @@ def run_app(app: typer.Typer, argv: list[str] | None = None) -> int:
             typer.echo(ctx.get_help())
         else:
             where = ctx.command_path if ctx is not None else "charrnn"
-            typer.echo(f"charrnn: error: {err.format_message()} (see '{where} --help')", err=True)
+            typer.echo(f"charrnn: error: {printable(err.format_message(), one_line=True)} "
+                       f"(see '{where} --help')", err=True)
         code = err.exit_code
     except UsageError as err:
-        typer.echo(f"charrnn: error: {err}", err=True)
+        typer.echo(f"charrnn: error: {printable(str(err), one_line=True)}", err=True)
         code = 2
     except (RunError, runs.RunFailed, runs.FolderBusy, runs.FolderRefused) as err:
-        typer.echo(f"charrnn: error: {err}", err=True)
+        typer.echo(f"charrnn: error: {printable(str(err), one_line=True)}", err=True)
         code = 1
     except typer.Exit as err:
         code = err.exit_code
@@ -186,7 +218,7 @@ def run_app(app: typer.Typer, argv: list[str] | None = None) -> int:
         typer.echo("charrnn: interrupted", err=True)
         code = 130
     except OSError as err:
-        typer.echo(f"charrnn: error: {_os_error(err)}", err=True)
+        typer.echo(f"charrnn: error: {printable(_os_error(err), one_line=True)}", err=True)
         code = 1
     except MemoryError:
         typer.echo("charrnn: error: out of memory: try a smaller --hidden or a shorter text",

@@ -12,7 +12,15 @@ import numpy as np
 import typer
 
 from charrnn_edu import checkpoint, evaluation, files, runs, signals
-from charrnn_edu.commands.common import RunError, UsageError, call, flat_note, load_corpus
+from charrnn_edu.commands.common import (
+    RunError,
+    UsageError,
+    call,
+    flat_note,
+    for_terminal,
+    load_corpus,
+    printable,
+)
 from charrnn_edu.commands.options import (
     MAX_LENGTH,
     DataOption,
@@ -61,7 +69,7 @@ def sample(
     with signals.StopSignals() as stop:
         try:
             for piece in pieces:
-                sys.stdout.write(piece)
+                sys.stdout.write(for_terminal(piece))
                 sys.stdout.flush()
                 if stop.signum is not None:
                     break
@@ -130,6 +138,7 @@ def evaluate(
                          "another text to evaluate on)")
     found = call(evaluation.evaluate, model, vocab, meta["settings"], text, corpus_path.name,
                  encoding, meta["corpus_sha256"])
-    typer.echo(f"{'best' if best else 'latest'} model of {path} on {found.what}: "
+    typer.echo(f"{'best' if best else 'latest'} model of {path} on "
+               f"{printable(found.what, one_line=True)}: "
                f"{found.nats:.4f} nats = {found.bits:.4f} bits per character (guessing "
                f"uniformly: log2 K = log2 {found.K} = {math.log2(found.K):.4f} bits)")

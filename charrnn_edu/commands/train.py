@@ -13,6 +13,7 @@ from charrnn_edu.commands.common import (
     CHECKPOINT_EVERY,
     UsageError,
     call,
+    for_terminal,
     load_corpus,
     out_folder,
     train_run,
@@ -174,6 +175,6 @@ def train(
         if trainer.iteration < total else ""))
     if trainer.samples:
         last = trainer.samples[-1]
-        typer.echo(f"\nsample at iteration {last.iteration:,}:\n{last.text}")
+        typer.echo(f"\nsample at iteration {last.iteration:,}:\n{for_terminal(last.text)}")
     if stop.signum is not None:
         raise typer.Exit(stop.exit_code)      # the shell's code for "stopped by signal N"
