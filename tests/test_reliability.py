@@ -6,13 +6,16 @@ lost, nothing written outside the folder, no hang (every subprocess has a timeou
 
 import json
 import os
+import select
+import signal
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 
-from charrnn_edu import runs
+from charrnn_edu import checkpoint, runs
 from charrnn_edu.cli import main
 from charrnn_edu.exercises.progress import Progress
 from charrnn_edu.files import default_corpus
@@ -278,3 +281,74 @@ def test_a_name_read_from_a_checkpoint_cannot_add_lines_to_an_error(            
     assert code == 2
     line = one_line_error(err)
     assert "\x1b" not in line and "\\n\\x1b[2J" in line
+
+
+# ------------------------------------------------------------------ 4. one writer, stops
+
+def test_study_locks_each_seed_s_folder(capsys, tmp_path, corpus):                   # NC05
+    seed = tmp_path / "st" / "seed-0"
+    with runs.RunFolder(seed):                   # a `train --resume st/seed-0` writing it
+        code, _, err = run(capsys, "study", "--data", corpus, "--seeds", "1", "--iterations",
+                           "20", "--out", tmp_path / "st")
+    assert code == 1
+    line = one_line_error(err)
+    assert str(seed) in line and f"PID {os.getpid()}" in line
+    assert not (seed / runs.CHECKPOINT).exists()
+
+
+def _first_line(stream, deadline):
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([stream], [], [], 0.5)
+        if ready:
+            return stream.readline()
+    raise AssertionError("the child printed nothing in time")
+
+
+@POSIX
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["NS04", "NS04b"])
+def test_a_stopped_study_saves_its_seed_and_says_so(tmp_path, corpus, signum):
+    out = tmp_path / "st"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "charrnn_edu", "study", "--data", str(corpus), "--seeds", "2",
+         "--iterations", "100000000", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = _first_line(process.stderr, time.monotonic() + 120)    # a progress line
+        assert line.startswith(b"seed 0: iteration 10,000 "), line
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+        process.wait()
+    stderr = stderr.decode()
+    assert process.returncode == 128 + signum, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(f"charrnn: stopped by {signal.Signals(signum).name}: seed 0 is "
+                           "saved at iteration "), stderr
+    iteration = int(last.split("saved at iteration ")[1].split()[0].replace(",", ""))
+    _, _, meta = checkpoint.load_model(out / "seed-0" / runs.CHECKPOINT)
+    assert meta["iteration"] == iteration >= 10_000
+    assert not (out / "seed-1").exists()
+
+
+def _ctrl_c(*args, **kwargs):
+    signal.raise_signal(signal.SIGINT)     # as the terminal does: the handler runs at once
+
+
+@pytest.mark.parametrize(("where", "command"), [
+    ("charrnn_edu.commands.gradcheck.check", ["gradcheck"]),                   # NS07
+    ("charrnn_edu.commands.common.read_text", ["train", "--out", "r"]),        # NS08
+    ("charrnn_edu.commands.study.call", ["study", "--out", "s"]),               # NS04b
+    ("charrnn_edu.commands.exercises.run_checks", ["exercises", "check", "softmax",
+                                                    "mine.py"]),
+], ids=["NS07-gradcheck", "NS08-corpus", "study-setup", "exercises-check"])
+def test_ctrl_c_in_any_command_says_it_stopped(capsys, tmp_path, monkeypatch, where, command):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHARRNN_HOME", str(tmp_path / "home"))
+    (tmp_path / "mine.py").write_text("def softmax(o):\n    return o\n")
+    monkeypatch.setattr(where, _ctrl_c)
+    code, _, err = run(capsys, *command)
+    assert code == 130
+    assert err.strip().splitlines() == ["charrnn: interrupted"], err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "s").exists()
+    assert not (tmp_path / "home" / "exercises.json").exists()

@@ -10,7 +10,9 @@ did not pass, training that diverged, a full disk), 128 + N for a run stopped by
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Collection
@@ -185,6 +187,30 @@ def _os_error(err: OSError) -> str:
 def run_app(app: typer.Typer, argv: list[str] | None = None) -> int:
     """Run ``app`` as ``charrnn``; every error becomes one line and the exit code returned."""
     command = typer.main.get_command(app)
+    # Typer turns a KeyboardInterrupt into a silent exit code 130 before it reaches the
+    # except below; a Ctrl-C seen here is told apart by this handler's mark. Commands that
+    # stop gently (train, study, sample) install their own handlers over it.
+    interrupted: list[int] = []
+
+    def mark(signum: int, frame: object) -> None:
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    ours = (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if ours:
+        signal.signal(signal.SIGINT, mark)
+    try:
+        code = _run(command, argv, interrupted)
+    finally:
+        if ours:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    if interrupted and code == 130:
+        typer.echo("charrnn: interrupted", err=True)
+    return code
+
+
+def _run(command: Any, argv: list[str] | None, interrupted: list[int]) -> int:
     try:
         # Overflow and NaN are diagnosed by the library in words (a diverged run, a refused
         # option); numpy's and matplotlib's warnings would only repeat them with line numbers.
@@ -216,6 +242,7 @@ def run_app(app: typer.Typer, argv: list[str] | None = None) -> int:
         code = 128 + err.signum
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("charrnn: interrupted", err=True)
+        interrupted.clear()                     # said
         code = 130
     except OSError as err:
         typer.echo(f"charrnn: error: {printable(_os_error(err), one_line=True)}", err=True)
