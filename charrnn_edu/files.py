@@ -8,6 +8,7 @@ goes through here, so the guarantees (one-line errors, no half-written file) liv
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 import re
@@ -69,10 +70,14 @@ def read_text(path: str | Path, encoding: str = "utf-8") -> str:
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as err:
+        marked = _byte_order_mark(data)
+        hint = (f"it starts with a {marked.upper()} byte-order mark: try --encoding {marked}"
+                if marked and marked != encoding.lower() else "try --encoding latin-1")
         raise ValueError(f"{path} is not valid {encoding}: byte 0x{data[err.start]:02x} at offset "
-                         f"{err.start} (try --encoding latin-1)") from None
+                         f"{err.start} ({hint})") from None
     except LookupError:
         raise ValueError(f"unknown text encoding {encoding!r} (try utf-8 or latin-1)") from None
+    marked = _byte_order_mark(data[:4])
     del data                           # the text alone from here: a large corpus is not held twice
     if not text:
         raise ValueError(f"corpus file is empty: {path} (pass a file with some text in it)")
@@ -80,9 +85,24 @@ def read_text(path: str | Path, encoding: str = "utf-8") -> str:
     # always do. Decoded first, so a UTF-16 text, whose bytes hold zeros, is still text.
     nul = text.find("\x00")
     if nul >= 0:
+        hint = (f"it starts with a {marked.upper()} byte-order mark: try --encoding {marked}"
+                if marked else "pass a text file with --data")
         raise ValueError(f"{path} holds a NUL character at position {nul:,}: it is a binary "
-                         "file, not text (pass a text file with --data)")
+                         f"file, not text ({hint})")
     return text
+
+
+def _byte_order_mark(data: bytes) -> str | None:
+    """The encoding a byte-order mark at the start of ``data`` announces, or None.
+
+    UTF-16 and UTF-32 texts (Windows Notepad's "Unicode") begin with one; decoded as UTF-8
+    they fail at byte 0, and as latin-1 they hold NUL characters.
+    """
+    for mark, name in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                       (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(mark):
+            return name
+    return None
 
 
 def read_small(path: str | Path, limit: int) -> bytes:
@@ -144,8 +164,21 @@ class Corpus:
 
     @classmethod
     def of(cls, path: Path, text: str, encoding: str) -> Corpus:
-        """The record of ``text``, read from ``path`` with ``encoding``."""
-        return cls(path.name, encoding, corpus_sha256(text, encoding), len(text))
+        """The record of ``text``, read from ``path`` with ``encoding``.
+
+        Raises
+        ------
+        ValueError
+            If ``encoding`` decoded the file but cannot encode the text back (idna does
+            that): the file's bytes, which the record names by SHA-256, are then unknown.
+        """
+        try:
+            sha256 = corpus_sha256(text, encoding)
+        except UnicodeError as err:
+            raise ValueError(f"{path} decodes as {encoding}, but {encoding} cannot encode the "
+                             f"text back ({err}): choose another --encoding, such as utf-8 or "
+                             "latin-1") from None
+        return cls(path.name, encoding, sha256, len(text))
 
     def to_dict(self) -> dict[str, str | int]:
         """The record as a plain dict (for JSON)."""

@@ -352,3 +352,99 @@ def test_ctrl_c_in_any_command_says_it_stopped(capsys, tmp_path, monkeypatch, wh
     assert err.strip().splitlines() == ["charrnn: interrupted"], err
     assert not (tmp_path / "r").exists() and not (tmp_path / "s").exists()
     assert not (tmp_path / "home" / "exercises.json").exists()
+
+
+# ------------------------------------------------------------------ 5. environments
+
+def charrnn(*args, timeout=120, **kwargs):
+    """``python -m charrnn_edu ARGS`` in a child, its output as text."""
+    return subprocess.run([sys.executable, "-m", "charrnn_edu", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def test_a_closed_stdout_is_no_traceback(trained):                                  # NV07
+    done = subprocess.run([sys.executable, "-m", "charrnn_edu", "sample", str(trained),
+                           "--length", "10"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, timeout=120,
+                          preexec_fn=None if sys.platform == "win32" else lambda: os.close(1))
+    assert done.returncode == 0 and done.stderr == ""
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("command", ["train", "sample"], ids=["NV12c-train", "NV12-sample"])
+def test_a_full_stdout_is_named_as_stdout_not_as_a_failed_save(tmp_path, corpus, trained,
+                                                               command):
+    args = (["train", "--data", corpus, "--iterations", "20", "--out", tmp_path / "f", *SMALL]
+            if command == "train" else ["sample", trained, "--length", "100"])
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "charrnn_edu", *map(str, args)],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 1
+    assert one_line_error(done.stderr) == ("charrnn: error: cannot write to the standard output: "
+                                           "No space left on device")
+    if command == "train":
+        assert (tmp_path / "f" / runs.CHECKPOINT).exists()
+
+
+def test_a_sample_the_terminal_cannot_encode_gets_the_fix(tmp_path):               # NV02d, NV03
+    text = tmp_path / "u.txt"
+    text.write_text("Ça va, très bien — merci.\n" * 300, encoding="utf-8")
+    assert charrnn("train", "--data", text, "--iterations", "20", "--out", tmp_path / "u",
+                   *SMALL).returncode == 0
+    done = charrnn("sample", tmp_path / "u", "--length", "300", "--temperature", "5",
+                   env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert done.returncode == 1
+    line = one_line_error(done.stderr)
+    assert "the output's encoding, ascii, cannot show" in line and "PYTHONIOENCODING=utf-8" in line
+
+
+@POSIX
+def test_a_deleted_working_folder_still_runs_a_command(tmp_path, corpus):           # NV11
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    env = {**os.environ, "CHARRNN_HOME": str(tmp_path / "home")}
+    # The child enters the folder, which is then deleted before charrnn starts.
+    script = ("import os, runpy, sys\nos.chdir(sys.argv[1]); os.rmdir(sys.argv[1])\n"
+              "sys.argv = ['charrnn', *sys.argv[2:]]\n"
+              "runpy.run_module('charrnn_edu', run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", script, str(gone), "train", "--data",
+                           str(corpus), "--iterations", "20", "--out", str(tmp_path / "abs"),
+                           *SMALL], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "abs" / runs.CHECKPOINT).exists()
+    gone.mkdir()
+    done = subprocess.run([sys.executable, "-c", script, str(gone), "exercises", "list"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_an_invalid_mplbackend_is_ignored(tmp_path, trained):                       # NV14
+    done = charrnn("plot", trained, "--out", tmp_path / "l.png",
+                   env={**os.environ, "MPLBACKEND": "bogus"})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert (tmp_path / "l.png").stat().st_size > 0
+
+
+def test_an_unwritable_matplotlib_folder_brings_no_raw_warnings(tmp_path, trained):  # NV04
+    (tmp_path / "afile").write_text("")
+    done = charrnn("plot", trained, env={**os.environ,
+                                         "MPLCONFIGDIR": str(tmp_path / "afile" / "sub")})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_an_encoding_that_cannot_encode_back_is_one_line(capsys, tmp_path, corpus):  # ND16
+    for command in ("train", "study", "report"):
+        code, _, err = run(capsys, command, "--data", corpus, "--encoding", "idna", "--out",
+                           tmp_path / command)
+        assert code == 2
+        assert "idna cannot encode the text back" in one_line_error(err)
+        assert not (tmp_path / command).exists()
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"], ids=["ND06", "ND06b"])
+def test_a_utf16_text_gets_the_advice_to_say_so(capsys, tmp_path, encoding):
+    text = tmp_path / "utf16.txt"
+    text.write_text("hello, world\n" * 100, encoding="utf-16")
+    code, _, err = run(capsys, "train", "--data", text, "--encoding", encoding, "--out",
+                       tmp_path / "r", *SMALL)
+    assert code == 2 and "try --encoding utf-16" in one_line_error(err)

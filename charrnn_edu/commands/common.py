@@ -9,6 +9,8 @@ did not pass, training that diverged, a full disk), 128 + N for a run stopped by
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
 import sys
@@ -179,6 +181,43 @@ def train_run(trainer: Trainer, total: int, folder: Path, corpus: files.Corpus,
             progress.bar.stop()
 
 
+def _ignore_a_bad_backend() -> None:
+    """Leave out an MPLBACKEND that matplotlib refuses: importing it would fail otherwise.
+
+    charrnn draws into files only, by their suffix, and never needs a backend; a valid
+    MPLBACKEND is kept as it is.
+    """
+    value = os.environ.get("MPLBACKEND")
+    if not value or "matplotlib" in sys.modules:
+        return
+    del os.environ["MPLBACKEND"]
+    import matplotlib
+    from matplotlib import rcsetup
+
+    try:
+        rcsetup.validate_backend(value)
+    except ValueError:
+        return
+    os.environ["MPLBACKEND"] = matplotlib.rcParams["backend"] = value
+
+
+def _stdout_broken(err: OSError) -> bool:
+    """Whether ``err`` came from writing stdout (a full /dev/full); stdout is silenced then.
+
+    The innermost frame wrote to the stream it holds (``click.echo``'s ``file``, say): every
+    file the package writes names itself in ``err.filename`` instead. The bytes left in the
+    buffer would fail again as Python exits, so from here on stdout goes nowhere.
+    """
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None or not any(v is sys.stdout for v in tb.tb_frame.f_locals.values()):
+        return False
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return True
+
+
 def _os_error(err: OSError) -> str:
     where = f" {err.filename}" if err.filename else ""
     return f"cannot write{where}: {err.strerror or err}"
@@ -187,6 +226,12 @@ def _os_error(err: OSError) -> str:
 def run_app(app: typer.Typer, argv: list[str] | None = None) -> int:
     """Run ``app`` as ``charrnn``; every error becomes one line and the exit code returned."""
     command = typer.main.get_command(app)
+    if sys.stdout is None:              # started with stdout closed (`charrnn ... >&-`)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the process's stdout from now on
+    # matplotlib logs raw lines when it cannot write its cache (a read-only HOME) and then
+    # uses a temporary folder: nothing the user must act on, so only its errors are shown.
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
+    _ignore_a_bad_backend()
     # Typer turns a KeyboardInterrupt into a silent exit code 130 before it reaches the
     # except below; a Ctrl-C seen here is told apart by this handler's mark. Commands that
     # stop gently (train, study, sample) install their own handlers over it.
@@ -244,8 +289,17 @@ def _run(command: Any, argv: list[str] | None, interrupted: list[int]) -> int:
         typer.echo("charrnn: interrupted", err=True)
         interrupted.clear()                     # said
         code = 130
+    except UnicodeEncodeError as err:
+        typer.echo(f"charrnn: error: the output's encoding, {err.encoding}, cannot show "
+                   f"{ascii(err.object[err.start:err.start + 1])}: set a UTF-8 locale "
+                   "(LC_ALL=C.UTF-8) or PYTHONIOENCODING=utf-8", err=True)
+        code = 1
     except OSError as err:
-        typer.echo(f"charrnn: error: {printable(_os_error(err), one_line=True)}", err=True)
+        if err.filename is None and _stdout_broken(err):
+            typer.echo(f"charrnn: error: cannot write to the standard output: "
+                       f"{err.strerror or err}", err=True)
+        else:
+            typer.echo(f"charrnn: error: {printable(_os_error(err), one_line=True)}", err=True)
         code = 1
     except MemoryError:
         typer.echo("charrnn: error: out of memory: try a smaller --hidden or a shorter text",

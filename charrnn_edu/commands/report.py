@@ -110,7 +110,7 @@ def report(
                 if trained_on < len(text) else "")
         raise UsageError(f"{path} has {trained_on} characters to train on{held}; the report "
                          f"needs at least batch * (seq_length + 1) = {need}")
-    corpus = files.Corpus.of(path, text, encoding)
+    corpus = call(files.Corpus.of, path, text, encoding)
 
     def checked(section: dict, tables: dict) -> None:
         rows = [row for t in tables.values() for row in t]

@@ -66,14 +66,17 @@ def sample(
     pieces = generate_chunks(rnn, trainer.vocab, length, np.random.default_rng(seed),
                              prefix=prime, temperature=temperature, top_p=top_p,
                              greedy_decoding=greedy)
+    out = sys.stdout                  # named: run_app tells a full stdout by it
     with signals.StopSignals() as stop:
         try:
             for piece in pieces:
-                sys.stdout.write(for_terminal(piece))
-                sys.stdout.flush()
+                out.write(for_terminal(piece))
+                out.flush()
                 if stop.signum is not None:
                     break
-            sys.stdout.write("\n")
+            out.write("\n")
+        except UnicodeEncodeError:
+            raise                     # the terminal's encoding, not the options: run_app says
         except ValueError as err:
             raise UsageError(str(err)) from None
         except BrokenPipeError:
@@ -132,7 +135,8 @@ def evaluate(
     model, vocab, meta = call(checkpoint.load_model, path, best)
     encoding = encoding or meta["encoding"]
     corpus_path, text, _ = load_corpus(data, encoding)
-    if data is None and files.corpus_sha256(text, encoding) != meta["corpus_sha256"]:
+    if data is None and call(files.Corpus.of, corpus_path, text, encoding).sha256 != \
+            meta["corpus_sha256"]:
         raise UsageError(f"{path} was trained on {meta['corpus_name']}, not on the bundled "
                          f"corpus: give --data the path of {meta['corpus_name']} (or of "
                          "another text to evaluate on)")

@@ -68,7 +68,7 @@ def study(
     settings = call(resolve_settings, preset.value,
                     {"batch": batch, "dtype": dtype and dtype.value})
     path, text, _ = load_corpus(data, encoding or "utf-8")
-    corpus = files.Corpus.of(path, text, encoding or "utf-8")
+    corpus = call(files.Corpus.of, path, text, encoding or "utf-8")
     per_epoch = iterations_per_epoch(trained_length(len(text), settings),  # of the trained part
                                      settings.seq_length, settings.batch)
     total = call(target_iterations, per_epoch, iterations=iterations, epochs=epochs)

@@ -129,7 +129,7 @@ def train(
     encoding = (encoding or (call(runs.read_corpus, resume).get("encoding") if resume else None)
                 or "utf-8")
     path, text, vocab = load_corpus(data, encoding)
-    corpus = files.Corpus.of(path, text, encoding)
+    corpus = call(files.Corpus.of, path, text, encoding)
     folder_path = resume or out or Path("runs") / path.stem
     out_folder("--resume" if resume else "--out", folder_path)
     chosen = {"hidden": hidden, "seq_length": seq_length, "eta": eta, "sigma": sigma,

@@ -55,7 +55,7 @@ class Entry:
         path = Path(self.file)
         try:
             shown = str(path.relative_to(cwd or Path.cwd()))
-        except ValueError:
+        except (ValueError, OSError):    # elsewhere, or the current folder was deleted
             shown = str(path)
         if self.status == "failing":
             return f"failing: {shown} ({self.passed} of {self.checks} checks pass)"
