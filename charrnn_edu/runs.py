@@ -36,7 +36,7 @@ import numpy as np
 
 from charrnn_edu import __version__, checkpoint
 from charrnn_edu.encoding import Vocabulary
-from charrnn_edu.evaluation import memory_estimate
+from charrnn_edu.evaluation import memory_parts
 from charrnn_edu.files import Corpus, kind_of, read_small, remove_temporaries, write_atomically
 from charrnn_edu.forward import step
 from charrnn_edu.settings import MAX_ITERATIONS
@@ -125,11 +125,22 @@ def start(text: str, vocab: Vocabulary, settings: Settings, memory: int,
         If the run would need more memory (the message gives the estimate), or the text is
         too short for one sequence.
     """
-    need = memory_estimate(len(text), len(vocab), settings)
+    parts = memory_parts(len(text), len(vocab), settings)
+    need = sum(parts.values())
     if need > memory:
-        raise ValueError(f"--hidden {settings.hidden:,} needs about {need / 2**30:,.1f} GiB of "
+        # Named after what costs the most: the parameters grow with m^2, the engine's
+        # buffers with tau * B, the text with its length.
+        largest = max(parts, key=parts.__getitem__)
+        what, fix = {
+            "parameters": (f"--hidden {settings.hidden:,}", "a smaller --hidden"),
+            "buffers": (f"--seq-length {settings.seq_length:,}"
+                        + (f" with --batch {settings.batch:,}" if settings.batch > 1 else ""),
+                        "a smaller --seq-length" + (" or --batch" if settings.batch > 1
+                                                    else "")),
+            "text": (f"the text of {len(text):,} characters", "a shorter text")}[largest]
+        raise ValueError(f"{what} needs about {need / 2**30:,.1f} GiB of "
                          f"memory, more than the {memory / 2**30:,.1f} GiB allowed (half of this "
-                         "machine's): choose a smaller --hidden")
+                         f"machine's): choose {fix}")
     return Trainer.start(text, settings, vocab, engine=engine)
 
 

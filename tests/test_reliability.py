@@ -448,3 +448,48 @@ def test_a_utf16_text_gets_the_advice_to_say_so(capsys, tmp_path, encoding):
     code, _, err = run(capsys, "train", "--data", text, "--encoding", encoding, "--out",
                        tmp_path / "r", *SMALL)
     assert code == 2 and "try --encoding utf-16" in one_line_error(err)
+
+
+# ------------------------------------------------------------------ 6. bounds
+
+@pytest.mark.parametrize(("option", "value", "words"), [
+    ("--timeout", "1e308", "--timeout must be at most 86,400 seconds"),        # NO49
+    ("--timeout", "1e9", "--timeout must be at most 86,400 seconds"),          # NO49
+    ("--examples", str(10**20), "--examples must be at most 10,000"),          # NO54
+    ("--examples", "100000", "--examples must be at most 10,000"),             # NO54
+], ids=["NO49-1e308", "NO49-1e9", "NO54-1e20", "NO54-1e5"])
+def test_exercises_check_options_are_bounded(capsys, tmp_path, monkeypatch, option, value,
+                                             words):
+    monkeypatch.setenv("CHARRNN_HOME", str(tmp_path / "home"))
+    (tmp_path / "mine.py").write_text("def softmax(o):\n    return o\n")
+    code, _, err = run(capsys, "exercises", "check", "softmax", tmp_path / "mine.py", option,
+                       value)
+    assert code == 2 and words in one_line_error(err)
+
+
+def test_a_long_gradient_check_says_so_before_it_starts(capsys, monkeypatch):       # NO32
+    import charrnn_edu.commands.gradcheck as command
+
+    def stopped(*args, **kwargs):          # the line must come before the check begins
+        raise KeyboardInterrupt
+    monkeypatch.setattr(command, "check", stopped)
+    code, _, err = run(capsys, "gradcheck", "--hidden", "50", "--seq-length", "1000")
+    assert code == 130
+    assert err.splitlines()[0] == ("checking 10,226 parameters, each by three forward passes "
+                                   "of 1,000 steps: this can take minutes (Ctrl-C stops it)")
+    code, _, err = run(capsys, "gradcheck")                        # the default: seconds
+    assert code == 130 and "checking" not in err
+
+
+@pytest.mark.parametrize(("args", "blamed"), [
+    (["--hidden", "8", "--seq-length", "100000000"], "--seq-length 100,000,000 needs"),  # NO08
+    (["--hidden", "1000000"], "--hidden 1,000,000 needs"),
+], ids=["NO08", "hidden"])
+def test_the_memory_refusal_names_the_option_that_costs_it(capsys, tmp_path, corpus, args,
+                                                           blamed):
+    code, _, err = run(capsys, "train", "--data", corpus, "--quiet", "--out", tmp_path / "m",
+                       *args)
+    assert code == 2
+    line = one_line_error(err)
+    assert blamed in line and f"choose a smaller {blamed.split()[0]}" in line
+    assert not (tmp_path / "m").exists()
