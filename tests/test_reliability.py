@@ -108,6 +108,12 @@ def test_a_fifo_as_lock_is_named_in_one_line(capsys, tmp_path, corpus):         
     assert "FIFO" in one_line_error(err) and str(folder / ".lock") in err
 
 
+def test_a_directory_as_lock_is_named_in_one_line(capsys, tmp_path, corpus):        # NK37
+    (tmp_path / "lf2" / ".lock").mkdir(parents=True)
+    code, _, err = train(capsys, corpus, "--out", tmp_path / "lf2")
+    assert code == 1 and str(tmp_path / "lf2" / ".lock") in one_line_error(err)
+
+
 @POSIX
 def test_a_lock_linked_to_a_device_is_refused(capsys, tmp_path, corpus):            # NK38
     folder = tmp_path / "ld"
