@@ -362,8 +362,7 @@ def test_ctrl_c_in_any_command_says_it_stopped(capsys, tmp_path, monkeypatch, wh
 
 # ------------------------------------------------------------------ 5. environments
 
-def charrnn(*args, timeout=120, **kwargs):
-    """``python -m charrnn_edu ARGS`` in a child, its output as text."""
+def charrnn(*args, timeout=120, **kwargs):         # `python -m charrnn_edu ARGS`, as text
     return subprocess.run([sys.executable, "-m", "charrnn_edu", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, **kwargs)
 
