@@ -18,7 +18,7 @@ from charrnn_edu.files import corpus_sha256
 from charrnn_edu.forward import RNN
 from charrnn_edu.training import Settings, held_out_loss, split_text
 
-__all__ = ["Evaluation", "evaluate", "memory_estimate", "physical_memory"]
+__all__ = ["Evaluation", "evaluate", "memory_estimate", "memory_parts", "physical_memory"]
 
 
 @dataclass(frozen=True)
@@ -69,18 +69,27 @@ def evaluate(rnn: RNN, vocab: Vocabulary, settings: Settings, text: str, name: s
 def memory_estimate(n_chars: int, K: int, settings: Settings) -> int:
     """Bytes a run needs, roughly: its arrays, not Python's own overhead.
 
+    The sum of :func:`memory_parts`.
+    """
+    return sum(memory_parts(n_chars, K, settings).values())
+
+
+def memory_parts(n_chars: int, K: int, settings: Settings) -> dict[str, int]:
+    """Bytes a run needs for its parameters, the engine's buffers and the text, roughly.
+
     The parameters (m + K + mK + m^2 + Km numbers) exist about ten times over: the current
     and best copies, the gradients and their clipped copy, the optimiser's one or two
-    accumulators and the engine's flat buffers, plus the engine's (tau, B, m + K) buffers.
-    The corpus is one byte per character for K <= 256.
+    accumulators and the engine's flat buffers; the engine's (tau, B, m + K) buffers grow
+    with the sequence length and the streams. The corpus is one byte per character for
+    K <= 256.
     """
     m = settings.hidden
     parameters = m + K + 2 * m * K + m * m
     itemsize = np.dtype(settings.dtype).itemsize
     # The engine's buffers hold a few (tau, B, m + K) arrays for B streams.
     buffers = 8 * settings.seq_length * settings.batch * (m + K)
-    return ((10 * parameters + buffers) * itemsize
-            + n_chars * np.min_scalar_type(K - 1).itemsize)
+    return {"parameters": 10 * parameters * itemsize, "buffers": buffers * itemsize,
+            "text": n_chars * np.min_scalar_type(K - 1).itemsize}
 
 
 def physical_memory() -> int:

@@ -8,11 +8,13 @@ goes through here, so the guarantees (one-line errors, no half-written file) liv
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
+import re
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,12 +23,11 @@ from typing import TYPE_CHECKING, BinaryIO
 if TYPE_CHECKING:       # matplotlib is imported only when a figure is saved
     from matplotlib.figure import Figure
 
-__all__ = ["read_text", "default_corpus", "write_atomically", "save_figure",
-           "corpus_sha256", "Corpus",
-           "remove_temporaries"]
+__all__ = ["read_text", "read_small", "kind_of", "default_corpus", "write_atomically",
+           "save_figure", "corpus_sha256", "Corpus", "remove_temporaries"]
 
 
-def _kind(mode: int) -> str | None:
+def kind_of(mode: int) -> str | None:
     """What a non-regular file is, in words, or None for a regular file."""
     for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
@@ -59,7 +60,7 @@ def read_text(path: str | Path, encoding: str = "utf-8") -> str:
     except FileNotFoundError:
         raise FileNotFoundError(f"corpus file not found: {path} "
                                 "(pass an existing text file with --data)") from None
-    kind = _kind(mode)
+    kind = kind_of(mode)
     if kind == "a directory":
         raise IsADirectoryError(f"{path} is a directory, not a text file "
                                 "(pass a text file with --data)")
@@ -69,10 +70,14 @@ def read_text(path: str | Path, encoding: str = "utf-8") -> str:
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as err:
+        marked = _byte_order_mark(data)
+        hint = (f"it starts with a {marked.upper()} byte-order mark: try --encoding {marked}"
+                if marked and marked != encoding.lower() else "try --encoding latin-1")
         raise ValueError(f"{path} is not valid {encoding}: byte 0x{data[err.start]:02x} at offset "
-                         f"{err.start} (try --encoding latin-1)") from None
+                         f"{err.start} ({hint})") from None
     except LookupError:
         raise ValueError(f"unknown text encoding {encoding!r} (try utf-8 or latin-1)") from None
+    marked = _byte_order_mark(data[:4])
     del data                           # the text alone from here: a large corpus is not held twice
     if not text:
         raise ValueError(f"corpus file is empty: {path} (pass a file with some text in it)")
@@ -80,9 +85,50 @@ def read_text(path: str | Path, encoding: str = "utf-8") -> str:
     # always do. Decoded first, so a UTF-16 text, whose bytes hold zeros, is still text.
     nul = text.find("\x00")
     if nul >= 0:
+        hint = (f"it starts with a {marked.upper()} byte-order mark: try --encoding {marked}"
+                if marked else "pass a text file with --data")
         raise ValueError(f"{path} holds a NUL character at position {nul:,}: it is a binary "
-                         "file, not text (pass a text file with --data)")
+                         f"file, not text ({hint})")
     return text
+
+
+def _byte_order_mark(data: bytes) -> str | None:
+    """The encoding a byte-order mark at the start of ``data`` announces, or None.
+
+    UTF-16 and UTF-32 texts (Windows Notepad's "Unicode") begin with one; decoded as UTF-8
+    they fail at byte 0, and as latin-1 they hold NUL characters.
+    """
+    for mark, name in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                       (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(mark):
+            return name
+    return None
+
+
+def read_small(path: str | Path, limit: int) -> bytes:
+    """The bytes of a small file the package wrote and now reads back (JSON, say).
+
+    Only a regular file of at most ``limit`` bytes is read: a FIFO put in its place would
+    make a plain read wait for a writer forever, a device or a huge file never end.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    ValueError
+        It is not a regular file, or is larger than ``limit`` (the message names it).
+    """
+    path = Path(path)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        kind = kind_of(info.st_mode)
+        if kind is not None:
+            raise ValueError(f"{path} is {kind}, not a file charrnn wrote")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path} is larger than the {limit:,} bytes charrnn writes there")
+    return data
 
 
 def default_corpus() -> Path:
@@ -118,8 +164,21 @@ class Corpus:
 
     @classmethod
     def of(cls, path: Path, text: str, encoding: str) -> Corpus:
-        """The record of ``text``, read from ``path`` with ``encoding``."""
-        return cls(path.name, encoding, corpus_sha256(text, encoding), len(text))
+        """The record of ``text``, read from ``path`` with ``encoding``.
+
+        Raises
+        ------
+        ValueError
+            If ``encoding`` decoded the file but cannot encode the text back (idna does
+            that): the file's bytes, which the record names by SHA-256, are then unknown.
+        """
+        try:
+            sha256 = corpus_sha256(text, encoding)
+        except UnicodeError as err:
+            raise ValueError(f"{path} decodes as {encoding}, but {encoding} cannot encode the "
+                             f"text back ({err}): choose another --encoding, such as utf-8 or "
+                             "latin-1") from None
+        return cls(path.name, encoding, sha256, len(text))
 
     def to_dict(self) -> dict[str, str | int]:
         """The record as a plain dict (for JSON)."""
@@ -128,6 +187,8 @@ class Corpus:
 
 TEMPORARY = ".tmp"
 """Suffix of the temporary files :func:`write_atomically` writes (``.NAME.XXXXXXXX.tmp``)."""
+# mkstemp's random part is drawn from lower-case letters, digits and "_".
+_TEMPORARY_NAME = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]+" + re.escape(TEMPORARY))
 
 
 def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
@@ -147,7 +208,9 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], o
         raise
     try:
         if hasattr(os, "fchmod"):      # Windows (before 3.13) has none, nor group bits to set
-            os.fchmod(fd, 0o644)       # mkstemp's 0600 would hide the run from other users
+            # mkstemp's 0600 would hide the run from other users; the user's umask says who
+            # may read it, as it does for any file an ordinary open() creates.
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -158,6 +221,12 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], o
         if isinstance(err, OSError):
             err.filename = str(path)   # the file asked for, not the temporary one
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)             # the only way to read it is to set it, then set it back
+    os.umask(mask)
+    return mask
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: float | None = None) -> None:
@@ -186,16 +255,19 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: float | None 
                                                      **options))
 
 
-def remove_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+def remove_temporaries(folder: str | os.PathLike[str], names: Collection[str]) -> list[Path]:
     """Delete the temporary files a killed :func:`write_atomically` left in ``folder``.
 
     ``kill -9`` gives no chance to clean up, so a ``.NAME.XXXXXXXX.tmp`` file (as large as
-    the file it was to become) can stay behind. Call this only while no other process writes
-    to ``folder`` (a run folder's lock guarantees it). Returns the files removed.
+    the file it was to become) can stay behind. Only that exact pattern, for a NAME in
+    ``names`` (the files the caller writes there), is removed: a user's own ``.notes.tmp``
+    is not ours to delete. Call this only while no other process writes to ``folder`` (a run
+    folder's lock guarantees it). Returns the files removed.
     """
     removed = []
     for path in Path(folder).glob(f".*{TEMPORARY}"):
-        if path.is_file():
+        made = _TEMPORARY_NAME.fullmatch(path.name)
+        if made and made["name"] in names and path.is_file() and not path.is_symlink():
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed

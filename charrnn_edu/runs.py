@@ -8,7 +8,8 @@ A run folder holds::
                      (checkpoint_every) and its training time so far
     history.csv      the loss of every iteration
     samples.md       the text synthesised during training
-    .lock            held by the process that writes the folder; holds its PID
+    .lock            held by the process that writes the folder; holds its PID while it
+                     does, and is left empty when it is done
 
 Every file is written atomically (``files.write_atomically``), and all of them at every save,
 so a run killed at any moment leaves the last save whole. The lock is one the operating
@@ -26,8 +27,8 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,10 @@ import numpy as np
 
 from charrnn_edu import __version__, checkpoint
 from charrnn_edu.encoding import Vocabulary
-from charrnn_edu.evaluation import memory_estimate
-from charrnn_edu.files import Corpus, remove_temporaries, write_atomically
+from charrnn_edu.evaluation import memory_parts
+from charrnn_edu.files import Corpus, kind_of, read_small, remove_temporaries, write_atomically
 from charrnn_edu.forward import step
+from charrnn_edu.settings import MAX_ITERATIONS
 from charrnn_edu.signals import StopSignals
 from charrnn_edu.training import Sample, Settings, Trainer, TrainingDiverged
 
@@ -51,13 +53,17 @@ except ImportError:                      # Windows
     fcntl = None
     import msvcrt
 
-__all__ = ["RunFolder", "FolderBusy", "RunFailed", "history_csv", "held_out_csv",
-           "samples_markdown", "read_record", "read_corpus", "save", "start", "resume", "train",
-           "finite"]
+__all__ = ["RunFolder", "FolderBusy", "FolderRefused", "RunFailed", "waiting_lock",
+           "history_csv", "held_out_csv", "samples_markdown", "read_record", "read_corpus",
+           "save", "start", "resume", "train", "finite"]
 
 CHECKPOINT, RECORD, HISTORY, SAMPLES, LOCK = (
     "checkpoint.npz", "settings.json", "history.csv", "samples.md", ".lock")
 HELD_OUT = "held_out.csv"   # only in a run that holds text out (--val-frac)
+# Every file charrnn writes in a folder it locks (a run, a report, a study): the only names
+# whose leftover temporary files it may delete there.
+OURS = frozenset({CHECKPOINT, RECORD, HISTORY, SAMPLES, HELD_OUT, "report.md", "report.json",
+                  "loss.png", "loss.svg", "study.json", "study.md", "study.png"})
 # Windows locks are mandatory: a locked byte cannot be read by another process, so the lock
 # is on a byte past the PID that a refused process reads (locking past the end is allowed).
 _LOCKED_BYTE = 1024
@@ -65,6 +71,10 @@ _LOCKED_BYTE = 1024
 
 class FolderBusy(RuntimeError):
     """Another process is writing the run folder."""
+
+
+class FolderRefused(RuntimeError):
+    """The run folder's ``.lock`` is not a regular file of its own (a link, a FIFO, a device)."""
 
 
 class RunFailed(RuntimeError):
@@ -115,11 +125,22 @@ def start(text: str, vocab: Vocabulary, settings: Settings, memory: int,
         If the run would need more memory (the message gives the estimate), or the text is
         too short for one sequence.
     """
-    need = memory_estimate(len(text), len(vocab), settings)
+    parts = memory_parts(len(text), len(vocab), settings)
+    need = sum(parts.values())
     if need > memory:
-        raise ValueError(f"--hidden {settings.hidden:,} needs about {need / 2**30:,.1f} GiB of "
+        # Named after what costs the most: the parameters grow with m^2, the engine's
+        # buffers with tau * B, the text with its length.
+        largest = max(parts, key=parts.__getitem__)
+        what, fix = {
+            "parameters": (f"--hidden {settings.hidden:,}", "a smaller --hidden"),
+            "buffers": (f"--seq-length {settings.seq_length:,}"
+                        + (f" with --batch {settings.batch:,}" if settings.batch > 1 else ""),
+                        "a smaller --seq-length" + (" or --batch" if settings.batch > 1
+                                                    else "")),
+            "text": (f"the text of {len(text):,} characters", "a shorter text")}[largest]
+        raise ValueError(f"{what} needs about {need / 2**30:,.1f} GiB of "
                          f"memory, more than the {memory / 2**30:,.1f} GiB allowed (half of this "
-                         "machine's): choose a smaller --hidden")
+                         f"machine's): choose {fix}")
     return Trainer.start(text, settings, vocab, engine=engine)
 
 
@@ -161,10 +182,16 @@ class RunFolder:
     and never saved a run into is removed again, so a run stopped before its first save
     leaves nothing behind.
 
+    The lock file is opened without following a symbolic link, and only a regular file is
+    written: a ``.lock`` that links elsewhere (a folder copied from someone else, say) would
+    otherwise truncate the file it points to.
+
     Raises
     ------
     FolderBusy
         On entering, if another process holds the lock (the message gives its PID).
+    FolderRefused
+        On entering, if ``.lock`` is a symbolic link, a FIFO, a device or a socket.
     """
 
     def __init__(self, path: Path, create: bool = True) -> None:
@@ -180,7 +207,7 @@ class RunFolder:
                 self.created = True
             except FileExistsError:            # there already, or another process was faster
                 pass
-        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_lock(self.path / LOCK)
         if not _lock(fd):
             holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
@@ -190,18 +217,20 @@ class RunFolder:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode("ascii"))
         self._fd = fd
-        remove_temporaries(self.path)
+        remove_temporaries(self.path, OURS)
         return self
 
     def __exit__(self, *exc: object) -> None:
         abandoned = self.created and not (self.path / CHECKPOINT).exists()
         if abandoned:
-            remove_temporaries(self.path)
+            remove_temporaries(self.path, OURS)
             for name in (RECORD, HISTORY, SAMPLES, HELD_OUT):
                 (self.path / name).unlink(missing_ok=True)
             if fcntl is not None:        # POSIX: the lock file goes while the lock is held
                 (self.path / LOCK).unlink(missing_ok=True)
         if self._fd is not None:
+            with suppress(OSError):          # the PID of a process gone would only mislead
+                os.ftruncate(self._fd, 0)
             _unlock(self._fd)
             os.close(self._fd)
             self._fd = None
@@ -213,6 +242,59 @@ class RunFolder:
                     (self.path / LOCK).unlink(missing_ok=True)
             if not any(self.path.iterdir()):
                 self.path.rmdir()
+
+
+def _open_lock(path: Path) -> int:
+    """Open (or create) the lock file ``path`` for writing, refusing anything but a file.
+
+    O_NOFOLLOW makes opening a symbolic link fail; Windows has no such flag, so there the
+    link is looked for first. O_NONBLOCK keeps a FIFO from waiting for a writer.
+    """
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    if path.is_symlink():
+        raise FolderRefused(_not_a_lock(path, "a symbolic link"))
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError:
+        if path.is_symlink():          # ELOOP (Linux) or EMLINK/EFTYPE (BSDs): a link
+            raise FolderRefused(_not_a_lock(path, "a symbolic link")) from None
+        raise
+    kind = kind_of(os.fstat(fd).st_mode)
+    if kind is not None:
+        os.close(fd)
+        raise FolderRefused(_not_a_lock(path, kind))
+    return fd
+
+
+def _not_a_lock(path: Path, kind: str) -> str:
+    return (f"{path} is {kind}, not a charrnn lock file: charrnn writes its PID there, so it "
+            "leaves the folder alone; remove it, or use another folder")
+
+
+@contextmanager
+def waiting_lock(path: Path) -> Iterator[None]:
+    """Hold the lock file ``path`` for a short read-merge-write, waiting for its holder first.
+
+    For files several commands update (the exercises' progress), unlike a run folder, which
+    refuses a second writer.
+
+    Raises
+    ------
+    FolderRefused
+        If ``path`` is a symbolic link, a FIFO, a device or a socket.
+    """
+    fd = _open_lock(path)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        else:
+            os.lseek(fd, _LOCKED_BYTE, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)   # retries for 10 s, then OSError
+            os.lseek(fd, 0, os.SEEK_SET)
+        yield
+        _unlock(fd)
+    finally:
+        os.close(fd)
 
 
 def _lock(fd: int) -> bool:
@@ -243,21 +325,83 @@ def _unlock(fd: int) -> None:
     msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
 
 
+RECORD_LIMIT = 1_000_000     # bytes of settings.json: a few hundred in a real run
+# What each read part of settings.json may hold: a field, its type(s), and a check of range.
+_RECORD_FIELDS: dict[str, dict[str, tuple[type | tuple[type, ...], Callable[[Any], bool], str]]] = {
+    "run": {
+        "checkpoint_every": (int, lambda v: 1 <= v <= MAX_ITERATIONS,
+                             f"an integer from 1 to {MAX_ITERATIONS:,}"),
+        "train_seconds": ((int, float), lambda v: math.isfinite(v) and v >= 0,
+                          "a finite number of seconds, at least 0")},
+    "corpus": {
+        "name": (str, lambda v: True, "a file name"),
+        "encoding": (str, lambda v: True, "the name of a text encoding"),
+        "sha256": (str, lambda v: True, "a hexadecimal SHA-256"),
+        "characters": (int, lambda v: v >= 0, "a number of characters, at least 0")},
+}
+
+
 def _stored(folder: Path, part: str) -> dict[str, Any]:
+    """Part ``part`` of ``folder/settings.json``, every field of it checked; {} if no file.
+
+    Raises
+    ------
+    ValueError
+        If settings.json is not a regular file, too large, not JSON, or a field has the
+        wrong type or range (the message names the file and the field).
+    """
+    path = Path(folder) / RECORD
+    fix = f"correct it, or delete {RECORD} (the checkpoint holds the run; the defaults are used)"
     try:
-        stored = json.loads((Path(folder) / RECORD).read_text(encoding="utf-8"))[part]
-    except (OSError, ValueError, KeyError, TypeError):
+        raw = read_small(path, RECORD_LIMIT)
+    except FileNotFoundError:
         return {}
-    return stored if isinstance(stored, dict) else {}
+    except OSError as err:
+        raise ValueError(f"cannot read {path}: {err.strerror or err}") from None
+    except ValueError as err:
+        raise ValueError(f"{err}: {fix}") from None
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as err:    # UnicodeDecodeError is a ValueError
+        raise ValueError(f"{path} is not JSON ({type(err).__name__}): {fix}") from None
+    stored = record.get(part, {}) if isinstance(record, dict) else None
+    if not isinstance(stored, dict):
+        raise ValueError(f"{path}: {part} is not a JSON object: {fix}")
+    for field, (kind, ok, expected) in _RECORD_FIELDS[part].items():
+        if field not in stored:
+            continue
+        value = stored[field]
+        if isinstance(value, bool) or not isinstance(value, kind) or not ok(value):
+            raise ValueError(f"{path}: {part}.{field} is {_shown(value)}, expected {expected}: "
+                             f"{fix}")
+    return stored
+
+
+def _shown(value: object) -> str:
+    """A value read from a file, short and on one line, for a message."""
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def read_record(folder: Path) -> dict[str, Any]:
-    """The ``run`` part of ``settings.json`` (checkpoint_every, train_seconds); {} if absent."""
+    """The ``run`` part of ``settings.json`` (checkpoint_every, train_seconds); {} if absent.
+
+    Raises
+    ------
+    ValueError
+        If settings.json cannot be read as the run's record, or a field is out of range.
+    """
     return _stored(folder, "run")
 
 
 def read_corpus(folder: Path) -> dict[str, Any]:
-    """The ``corpus`` part of ``settings.json`` (name, encoding, sha256, characters)."""
+    """The ``corpus`` part of ``settings.json`` (name, encoding, sha256, characters).
+
+    Raises
+    ------
+    ValueError
+        As :func:`read_record`.
+    """
     return _stored(folder, "corpus")
 
 

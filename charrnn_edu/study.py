@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,13 +24,23 @@ import numpy as np
 from charrnn_edu import checkpoint
 from charrnn_edu.files import save_figure, write_atomically
 from charrnn_edu.original import REPORT
+from charrnn_edu.runs import RunFolder
 from charrnn_edu.settings import Settings
+from charrnn_edu.signals import StopSignals
 from charrnn_edu.training import Trainer
 
-__all__ = ["Study", "run_study", "study_markdown", "write_study"]
+__all__ = ["Study", "StudyStopped", "run_study", "study_markdown", "write_study"]
 
 EVERY = 10_000
 """The table's step, in iterations: the report's sampling interval."""
+
+
+class StudyStopped(Exception):
+    """A stop signal ended a study early; every seed's run was saved where it stopped."""
+
+    def __init__(self, seed: int, iteration: int, done: Sequence[int]) -> None:
+        super().__init__(f"seed {seed} stopped at iteration {iteration:,}")
+        self.seed, self.iteration, self.done = seed, iteration, tuple(done)
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,8 @@ class Study:
 def run_study(text: str, settings: Settings, seeds: Sequence[int], iterations: int, *,
               folder: Path | None = None, corpus: dict[str, str] | None = None,
               checkpoint_every: int = EVERY,
-              progress: Callable[[int, Trainer], None] | None = None) -> Study:
+              progress: Callable[[int, Trainer], None] | None = None,
+              stop: StopSignals | None = None) -> Study:
     """Train ``settings`` from every seed for ``iterations`` iterations; resume from ``folder``.
 
     Parameters
@@ -101,10 +113,20 @@ def run_study(text: str, settings: Settings, seeds: Sequence[int], iterations: i
         Save each run this often (and at its end).
     progress : callable or None
         ``progress(seed, trainer)`` every 1,000 iterations and at the end of each seed.
+    stop : StopSignals or None
+        Its first signal stops the seed in training after the current iteration; its run is
+        saved first (a second signal waits for the save).
 
     Returns
     -------
     Study
+
+    Raises
+    ------
+    StudyStopped
+        If ``stop`` caught a signal: the seeds before are done, the one in training saved.
+    runs.FolderBusy
+        If another process writes a seed's folder (a ``train --resume`` of it, say).
     """
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"the seeds must be distinct and at least one, got {list(seeds)}")
@@ -113,26 +135,39 @@ def run_study(text: str, settings: Settings, seeds: Sequence[int], iterations: i
     smooth, best, per_epoch = [], [], 0
     for seed in seeds:
         path = None if folder is None else Path(folder) / f"seed-{seed}" / "checkpoint.npz"
-        if path is not None and path.exists():
-            trainer = checkpoint.load(path, text)
-            if trainer.settings != replace(settings, seed=seed):
-                raise ValueError(f"{path} holds a run with other settings than this study's: "
-                                 "use another --out, or the same settings")
-        else:
-            trainer = Trainer.start(text, replace(settings, seed=seed))
-        while trainer.iteration < iterations:
-            trainer.run(min(iterations, (trainer.iteration // checkpoint_every + 1)
-                            * checkpoint_every),
-                        callback=None if progress is None else (lambda t, s=seed: progress(s, t)),
-                        every=1_000)
-            if path is not None and corpus is not None:
-                checkpoint.save(path, trainer, corpus_sha256=corpus["sha256"],
-                                encoding=corpus["encoding"], corpus_name=corpus["name"])
+        # Each seed's folder is a run folder, locked as `charrnn train` locks one.
+        with nullcontext() if path is None else RunFolder(path.parent):
+            trainer = _seed_trainer(text, settings, seed, path)
+            if stop is not None:
+                stop.on_first = lambda t=trainer: setattr(t, "stop_requested", True)
+                trainer.stop_requested = stop.signum is not None
+            while trainer.iteration < iterations and not trainer.stop_requested:
+                trainer.run(min(iterations, (trainer.iteration // checkpoint_every + 1)
+                                * checkpoint_every),
+                            callback=None if progress is None
+                            else (lambda t, s=seed: progress(s, t)), every=1_000)
+                if path is not None and corpus is not None and trainer.iteration > 0:
+                    with nullcontext() if stop is None else stop.deferred():
+                        checkpoint.save(path, trainer, corpus_sha256=corpus["sha256"],
+                                        encoding=corpus["encoding"], corpus_name=corpus["name"])
+        if trainer.iteration < iterations:
+            raise StudyStopped(seed, trainer.iteration, seeds[:seeds.index(seed)])
         smooth.append(trainer.smooth_losses[:iterations])
         best.append(min(trainer.smooth_losses[:iterations]))
         per_epoch = trainer.iterations_per_epoch
     return Study(replace(settings, seed=seeds[0]), tuple(seeds), np.array(smooth),
                  np.array(best), per_epoch)
+
+
+def _seed_trainer(text: str, settings: Settings, seed: int, path: Path | None) -> Trainer:
+    """Seed ``seed``'s run: resumed from ``path`` if it is there, else a new one."""
+    if path is not None and path.exists():
+        trainer = checkpoint.load(path, text)
+        if trainer.settings != replace(settings, seed=seed):
+            raise ValueError(f"{path} holds a run with other settings than this study's: "
+                             "use another --out, or the same settings")
+        return trainer
+    return Trainer.start(text, replace(settings, seed=seed))
 
 
 def study_markdown(study: Study, title: str, compare_report: bool = True) -> str:

@@ -250,8 +250,9 @@ del signal.SIGHUP
 """
 
 # The grader's side of Windows besides: selectors wait on sockets only, Popen refuses
-# pass_fds, and msvcrt stands in for fcntl (runs.py's lock, which no check takes). Then
-# `charrnn exercises check` through the CLI's main; each run's (code, out, err) as JSON.
+# pass_fds, and msvcrt stands in for fcntl (runs.py's locks: a check takes only the progress
+# file's, waiting for it). Then `charrnn exercises check` through the CLI's main; each run's
+# (code, out, err) as JSON.
 CHECK_ON_WINDOWS = r"""
 import contextlib, io, json, selectors, signal, subprocess, sys, types
 assert sys.modules["fcntl"] is None and not hasattr(signal, "SIGHUP")
@@ -265,11 +266,14 @@ def popen(self, *args, pass_fds=(), _popen=subprocess.Popen.__init__, **kwargs):
     _popen(self, *args, **kwargs)
 
 def locking(fd, mode, nbytes):
-    raise AssertionError("exercises check takes no lock")
+    assert mode in (LK_UNLCK, LK_LOCK) and nbytes == 1, "only the progress file's lock"
 
 selectors.DefaultSelector, subprocess.Popen.__init__ = SocketsOnly, popen
 sys.modules["msvcrt"] = types.ModuleType("msvcrt")
 sys.modules["msvcrt"].locking = locking
+LK_UNLCK, LK_LOCK, LK_NBLCK = 0, 1, 2
+sys.modules["msvcrt"].LK_UNLCK, sys.modules["msvcrt"].LK_LOCK = LK_UNLCK, LK_LOCK
+sys.modules["msvcrt"].LK_NBLCK = LK_NBLCK
 
 import charrnn_edu.exercises.child, charrnn_edu.exercises.progress
 import charrnn_edu.exercises.runner, charrnn_edu.exercises.train

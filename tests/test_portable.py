@@ -44,8 +44,9 @@ def locking(fd, mode, nbytes):
         if held.get(key) != fd:
             raise PermissionError(13, "Permission denied")
         del held[key]
-    else:
-        raise AssertionError(f"mode {mode} waits: the run folder must never wait for its lock")
+    else:                           # LK_LOCK waits; in one process it would wait forever
+        assert key not in held, "a lock this process holds, waited for"
+        held[key] = fd
 
 
 msvcrt.locking = locking
@@ -101,6 +102,25 @@ try:
 except KeyboardInterrupt:
     pass
 assert not new.exists() and not held
+
+del os.O_NOFOLLOW                   # as on Windows: a .lock that is a link is looked for first
+victim, linked = here / "victim.txt", here / "linked"
+victim.write_text("precious")
+linked.mkdir()
+(linked / ".lock").symlink_to(victim)
+try:
+    runs.RunFolder(linked).__enter__()
+except runs.FolderRefused as err:
+    assert "symbolic link" in str(err), err
+else:
+    raise AssertionError("a .lock link was written through")
+assert victim.read_text() == "precious" and not held
+
+calls.clear()                       # the progress file's lock waits for its holder
+with runs.waiting_lock(here / ".exercises.json.lock"):
+    assert len(held) == 1
+assert not held
+assert calls == [(msvcrt.LK_LOCK, runs._LOCKED_BYTE), (msvcrt.LK_UNLCK, runs._LOCKED_BYTE)]
 print("all ran")
 '''
 

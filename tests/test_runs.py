@@ -102,7 +102,7 @@ def test_stale_temporary_files_are_removed_on_the_next_start(tmp_path):
     with runs.RunFolder(folder):
         assert not any(path.exists() for path in stale)
     assert (folder / "notes.tmp").exists()
-    assert remove_temporaries(folder) == []
+    assert remove_temporaries(folder, runs.OURS) == []
 
 
 def test_a_run_stopped_before_its_first_save_leaves_no_folder(tmp_path):

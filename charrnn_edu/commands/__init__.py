@@ -17,21 +17,50 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import sys  # noqa: E402
+import tempfile  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from typing import Annotated  # noqa: E402
 
-import typer  # noqa: E402
 
-from charrnn_edu import __version__  # noqa: E402
-from charrnn_edu.commands import (  # noqa: E402
-    exercises,
-    gradcheck,
-    lab,
-    report,
-    sample,
-    study,
-    train,
-)
-from charrnn_edu.commands.common import run_app, typer_factory  # noqa: E402
+@contextmanager
+def _somewhere_to_stand() -> Iterator[None]:
+    """A current folder that exists while the commands are imported.
+
+    Hypothesis (the exercises' checks) asks for the current folder as it is imported; in a
+    folder deleted under the shell that would end every command with a traceback. The
+    deleted folder is the current one again afterwards, so relative paths still fail as
+    they would (one line each) and absolute ones work.
+    """
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        if hasattr(os, "fchdir"):        # POSIX: Windows cannot delete a folder in use
+            here = os.open(".", os.O_RDONLY)
+            os.chdir(tempfile.gettempdir())
+            try:
+                yield
+            finally:
+                os.fchdir(here)
+                os.close(here)
+            return
+    yield
+
+
+with _somewhere_to_stand():
+    import typer
+
+    from charrnn_edu import __version__
+    from charrnn_edu.commands import (
+        exercises,
+        gradcheck,
+        lab,
+        report,
+        sample,
+        study,
+        train,
+    )
+    from charrnn_edu.commands.common import run_app, typer_factory
 
 __all__ = ["app", "main"]
 

@@ -9,7 +9,12 @@ did not pass, training that diverged, a full disk), 128 + N for a run stopped by
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import signal
+import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Collection
@@ -32,6 +37,36 @@ def typer_factory(name: str, help: str) -> typer.Typer:
     """A command group with the settings every ``charrnn`` group shares."""
     return typer.Typer(name=name, help=help, add_completion=False, no_args_is_help=True,
                        pretty_exceptions_enable=False, rich_markup_mode=None)
+
+
+# C0 and C1 control characters and DEL: a terminal acts on them instead of showing them (ESC
+# starts a sequence that can clear the screen, set the window title or write the clipboard),
+# and a line break would let a field read from a file add lines of its own to a message.
+_CONTROLS = frozenset([*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)])
+_SHOWN = {c: f"\\x{c:02x}" for c in _CONTROLS - {0x09, 0x0A}}
+_ONE_LINE = {**_SHOWN, 0x0A: "\\n", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def printable(text: str, *, one_line: bool = False) -> str:
+    r"""``text`` with its control characters written as escapes, ``\x1b`` say: data, not commands.
+
+    Newline and tab are kept, unless ``one_line``: then the newline is escaped too, so a
+    message stays one line whatever a field read from a file holds.
+    """
+    return text.translate(_ONE_LINE if one_line else _SHOWN)
+
+
+def for_terminal(text: str, err: bool = False) -> str:
+    """Untrusted text (a sample, a vocabulary) escaped if stdout (stderr) is a terminal.
+
+    Written to a file or a pipe, the text stays as it is: the characters are the data.
+    """
+    stream = sys.stderr if err else sys.stdout
+    try:
+        tty = stream is not None and stream.isatty()
+    except (AttributeError, ValueError):          # no isatty, or a closed stream
+        tty = False
+    return printable(text) if tty else text
 
 
 class UsageError(Exception):
@@ -146,6 +181,43 @@ def train_run(trainer: Trainer, total: int, folder: Path, corpus: files.Corpus,
             progress.bar.stop()
 
 
+def _ignore_a_bad_backend() -> None:
+    """Leave out an MPLBACKEND that matplotlib refuses: importing it would fail otherwise.
+
+    charrnn draws into files only, by their suffix, and never needs a backend; a valid
+    MPLBACKEND is kept as it is.
+    """
+    value = os.environ.get("MPLBACKEND")
+    if not value or "matplotlib" in sys.modules:
+        return
+    del os.environ["MPLBACKEND"]
+    import matplotlib
+    from matplotlib import rcsetup
+
+    try:
+        rcsetup.validate_backend(value)
+    except ValueError:
+        return
+    os.environ["MPLBACKEND"] = matplotlib.rcParams["backend"] = value
+
+
+def _stdout_broken(err: OSError) -> bool:
+    """Whether ``err`` came from writing stdout (a full /dev/full); stdout is silenced then.
+
+    The innermost frame wrote to the stream it holds (``click.echo``'s ``file``, say): every
+    file the package writes names itself in ``err.filename`` instead. The bytes left in the
+    buffer would fail again as Python exits, so from here on stdout goes nowhere.
+    """
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None or not any(v is sys.stdout for v in tb.tb_frame.f_locals.values()):
+        return False
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return True
+
+
 def _os_error(err: OSError) -> str:
     where = f" {err.filename}" if err.filename else ""
     return f"cannot write{where}: {err.strerror or err}"
@@ -154,6 +226,36 @@ def _os_error(err: OSError) -> str:
 def run_app(app: typer.Typer, argv: list[str] | None = None) -> int:
     """Run ``app`` as ``charrnn``; every error becomes one line and the exit code returned."""
     command = typer.main.get_command(app)
+    if sys.stdout is None:              # started with stdout closed (`charrnn ... >&-`)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the process's stdout from now on
+    # matplotlib logs raw lines when it cannot write its cache (a read-only HOME) and then
+    # uses a temporary folder: nothing the user must act on, so only its errors are shown.
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
+    _ignore_a_bad_backend()
+    # Typer turns a KeyboardInterrupt into a silent exit code 130 before it reaches the
+    # except below; a Ctrl-C seen here is told apart by this handler's mark. Commands that
+    # stop gently (train, study, sample) install their own handlers over it.
+    interrupted: list[int] = []
+
+    def mark(signum: int, frame: object) -> None:
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    ours = (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if ours:
+        signal.signal(signal.SIGINT, mark)
+    try:
+        code = _run(command, argv, interrupted)
+    finally:
+        if ours:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    if interrupted and code == 130:
+        typer.echo("charrnn: interrupted", err=True)
+    return code
+
+
+def _run(command: Any, argv: list[str] | None, interrupted: list[int]) -> int:
     try:
         # Overflow and NaN are diagnosed by the library in words (a diverged run, a refused
         # option); numpy's and matplotlib's warnings would only repeat them with line numbers.
@@ -168,13 +270,14 @@ def run_app(app: typer.Typer, argv: list[str] | None = None) -> int:
             typer.echo(ctx.get_help())
         else:
             where = ctx.command_path if ctx is not None else "charrnn"
-            typer.echo(f"charrnn: error: {err.format_message()} (see '{where} --help')", err=True)
+            typer.echo(f"charrnn: error: {printable(err.format_message(), one_line=True)} "
+                       f"(see '{where} --help')", err=True)
         code = err.exit_code
     except UsageError as err:
-        typer.echo(f"charrnn: error: {err}", err=True)
+        typer.echo(f"charrnn: error: {printable(str(err), one_line=True)}", err=True)
         code = 2
-    except (RunError, runs.RunFailed, runs.FolderBusy) as err:
-        typer.echo(f"charrnn: error: {err}", err=True)
+    except (RunError, runs.RunFailed, runs.FolderBusy, runs.FolderRefused) as err:
+        typer.echo(f"charrnn: error: {printable(str(err), one_line=True)}", err=True)
         code = 1
     except typer.Exit as err:
         code = err.exit_code
@@ -184,9 +287,19 @@ def run_app(app: typer.Typer, argv: list[str] | None = None) -> int:
         code = 128 + err.signum
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("charrnn: interrupted", err=True)
+        interrupted.clear()                     # said
         code = 130
+    except UnicodeEncodeError as err:
+        typer.echo(f"charrnn: error: the output's encoding, {err.encoding}, cannot show "
+                   f"{ascii(err.object[err.start:err.start + 1])}: set a UTF-8 locale "
+                   "(LC_ALL=C.UTF-8) or PYTHONIOENCODING=utf-8", err=True)
+        code = 1
     except OSError as err:
-        typer.echo(f"charrnn: error: {_os_error(err)}", err=True)
+        if err.filename is None and _stdout_broken(err):
+            typer.echo(f"charrnn: error: cannot write to the standard output: "
+                       f"{err.strerror or err}", err=True)
+        else:
+            typer.echo(f"charrnn: error: {printable(_os_error(err), one_line=True)}", err=True)
         code = 1
     except MemoryError:
         typer.echo("charrnn: error: out of memory: try a smaller --hidden or a shorter text",

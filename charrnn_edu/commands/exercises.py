@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from charrnn_edu.commands.common import RunError, UsageError, typer_factory
+from charrnn_edu.commands.common import RunError, UsageError, printable, typer_factory
 from charrnn_edu.commands.learner import (
     TimeoutOption,
     ToOption,
@@ -49,6 +49,8 @@ def _record(progress: Progress, name: str, file: Path, status: str, passed: int 
     """Save where the learner stands; a progress file that cannot be written only warns."""
     try:
         progress.record(name, file, status, passed, checks)
+    except ProgressError as err:
+        typer.echo(f"charrnn: warning: cannot save your progress: {err}", err=True)
     except OSError as err:
         typer.echo(f"charrnn: warning: cannot save your progress in {progress.path}: "
                    f"{err.strerror or err} (set CHARRNN_HOME to a writable folder)", err=True)
@@ -59,7 +61,8 @@ def _printed(sandbox: Sandbox) -> list[str]:
     if not text:
         return []
     more = f" (first 10 of {len(text)} lines)" if len(text) > 10 else ""
-    return ["", f"your code printed{more}:", *(f"  | {line}" for line in text[:10])]
+    return ["", f"your code printed{more}:", *(f"  | {printable(line, one_line=True)}"
+                                                for line in text[:10])]
 
 
 @app.command("list")
@@ -175,7 +178,7 @@ def train(iterations: Annotated[int, typer.Option("--iterations", help="Iteratio
                            f"yours, {moment.package:.3f} the package's")
                 for who, text in (("yours", moment.your_sample),
                                   ("package", moment.package_sample)):
-                    typer.echo(f"  {who:8s}{text.replace(chr(10), ' / ')}")
+                    typer.echo(f"  {who:8s}{printable(text.replace(chr(10), ' / '))}")
         except (Exception, Stopped) as err:     # the learner's code may raise anything
             raise RunError(str(err) if isinstance(err, LearnerError | Stopped | FloatingPointError)
                            else f"{type(err).__name__}: {err}") from None

@@ -29,6 +29,7 @@ from charrnn_edu.yours import table as yours_table
 
 # Each of the m^2 + 2mK + m + K parameters is perturbed, a forward pass of tau steps each.
 MAX_HIDDEN, MAX_SEQ_LENGTH = 50, 1000
+SILENT_STEPS = 500_000     # parameters x tau below which the check ends in seconds
 
 
 class H0(StrEnum):
@@ -138,6 +139,10 @@ def gradcheck(
                          f"= {seq_length + 1} (use a longer text or a smaller --seq-length)")
     problem = Settings(hidden=hidden, seq_length=seq_length, sigma=sigma)    # classic init
     rnn, x, y, starts = gradcheck_problem(text, vocab, problem, seed)
+    parameters = sum(theta.size for theta in rnn)
+    if parameters * seq_length > SILENT_STEPS:      # minutes, not seconds: say so first
+        typer.echo(f"checking {parameters:,} parameters, each by three forward passes of "
+                   f"{seq_length:,} steps: this can take minutes (Ctrl-C stops it)", err=True)
     rows = check(rnn, x, y, starts[h0.value], step=step, eps=eps, rtol=tolerance)
 
     typer.echo(f"corpus: {path.name} ({len(text):,} characters, K = {len(vocab)}, {encoding})")

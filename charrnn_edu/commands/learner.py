@@ -38,12 +38,26 @@ def exercise_named(name: str) -> Exercise:
     return call(find_exercise, name)
 
 
+# Beyond these a check would run for hours (examples) or a time limit would never come; the
+# operating system's timers refuse larger waits anyway.
+MAX_EXAMPLES, MAX_TIMEOUT = 10_000, 86_400.0
+
+
 def check_options(examples: int = 1, timeout: float = 1.0) -> None:
-    """Refuse fewer than one example, or a timeout that is not a positive number."""
+    """Refuse an example count or a timeout out of bounds.
+
+    At least one example and at most MAX_EXAMPLES; a positive number of seconds up to
+    MAX_TIMEOUT (a day).
+    """
     if examples < 1:
         raise UsageError(f"--examples must be at least 1, got {examples}")
+    if examples > MAX_EXAMPLES:
+        raise UsageError(f"--examples must be at most {MAX_EXAMPLES:,}, got {examples:,}")
     if not (timeout > 0 and math.isfinite(timeout)):
         raise UsageError(f"--timeout must be a positive number of seconds, got {timeout}")
+    if timeout > MAX_TIMEOUT:
+        raise UsageError(f"--timeout must be at most {MAX_TIMEOUT:,.0f} seconds (a day), got "
+                         f"{timeout:g}")
 
 
 def learner_file(path: Path, start: str) -> Path:

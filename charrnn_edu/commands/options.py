@@ -62,6 +62,22 @@ def bounded(low: float, high: float = math.inf, *,
     return check
 
 
+def nonempty_folder(flag: str) -> Callable[[str], Path]:
+    """A folder option's parser: an empty value is refused, not taken for the current folder.
+
+    ``Path("")`` is ``Path(".")``, so ``--out "$OUT"`` with OUT unset would write a run
+    straight into the current folder; the parser sees the string before it becomes a Path.
+    """
+    def parse(value: str) -> Path:
+        if isinstance(value, Path):
+            return value
+        if not value.strip():
+            raise UsageError(f"{flag} is empty: give the folder's name (an unset shell "
+                             f"variable, perhaps?); for the current folder say {flag} .")
+        return Path(value)
+    return parse
+
+
 ITERATIONS = bounded(1, MAX_ITERATIONS)
 EPOCHS = bounded(0, MAX_ITERATIONS, above=True)
 SEED = bounded(0, MAX_SEED)

@@ -32,6 +32,7 @@ from charrnn_edu.commands.options import (
     QuietOption,
     SeedOption,
     bounded,
+    nonempty_folder,
 )
 from charrnn_edu.settings import (
     DEFAULT_ITERATIONS,
@@ -79,7 +80,8 @@ def report(
         callback=bounded(1, MAX_BATCH))] = None,
     engine: EngineOption = EngineChoice.fast,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Report folder [default: reports/<name of the text file>].",
+        "--out", parser=nonempty_folder("--out"), metavar="<path>",
+        help="Report folder [default: reports/<name of the text file>].",
         show_default=False)] = None,
     quick: Annotated[bool, typer.Option(
         "--quick", help=f"A small version ({QUICK_ITERATIONS:,} iterations) with the same "
@@ -108,7 +110,7 @@ def report(
                 if trained_on < len(text) else "")
         raise UsageError(f"{path} has {trained_on} characters to train on{held}; the report "
                          f"needs at least batch * (seq_length + 1) = {need}")
-    corpus = files.Corpus.of(path, text, encoding)
+    corpus = call(files.Corpus.of, path, text, encoding)
 
     def checked(section: dict, tables: dict) -> None:
         rows = [row for t in tables.values() for row in t]

@@ -12,7 +12,15 @@ import numpy as np
 import typer
 
 from charrnn_edu import checkpoint, evaluation, files, runs, signals
-from charrnn_edu.commands.common import RunError, UsageError, call, flat_note, load_corpus
+from charrnn_edu.commands.common import (
+    RunError,
+    UsageError,
+    call,
+    flat_note,
+    for_terminal,
+    load_corpus,
+    printable,
+)
 from charrnn_edu.commands.options import (
     MAX_LENGTH,
     DataOption,
@@ -58,14 +66,17 @@ def sample(
     pieces = generate_chunks(rnn, trainer.vocab, length, np.random.default_rng(seed),
                              prefix=prime, temperature=temperature, top_p=top_p,
                              greedy_decoding=greedy)
+    out = sys.stdout                  # named: run_app tells a full stdout by it
     with signals.StopSignals() as stop:
         try:
             for piece in pieces:
-                sys.stdout.write(piece)
-                sys.stdout.flush()
+                out.write(for_terminal(piece))
+                out.flush()
                 if stop.signum is not None:
                     break
-            sys.stdout.write("\n")
+            out.write("\n")
+        except UnicodeEncodeError:
+            raise                     # the terminal's encoding, not the options: run_app says
         except ValueError as err:
             raise UsageError(str(err)) from None
         except BrokenPipeError:
@@ -124,12 +135,14 @@ def evaluate(
     model, vocab, meta = call(checkpoint.load_model, path, best)
     encoding = encoding or meta["encoding"]
     corpus_path, text, _ = load_corpus(data, encoding)
-    if data is None and files.corpus_sha256(text, encoding) != meta["corpus_sha256"]:
+    if data is None and call(files.Corpus.of, corpus_path, text, encoding).sha256 != \
+            meta["corpus_sha256"]:
         raise UsageError(f"{path} was trained on {meta['corpus_name']}, not on the bundled "
                          f"corpus: give --data the path of {meta['corpus_name']} (or of "
                          "another text to evaluate on)")
     found = call(evaluation.evaluate, model, vocab, meta["settings"], text, corpus_path.name,
                  encoding, meta["corpus_sha256"])
-    typer.echo(f"{'best' if best else 'latest'} model of {path} on {found.what}: "
+    typer.echo(f"{'best' if best else 'latest'} model of {path} on "
+               f"{printable(found.what, one_line=True)}: "
                f"{found.nats:.4f} nats = {found.bits:.4f} bits per character (guessing "
                f"uniformly: log2 K = log2 {found.K} = {math.log2(found.K):.4f} bits)")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from charrnn_edu import files, runs
+from charrnn_edu import files, runs, signals
 from charrnn_edu import study as studies
 from charrnn_edu.commands.common import call, load_corpus, out_folder
 from charrnn_edu.commands.options import (
@@ -20,6 +21,7 @@ from charrnn_edu.commands.options import (
     Preset,
     PresetOption,
     bounded,
+    nonempty_folder,
 )
 from charrnn_edu.settings import (
     DEFAULT_ITERATIONS,
@@ -50,7 +52,8 @@ def study(
         help="Show the original report's numbers [default: with the classic preset].",
         show_default=False)] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Study folder [default: studies/<text>-<preset>].",
+        "--out", parser=nonempty_folder("--out"), metavar="<path>",
+        help="Study folder [default: studies/<text>-<preset>].",
         show_default=False)] = None,
 ) -> None:
     """Is my curve normal? The same settings from N seeds: the band of their smooth loss.
@@ -65,7 +68,7 @@ def study(
     settings = call(resolve_settings, preset.value,
                     {"batch": batch, "dtype": dtype and dtype.value})
     path, text, _ = load_corpus(data, encoding or "utf-8")
-    corpus = files.Corpus.of(path, text, encoding or "utf-8")
+    corpus = call(files.Corpus.of, path, text, encoding or "utf-8")
     per_epoch = iterations_per_epoch(trained_length(len(text), settings),  # of the trained part
                                      settings.seq_length, settings.batch)
     total = call(target_iterations, per_epoch, iterations=iterations, epochs=epochs)
@@ -78,9 +81,21 @@ def study(
             typer.echo(f"seed {seed}: iteration {trainer.iteration:,} of {total:,}, smooth "
                        f"loss {trainer.smooth_loss:.2f}", err=True)
 
-    with runs.RunFolder(out) as folder:
-        result = call(studies.run_study, text, settings, list(range(seeds)), total,
-                      folder=folder.path, corpus=corpus.to_dict(), progress=progress)
+    with runs.RunFolder(out) as folder, signals.StopSignals() as stop:
+        try:
+            result = call(studies.run_study, text, settings, list(range(seeds)), total,
+                          folder=folder.path, corpus=corpus.to_dict(), progress=progress,
+                          stop=stop)
+        except studies.StudyStopped as stopped:
+            done = (f"seeds {', '.join(map(str, stopped.done))} are done; " if stopped.done
+                    else "")
+            where = folder.path / f"seed-{stopped.seed}"
+            saved = (f"seed {stopped.seed} is saved at iteration {stopped.iteration:,} of "
+                     f"{total:,} in {where}" if (where / runs.CHECKPOINT).exists()
+                     else f"seed {stopped.seed} had not begun")
+            typer.echo(f"charrnn: stopped by {signal.Signals(stop.signum).name}: {done}{saved}; "
+                       "run the same command again to continue", err=True)
+            raise typer.Exit(stop.exit_code) from None
         title = f"{seeds} seeds of the {preset.value} preset on {path.name}"
         call(studies.write_study, result, folder.path, title, compare)
     typer.echo(studies.study_markdown(result, title, compare).split("\n", 2)[2].rstrip())

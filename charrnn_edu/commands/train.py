@@ -13,6 +13,7 @@ from charrnn_edu.commands.common import (
     CHECKPOINT_EVERY,
     UsageError,
     call,
+    for_terminal,
     load_corpus,
     out_folder,
     train_run,
@@ -32,6 +33,7 @@ from charrnn_edu.commands.options import (
     PresetOption,
     QuietOption,
     bounded,
+    nonempty_folder,
     preset_default,
 )
 from charrnn_edu.settings import (
@@ -102,10 +104,12 @@ def train(
                                    f"{CHECKPOINT_EVERY}, or the resumed run's].",
         show_default=False, callback=bounded(1, MAX_ITERATIONS))] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Run folder [default: runs/<name of the text file>].",
+        "--out", parser=nonempty_folder("--out"), metavar="<path>",
+        help="Run folder [default: runs/<name of the text file>].",
         show_default=False)] = None,
     resume: Annotated[Path | None, typer.Option(
-        "--resume", help="Continue the run in this folder, with its settings.")] = None,
+        "--resume", parser=nonempty_folder("--resume"), metavar="<path>",
+        help="Continue the run in this folder, with its settings.")] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Train the RNN with the report's loop: BPTT, clipping, AdaGrad or Adam (chapters 4-6).
@@ -122,9 +126,10 @@ def train(
         raise UsageError("give --out (a new run) or --resume (a run to continue), not both")
     if resume is not None and not resume.is_dir():
         raise UsageError(f"--resume {resume}: no run folder there (train one with --out)")
-    encoding = encoding or (runs.read_corpus(resume).get("encoding") if resume else None) or "utf-8"
+    encoding = (encoding or (call(runs.read_corpus, resume).get("encoding") if resume else None)
+                or "utf-8")
     path, text, vocab = load_corpus(data, encoding)
-    corpus = files.Corpus.of(path, text, encoding)
+    corpus = call(files.Corpus.of, path, text, encoding)
     folder_path = resume or out or Path("runs") / path.stem
     out_folder("--resume" if resume else "--out", folder_path)
     chosen = {"hidden": hidden, "seq_length": seq_length, "eta": eta, "sigma": sigma,
@@ -138,7 +143,7 @@ def train(
             trainer = call(runs.resume, folder.path, text, corpus,
                            call(resume_requests, named, chosen))
             trainer.engine = engine.value
-            checkpoint_every = (checkpoint_every or runs.read_record(folder.path)
+            checkpoint_every = (checkpoint_every or call(runs.read_record, folder.path)
                                 .get("checkpoint_every", CHECKPOINT_EVERY))
         else:
             if (folder.path / runs.CHECKPOINT).exists():
@@ -170,6 +175,6 @@ def train(
         if trainer.iteration < total else ""))
     if trainer.samples:
         last = trainer.samples[-1]
-        typer.echo(f"\nsample at iteration {last.iteration:,}:\n{last.text}")
+        typer.echo(f"\nsample at iteration {last.iteration:,}:\n{for_terminal(last.text)}")
     if stop.signum is not None:
         raise typer.Exit(stop.exit_code)      # the shell's code for "stopped by signal N"
