@@ -46,7 +46,8 @@ def _clip_reference(f: SimpleNamespace, grads_bound: tuple[RNN, float]) -> None:
         assert_close(got, expected, what=f"d{name}")
 
 
-GRADS_BOUND = (st.tuples(gradient_sets(), st.floats(0.01, 20.0)), ("grads", "bound"))
+GRADS_BOUND = {"strategy": st.tuples(gradient_sets(), st.floats(0.01, 20.0)),
+               "labels": ("grads", "bound"), "examples": ((CLIP_EXAMPLE, 5.0),)}
 
 CLIP = Exercise(
     name="clip", chapter=6, module=adagrad, title="element-wise gradient clipping, (6.1)",
@@ -55,11 +56,11 @@ CLIP = Exercise(
             "it.",
     checks=(
         Check("clipped", "all in [-bound, bound], in-range elements unchanged, input untouched",
-              lambda f, g_b: prop.check_clip_properties(f.clip, *g_b), *GRADS_BOUND),
+              lambda f, g_b: prop.check_clip_properties(f.clip, *g_b), **GRADS_BOUND),
         Check("bad bound", "a bound of 0, -1 or nan raises ValueError naming the bound",
               _clip_rejects, fixed="bound = 0, -1 and nan"),
         Check("matches package", "agrees with charrnn_edu.adagrad.clip", _clip_reference,
-              *GRADS_BOUND),
+              **GRADS_BOUND),
     ),
     probe=lambda outcome: [outcome("clip", CLIP_EXAMPLE.copy(), 5.0)],
 )
@@ -128,7 +129,7 @@ ADAGRAD = Exercise(
               labels=ADAGRAD_LABELS),
         Check("memory", "memory is the running sum of g^2, (6.2)",
               _adagrad(prop.check_memory_is_sum_of_squares), adagrad_runs,
-              labels=ADAGRAD_LABELS),
+              labels=ADAGRAD_LABELS, examples=((3, (2, 3), 2, 0.5, 1.0),)),
         Check("first step", "the first step moves each element by less than eta, against g",
               _adagrad(prop.check_first_step, first_only=True), adagrad_runs,
               labels=ADAGRAD_LABELS),

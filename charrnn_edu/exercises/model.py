@@ -42,6 +42,10 @@ class Check:
         Where the examples come from; None for one fixed case, described by ``fixed``.
     labels : tuple of str
         Names of the parts of a tuple example, to show it as ``ids = [], K = 1``.
+    examples : tuple
+        Examples tried before any is drawn, like Hypothesis's ``@example``: each planted
+        mistake this check must catch fails on one of them, so catching it does not hang on
+        which examples a version of Hypothesis happens to draw.
     """
 
     name: str
@@ -50,6 +54,13 @@ class Check:
     strategy: st.SearchStrategy | None = None
     fixed: str = ""
     labels: tuple[str, ...] = ()
+    examples: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        # (strategy, labels) splatted by position once put the labels in ``fixed``.
+        if not isinstance(self.fixed, str):
+            raise TypeError(f"Check {self.name!r}: fixed must be a description, got "
+                            f"{self.fixed!r} (pass labels=... by name)")
 
 
 @dataclass(frozen=True, kw_only=True)

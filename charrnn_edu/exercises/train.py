@@ -25,7 +25,7 @@ from charrnn_edu.sampling import sample
 from charrnn_edu.settings import Settings
 from charrnn_edu.training import Trainer
 
-__all__ = ["ROUTES", "Moment", "gradients_from_steps", "train_side_by_side"]
+__all__ = ["ROUTES", "Moment", "gradients_from_steps", "one_number", "train_side_by_side"]
 
 # The exercises whose functions give the gradients and the update, in order of preference.
 ROUTES = (("bptt", "adagrad"), ("forward-step", "backward-step", "adagrad"))
@@ -59,6 +59,21 @@ def gradients_from_steps(f: SimpleNamespace, rnn: RNN, x: np.ndarray, y: np.ndar
     return loss, grads, hs[-1]
 
 
+def one_number(value: object, what: str) -> float:
+    """``value`` as a float: a numpy scalar or 0-d array is one (cross_entropy returns one).
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a single real number; the message shows its type and shape.
+    """
+    array = np.asarray(value) if not isinstance(value, str) else None
+    if array is None or array.size != 1 or array.dtype.kind not in "biuf":
+        shape = "" if array is None else f" of shape {array.shape}, dtype {array.dtype}"
+        raise ValueError(f"{what} must be one real number, got {type(value).__name__}{shape}")
+    return float(array.reshape(()))
+
+
 def train_side_by_side(f: SimpleNamespace, text: str, iterations: int, every: int, *,
                        hidden: int = 100, seq_length: int = 25, seed: int = 0,
                        before_call: Callable[[], None] = lambda: None) -> Iterator[Moment]:
@@ -80,6 +95,7 @@ def train_side_by_side(f: SimpleNamespace, text: str, iterations: int, every: in
                        h: np.ndarray) -> tuple[float, np.ndarray]:
         before_call()
         loss, grads, h_next = learner_gradients(trainer.rnn, x, y, h)
+        loss = one_number(loss, "your loss")
         if not np.isfinite(loss):
             raise FloatingPointError(f"your loss is {loss} at iteration {trainer.iteration + 1}")
         adagrad = trainer.optimizer       # the learner's step keeps its memory in AdaGrad's

@@ -207,8 +207,10 @@ def notebook(markdown: str, page_uri: str, files: Files, site_name: str) -> dict
     """The nbformat 4 notebook of a page (a dict, ready for ``json.dump``)."""
     intro = (f"*This notebook is a page of the {site_name} tutorial, made from the page "
              "when the site was built. Run the cells in order: each needs the ones before it "
-             "and the package (`pip install charrnn-edu[notebooks]`). The code the page "
-             "includes from the package is shown, not run: it is the package's own.*")
+             "and the package, which is not on a package index: install it from a checkout "
+             "of its source, with `pip install -e \".[notebooks]\"` in the checkout's "
+             "folder. The code the page includes from the package is shown, not run: it is "
+             "the package's own.*")
     cells = [_markdown_cell(intro, page_uri, files)]
     for kind, source in split_cells(markdown):
         if kind == "markdown":
