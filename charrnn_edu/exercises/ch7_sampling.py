@@ -57,7 +57,8 @@ def _temperature_sharpens(f: SimpleNamespace, case_ts: tuple[Case, float, float]
                                      f"{e_hot:.6g} at T = {hot:.4g}: a lower T must sharpen p")
 
 
-CASE_T = {"strategy": st.tuples(cases(), temperatures), "labels": ("case", "T")}
+CASE_T = {"strategy": st.tuples(cases(), temperatures), "labels": ("case", "T"),
+          "examples": ((PROBE, 0.7),)}
 
 TEMPERATURE = Exercise(
     name="temperature", chapter=7, module=sampling,
@@ -92,6 +93,13 @@ TEMPERATURE_MISTAKES = (
             equation="(7.1)", title="temperature ignored",
             advice="p does not change with T: divide the logits by T before the softmax.",
             edits=(("softmax(now.o / temperature)", "softmax(now.o)"),), module=sampling),
+    Mistake(key="h-reset-each-sample-step", exercise="temperature", check="one step",
+            equation="(2.1)", title="h reset to zeros at every sampling step",
+            advice="Each step of the sample must start from the h the step before returned: "
+                   "step(rnn, h, x). Starting every step from zeros forgets all but the last "
+                   "character, so the text has no memory.",
+            edits=(("now = step(rnn, h, x)", "now = step(rnn, np.zeros_like(h), x)"),),
+            module=sampling),
 )
 
 
