@@ -2,7 +2,7 @@ r"""What an exercise is: the functions to write, the checks that grade them, the
 
 An :class:`Exercise` carries everything that grades it: its :class:`Check`\ s and its probe.
 A :class:`Mistake` is the package's own code with one line (rarely two) changed. Each
-chapter's file (``ch1_encoding.py`` ... ``ch7_sampling.py``) writes its exercises and its
+chapter's file (``ch1_encoding.py`` ... ``ch8_training.py``) writes its exercises and its
 mistakes side by side with these; :mod:`~charrnn_edu.exercises.catalog` collects them. The
 helpers at the end are what the chapters' checks share.
 """
