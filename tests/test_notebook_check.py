@@ -63,3 +63,15 @@ def test_the_source_carries_imports_helpers_and_constants():
 def test_a_missing_function_is_named():
     with pytest.raises(ValueError, match=r"needs vocabulary, encode, decode: call check\("):
         check("encoding", softmax)
+
+
+def test_each_chapter_notebook_ends_with_cells_that_check_its_exercises():
+    names = []
+    for chapter in range(1, 9):
+        for cell in notebook.exercise_cells(chapter):
+            space = {}
+            exec(compile(cell, f"chapter {chapter}", "exec"), space)
+            verdict = eval(cell.splitlines()[-1], space)     # the cell's last line, its output
+            assert {r.status for r in verdict.report.results} == {"todo"}, repr(verdict)
+            names.append(verdict.report.exercise.name)
+    assert "adam" in names and "train-loop" in names and len(names) == len(set(names))

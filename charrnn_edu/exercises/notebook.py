@@ -19,12 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from charrnn_edu.exercises.catalog import find_exercise, starter_filename
+from charrnn_edu.exercises.catalog import EXERCISES, find_exercise, signature_text, starter_filename
 from charrnn_edu.exercises.feedback import format_report
 from charrnn_edu.exercises.runner import DEFAULT_EXAMPLES, Report, run_checks
 from charrnn_edu.exercises.sandbox import DEFAULT_TIMEOUT, FileProblem, InProcess, Sandbox, Stopped
 
-__all__ = ["Verdict", "check", "source_of"]
+__all__ = ["Verdict", "check", "source_of", "exercise_cells"]
 
 IN_PROCESS = ("checked in this process ({why}): code that loops forever or crashes stops the "
               "notebook too")
@@ -156,3 +156,22 @@ def check(name: str, *functions: Callable, examples: int = DEFAULT_EXAMPLES,
             return Verdict(run_checks(exercise, InProcess(given), examples),
                            IN_PROCESS.format(why=f"no child process: {err}"))
     return Verdict(report, "checked in a child process")
+
+
+def exercise_cells(chapter: int) -> list[str]:
+    """The code of the cells that end a chapter's notebook: each exercise, written and checked.
+
+    Each cell holds the exercise's imports, its functions with a ``raise NotImplementedError``
+    body to replace, and the ``check`` that grades them; run as it is, it says they wait.
+    """
+    cells = []
+    for exercise in (e for e in EXERCISES if e.chapter == chapter):
+        imports = ["import numpy as np", *exercise.imports.splitlines(),
+                   "from charrnn_edu.exercises import check"]
+        stubs = [f"def {signature_text(f)}:\n    # {exercise.title}: your code here"
+                 f"\n    raise NotImplementedError"
+                 for f in exercise.functions]
+        call = f"check({exercise.name!r}, {', '.join(exercise.function_names)})"
+        cells.append("\n".join(line for line in imports if line) + "\n\n\n"
+                     + "\n\n\n".join(stubs) + "\n\n\n" + call)
+    return cells
