@@ -23,7 +23,8 @@ them in a copy of its chapter for you to find with the gradient check, and
 One exercise is one entry of its chapter's file, ``ch1_encoding.py`` ... ``ch8_training.py``:
 the functions to write, the checks (the properties of :mod:`charrnn_edu.spec`, or a
 comparison with the package), the probe, and the mistakes. The modules, in reading order:
-model, references, wire, child, sandbox, the eight chapter files, catalog, runner, train,
+model, references, wire, child, sandbox, the eight chapter files, catalog, runner, feedback,
+train, notebook (``check`` in a notebook, imported from here on first use),
 progress. The commands `charrnn exercises` and `charrnn lab` are in
 :mod:`charrnn_edu.commands`.
 """
