@@ -16,6 +16,13 @@ follows. Many libraries put it outside, eta * g / (sqrt(m_θ) + eps); with eps =
 two differ only while m_θ is tiny. On the first step m_θ = g^2, so every element moves by
 eta * |g| / sqrt(g^2 + eps) < eta: never more than eta.
 
+**Adam**, the 2026 edition's optimiser (:class:`Adam`), keeps moving averages of g and g^2
+instead, corrected for their start at zero, at step t = 1, 2, ...::
+
+    (6.4)  s_θ <- beta1 s_θ + (1 - beta1) g
+    (6.5)  r_θ <- beta2 r_θ + (1 - beta2) g^2
+    (6.6)  θ   <- θ - eta * ŝ / (sqrt(r̂) + eps),  ŝ = s_θ / (1 - beta1^t), r̂ = r_θ / (1 - beta2^t)
+
 Each optimiser names the attributes that hold its state (:attr:`AdaGrad.state_names`), and
 :func:`make_optimizer` builds one from its name: the training engine and checkpoints read
 those, whichever optimiser it is.

@@ -22,6 +22,10 @@ Every ``sample_every`` iterations (and at iteration 1) the trainer writes ``samp
 characters (chapter 7), starting from the hidden state of the current piece and its first
 character, and it keeps a copy of the parameters with the lowest smooth loss so far.
 
+:func:`train_loop` is that loop written plainly, the report's way, one line per step of it;
+:class:`Trainer` is the same loop with everything a long run needs around it (resuming,
+streams, a held-out part, the fast engine), and a test proves the two give the same numbers.
+
 Who computes an iteration is a choice (:attr:`Trainer.engine`): by default the training
 engine (``charrnn_edu.engine``), the same numbers as chapters 4 and 6 to rounding, faster;
 or the chapters themselves. With ``settings.batch = B`` the text is read as B streams at once
@@ -51,7 +55,8 @@ from charrnn_edu.sampling import sample
 from charrnn_edu.settings import PRESETS, Settings  # noqa: F401
 
 __all__ = ["init_scaled", "initial_parameters", "Sample", "TrainingDiverged", "Trainer",
-           "iterations_per_epoch", "trained_length", "too_short", "split_text", "held_out_loss"]
+           "train_loop", "iterations_per_epoch", "trained_length", "too_short", "split_text",
+           "held_out_loss"]
 
 
 def init_scaled(K: int, m: int = 100, *, rng: np.random.Generator) -> RNN:
@@ -140,6 +145,58 @@ def held_out_loss(rnn: RNN, ids: np.ndarray, streams: int = 64, piece: int = 100
         total += batches.batch_loss(run.P, Y) * B               # summed over all characters
         H = run.H[-1]
     return total / (B * (S.shape[1] - 1))
+
+
+# --8<-- [start:loop]
+def train_loop(rnn: RNN, data: np.ndarray, iterations: int, seq_length: int = 25,
+               eta: float = 0.1, sample_every: int = 100, sample_length: int = 200,
+               seed: int = 0) -> tuple[list[float], RNN, list[np.ndarray]]:
+    r"""Train ``rnn`` in place on the ids ``data``: the report's loop, chapters 4, 6 and 7.
+
+    Parameters
+    ----------
+    rnn : RNN
+        The initial parameters; they change in place, one AdaGrad step per iteration.
+    data : ndarray of shape (n,)
+        The text as character ids, read tau = ``seq_length`` at a time from a pointer e.
+    iterations : int
+    seq_length : int
+    eta : float
+        AdaGrad's learning rate; gradients are clipped to [-5, 5] first.
+    sample_every, sample_length : int
+        At iteration 1 and every ``sample_every``, ``sample_length`` characters are drawn,
+        starting from the h and the first character of the current piece.
+    seed : int
+        Seeds the random numbers of the samples.
+
+    Returns
+    -------
+    smooth_losses : list of float
+        Equation (8.1) after every iteration.
+    best : RNN
+        A copy of the parameters at the lowest smooth loss.
+    samples : list of ndarray
+        The ids of each sample.
+    """
+    rng, optimizer = np.random.default_rng(seed), AdaGrad(eta)
+    tau, e, h = seq_length, 0, np.zeros((rnn.m, 1))
+    smooth, best, best_loss = math.nan, rnn.copy(), math.inf
+    smooth_losses, samples = [], []
+    for i in range(1, iterations + 1):
+        if i == 1 or e + tau + 1 > len(data):           # a new epoch: back to the start
+            e, h = 0, np.zeros((rnn.m, 1))
+        x, y = data[e:e + tau], data[e + 1:e + tau + 1]  # (tau,): y is x one character on
+        loss, grads, h_next = gradients(rnn, x, y, h)   # chapter 4
+        optimizer.step(rnn, clip(grads))                # chapter 6: (6.1)-(6.3)
+        smooth = loss if i == 1 else 0.999 * smooth + 0.001 * loss   # (8.1)
+        if smooth < best_loss:
+            best, best_loss = rnn.copy(), smooth        # a copy: rnn changes in place
+        if i == 1 or i % sample_every == 0:             # chapter 7, from this piece's h
+            samples.append(sample(rnn, h, int(x[0]), sample_length, rng)[0])
+        e, h = e + tau, h_next                          # h carried to the next piece
+        smooth_losses.append(smooth)
+    return smooth_losses, best, samples
+# --8<-- [end:loop]
 
 
 ENGINES = ("fast", "chapters")

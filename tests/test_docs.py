@@ -256,6 +256,15 @@ def test_a_notebook_is_valid_nbformat_with_its_figures_attached(tmp_path: Path) 
     assert "attachment:v.svg" in prose and "(other.md)" not in prose
     assert set(book["cells"][1]["attachments"]["v.svg"]) == {"image/svg+xml"}
     assert "<summary><b>Why?</b></summary>" in "".join(book["cells"][3]["source"])
+    # A chapter's notebook ends with its exercises, each cell checking its functions.
+    sixth = notebooks.notebook(page, "chapters/6-adagrad.md", Files(), "site")["cells"]
+    assert "".join(sixth[-1]["source"]).endswith("check('adam', adam_step)")
+    assert [c["cell_type"] for c in sixth[-4:]] == ["markdown", "code", "code", "code"]
+    nbformat.validate(nbformat.from_dict(json.loads(json.dumps(
+        notebooks.notebook(page, "chapters/6-adagrad.md", Files(), "site")))))
+    # The package is on no index: the first cell says how to install it from a checkout.
+    intro = "".join(book["cells"][0]["source"])
+    assert 'pip install -e ".[notebooks]"' in intro and "pip install charrnn-edu" not in intro
 
 
 # ------------------------------------------------------------------ the experiments of 4b

@@ -28,6 +28,7 @@ from charrnn_edu.exercises.catalog import (
     starter_source,
     wrong_functions,
 )
+from charrnn_edu.exercises.model import Check
 from charrnn_edu.exercises.progress import Progress, ProgressError, progress_file
 from charrnn_edu.exercises.runner import diagnose, run_checks
 from charrnn_edu.exercises.sandbox import InProcess
@@ -65,6 +66,30 @@ def test_each_mistake_fails_its_check_with_its_own_diagnosis(mistake):
     report = run_checks(exercise, learner, EXAMPLES, only=mistake.check, shrink=False)
     assert report.failed() == [mistake.check], failures(report)
     assert mistake.key in [m.key for m in report.diagnoses], [m.key for m in report.diagnoses]
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=[m.key for m in MISTAKES])
+def test_each_mistake_fails_on_an_example_its_check_pins(mistake):
+    # examples=0: the check's pinned examples only, so catching the mistake does not depend
+    # on which examples this version of Hypothesis draws (6.100-6.124.3 drew others).
+    exercise, learner = mistaken(mistake)
+    report = run_checks(exercise, learner, 0, only=mistake.check, shrink=False)
+    assert report.failed() == [mistake.check], failures(report)
+
+
+@pytest.mark.parametrize("key, shown", [("clip-one-side", "grads = RNN("),
+                                        ("temperature-after-softmax", "case = m="),
+                                        ("not-renormalised", "p = [")])
+def test_a_failing_example_is_shown_with_its_labels_not_as_them(key, shown):
+    mistake = next(m for m in MISTAKES if m.key == key)
+    exercise, learner = mistaken(mistake)
+    result = run_checks(exercise, learner, EXAMPLES, only=mistake.check).results[0]
+    assert result.status == "fail" and result.example.startswith(shown), result.example
+
+
+def test_a_check_refuses_labels_given_in_place_of_its_description():
+    with pytest.raises(TypeError, match="labels=... by name"):
+        Check("c", "what", lambda f, e: None, None, ("case", "T"))
 
 
 def test_the_table_covers_the_classic_mistakes_and_names_real_checks():
@@ -351,6 +376,20 @@ def test_training_on_the_learners_own_code(capsys, learner):
     assert yours == theirs.split()[0]
     code, out, err = run(capsys, "exercises", "train", "--folder", "bad", "--iterations", "3")
     assert code == 1 and "diagnosis: the h_0 term of dL/dW dropped" in out and err
+
+
+def test_a_loss_returned_as_a_numpy_scalar_trains(capsys, learner):
+    # cross_entropy returns np.float64; without float() it once crashed the formatting.
+    (learner / "np").mkdir()
+    source = inspect.getsource(bptt).replace("loss = float(cross_entropy(P, y))",
+                                             "loss = cross_entropy(P, y)")
+    assert source != inspect.getsource(bptt)
+    (learner / "np" / "bptt.py").write_text(source)
+    (learner / "np" / "adagrad.py").write_text(
+        inspect.getsource(next(m for m in MISTAKES if m.key == "eps-outside-sqrt").module))
+    code, out, err = run(capsys, "exercises", "train", "--folder", "np", "--iterations", "2",
+                         "--every", "2")
+    assert code == 0 and "iteration 2:" in out, out + err
 
 
 def test_training_on_the_learners_own_steps(capsys, learner):

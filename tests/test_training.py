@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from charrnn_edu.bptt import gradients
@@ -24,7 +24,7 @@ from charrnn_edu.forward import NAMES, RNN, forward
 from charrnn_edu.loss import sequence_loss
 from charrnn_edu.sampling import greedy, prime, sample
 from charrnn_edu.spec.strategies import seeds
-from charrnn_edu.training import Settings, Trainer, TrainingDiverged
+from charrnn_edu.training import Settings, Trainer, TrainingDiverged, train_loop
 
 RTOL, ATOL = 1e-12, 1e-14
 ALPHABET = "\n abcdefghij"
@@ -492,3 +492,22 @@ def test_the_trainer_takes_its_update_as_a_parameter():
     for loss in walk.losses[1:]:
         smooth = 0.999 * smooth + 0.001 * loss                  # (8.1)
     assert walk.smooth_loss == smooth
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), m=st.integers(1, 6), tau=st.integers(1, 6),
+       n=st.integers(12, 40), iterations=st.integers(1, 30), sample_every=st.integers(1, 12))
+def test_the_plain_loop_is_the_trainer(seed, m, tau, n, iterations, sample_every):
+    # train_loop is chapter 8 written plainly; the Trainer is the same loop, several epochs
+    # included (n is short), to the last bit: smooth losses, the best copy, every sample.
+    text = "".join(np.random.default_rng(seed).choice(list("abcde \n"), n))
+    trainer = Trainer.start(text, Settings(hidden=m, seq_length=tau, sample_every=sample_every,
+                                           sample_length=7, seed=seed), engine="chapters")
+    rnn, trainer.rng = trainer.rnn.copy(), np.random.default_rng(seed + 1)
+    trainer.run(iterations)
+    smooth, best, samples = train_loop(rnn, trainer.data, iterations, tau, 0.1, sample_every, 7,
+                                       seed + 1)
+    assert smooth == trainer.smooth_losses
+    assert all(np.array_equal(a, b) for a, b in zip(best, trainer.best, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(rnn, trainer.rnn, strict=True))
+    assert [trainer.vocab.decode(ids) for ids in samples] == [s.text for s in trainer.samples]

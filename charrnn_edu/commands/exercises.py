@@ -132,22 +132,32 @@ def check(name: Annotated[str, typer.Argument(help="The exercise.", show_default
 @app.command()
 def train(iterations: Annotated[int, typer.Option("--iterations", help="Iterations to train.")]
           = 5000,
-          every: Annotated[int, typer.Option("--every", help="Show the losses and samples "
+          every: Annotated[int, typer.Option("--every", help="Show the losses and a sample "
                                              "every this many iterations.")] = 1000,
           folder: Annotated[Path | None, typer.Option(
               "--folder", help="Take your files from here, by their starter names "
               "[default: the files you last checked].", show_default=False)] = None,
+          optimizer: Annotated[str, typer.Option(
+              "--optimizer", help="adagrad (the report's: summed loss) or adam (the 2026 "
+              "edition's preset: mean loss, scaled initialisation, eta 0.001).")] = "adagrad",
           timeout: TimeoutOption = DEFAULT_TIMEOUT) -> None:
-    """Train the network with your own bptt (or step) and adagrad functions, next to the package.
+    """Train with your own bptt (or step) and adagrad (or adam), in lockstep with the package.
 
-    Slow: your functions run one call at a time in a separate process. Your files are
-    checked first; a failing check stops here with its diagnosis.
+    At every iteration your step and the package's start from the same parameters, and
+    what is compared is that one step, every array within rounding of the package's. Exits
+    0 when every step agrees, 1 at the first that does not (naming the iteration and the
+    array). Slow: your functions run one call at a time in a separate process. Your files
+    are checked first; a failing check stops here with its diagnosis.
     """
-    from charrnn_edu.exercises.train import ROUTES, train_side_by_side
+    from charrnn_edu.exercises.train import StepDisagrees, routes, train_in_lockstep
+    from charrnn_edu.settings import PRESETS
     check_options(1, timeout)
     if iterations < 1 or every < 1:
         raise UsageError(f"--iterations and --every must be at least 1, got {iterations} and "
                          f"{every}")
+    if optimizer not in ("adagrad", "adam"):
+        raise UsageError(f"--optimizer must be adagrad or adam, got {optimizer!r}")
+    settings = PRESETS["classic" if optimizer == "adagrad" else "2026"]
     progress = _progress()
 
     def file_of(name: str) -> Path:
@@ -155,10 +165,11 @@ def train(iterations: Annotated[int, typer.Option("--iterations", help="Iteratio
         return (folder / starter_filename(find_exercise(name)) if folder is not None
                 else Path(entry.file) if entry else Path(starter_filename(find_exercise(name))))
 
-    route = next((r for r in ROUTES if all(file_of(n).is_file() for n in r)), None)
+    route = next((r for r in routes(optimizer) if all(file_of(n).is_file() for n in r)), None)
     if route is None:
-        raise UsageError("no files to train with: pass the exercises bptt (or forward-step and "
-                         "backward-step) and adagrad first, or give their folder with --folder")
+        raise UsageError(f"no files to train with: pass the exercises bptt (or forward-step and "
+                         f"backward-step) and {optimizer} first, or give their folder with "
+                         "--folder")
     exercises = [find_exercise(n) for n in route]
     with open_sandbox([(file_of(e.name), e.functions) for e in exercises], timeout) as sandbox:
         for exercise in exercises:
@@ -167,18 +178,29 @@ def train(iterations: Annotated[int, typer.Option("--iterations", help="Iteratio
                 typer.echo("\n".join([f"exercise {exercise.name}: {file_of(exercise.name)} does "
                                       "not pass its checks yet", "", *format_report(report)]))
                 raise RunError(report.stopped or f"train needs {exercise.name} to pass first")
-        typer.echo(f"training with {', '.join(str(file_of(n)) for n in route)} and, beside it, "
-                   f"the package, on {default_corpus().name}")
+        typer.echo(f"training with {', '.join(str(file_of(n)) for n in route)} in lockstep "
+                   f"with the package, on {default_corpus().name}: at every iteration both "
+                   "take one step from the same parameters, and every array of your step "
+                   "must be within rounding of the package's")
         names = tuple(n for e in exercises for n in e.function_names)
+        moment = None
         try:
-            for moment in train_side_by_side(sandbox.namespace(names),
-                                             read_text(default_corpus()), iterations, every,
-                                             before_call=sandbox.renew):
+            for moment in train_in_lockstep(sandbox.namespace(names),
+                                            read_text(default_corpus()), iterations, every,
+                                            settings=settings, before_call=sandbox.renew):
                 typer.echo(f"\niteration {moment.iteration:,}: smooth loss {moment.yours:.3f} "
-                           f"yours, {moment.package:.3f} the package's")
-                for who, text in (("yours", moment.your_sample),
-                                  ("package", moment.package_sample)):
-                    typer.echo(f"  {who:8s}{printable(text.replace(chr(10), ' / '))}")
+                           "yours, "
+                           f"{moment.package:.3f} the package's; largest difference so far "
+                           f"{moment.largest:.1e} of the tolerance")
+                typer.echo(f"  yours   {printable(moment.your_sample.replace(chr(10), ' / '))}")
+        except StepDisagrees as err:
+            typer.echo(f"\nyour step differs from the package's at {err}")
+            raise typer.Exit(1) from None
         except (Exception, Stopped) as err:     # the learner's code may raise anything
-            raise RunError(str(err) if isinstance(err, LearnerError | Stopped | FloatingPointError)
+            raise RunError(str(err) if isinstance(err, LearnerError | Stopped | FloatingPointError
+                                                  | ValueError)
                            else f"{type(err).__name__}: {err}") from None
+    typer.echo(f"\nEvery one of the {iterations:,} steps agrees with the package's. (Run free, "
+               "two correct programs part after a few hundred iterations: AdaGrad and Adam "
+               "divide by the root of small sums, which magnifies rounding; lockstep compares "
+               "each step from the same start.)")

@@ -9,7 +9,8 @@ package on random cases::
     charrnn exercises start softmax             # writes softmax.py: equations, signature
     charrnn exercises check softmax softmax.py  # pass/fail per check, the smallest failing
                                                 # example, and the name of the mistake
-    charrnn exercises train                     # your bptt and adagrad train the network
+    charrnn exercises train                     # your bptt and adagrad (or adam) train the
+                                                # network, step by step beside the package
 
 Your file runs in a child process with a time limit; the checks compare its results in the
 parent (:mod:`~charrnn_edu.exercises.sandbox`). A failing check is *diagnosed*: the learner's
@@ -19,10 +20,20 @@ them in a copy of its chapter for you to find with the gradient check, and
 ``charrnn lab check NAME FILE`` says when it is repaired. Your progress is kept in
 ``~/.charrnn/exercises.json`` (or ``$CHARRNN_HOME/exercises.json``).
 
-One exercise is one entry of its chapter's file, ``ch1_encoding.py`` ... ``ch7_sampling.py``:
+One exercise is one entry of its chapter's file, ``ch1_encoding.py`` ... ``ch8_training.py``:
 the functions to write, the checks (the properties of :mod:`charrnn_edu.spec`, or a
 comparison with the package), the probe, and the mistakes. The modules, in reading order:
-model, references, wire, child, sandbox, the seven chapter files, catalog, runner, train,
+model, references, wire, child, sandbox, the eight chapter files, catalog, runner, feedback,
+train, notebook (``check`` in a notebook, imported from here on first use),
 progress. The commands `charrnn exercises` and `charrnn lab` are in
 :mod:`charrnn_edu.commands`.
 """
+
+
+def __getattr__(name: str) -> object:
+    # ``from charrnn_edu.exercises import check`` in a notebook, loaded on first use so that
+    # importing one exercise module does not import the whole grader.
+    if name == "check":
+        from charrnn_edu.exercises.notebook import check
+        return check
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

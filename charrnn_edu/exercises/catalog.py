@@ -1,6 +1,6 @@
 r"""Every exercise and every mistake, in chapter order, and the files made from them.
 
-Each chapter's file (``ch1_encoding.py`` ... ``ch7_sampling.py``) defines its exercises with
+Each chapter's file (``ch1_encoding.py`` ... ``ch8_training.py``) defines its exercises with
 their checks and probes, and its classic mistakes; this module collects them, finds them by
 name, and writes what a learner gets: the starter file of an exercise (the chapter's
 equations, the signatures and docstrings of the package's functions, no bodies) and the
@@ -25,6 +25,7 @@ from charrnn_edu.exercises import (
     ch5_gradcheck,
     ch6_adagrad,
     ch7_sampling,
+    ch8_training,
 )
 from charrnn_edu.exercises.model import Exercise, Mistake
 
@@ -33,7 +34,7 @@ __all__ = ["EXERCISES", "MISTAKES", "find_exercise", "find_mistake", "planted_so
            "starter_filename"]
 
 CHAPTERS = (ch1_encoding, ch2_forward, ch3_loss, ch4_bptt, ch5_gradcheck, ch6_adagrad,
-            ch7_sampling)
+            ch7_sampling, ch8_training)
 EXERCISES: tuple[Exercise, ...] = tuple(e for chapter in CHAPTERS for e in chapter.EXERCISES)
 # In chapter order, each exercise's mistakes together: a diagnosis tries them in this order.
 MISTAKES: tuple[Mistake, ...] = tuple(m for chapter in CHAPTERS for m in chapter.MISTAKES)
@@ -168,9 +169,10 @@ def starter_source(exercise: Exercise, filename: str) -> str:
                "example", "that shows it, and often with the name of the mistake::", "",
                f"    charrnn exercises check {exercise.name} {filename}", '"""', "",
                "from __future__ import annotations", ""]
-    standard = [line for line in exercise.imports.splitlines() if "collections" in line]
+    lines = exercise.imports.splitlines()
+    standard = [line for line in lines if "collections" in line or line.startswith("import ")]
     header += [*standard, *([""] if standard else []), "import numpy as np", ""]
-    header += [line for line in exercise.imports.splitlines() if "collections" not in line]
+    header += [line for line in lines if line not in standard]
     body = []
     for function in exercise.functions:
         doc = inspect.getdoc(function) or ""

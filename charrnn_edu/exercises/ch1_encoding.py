@@ -40,7 +40,8 @@ ENCODING = Exercise(
     functions=(references.vocabulary, references.encode, references.decode),
     checks=(
         Check("vocabulary", "vocabulary(text) holds each character of text once, sorted",
-              lambda f, text: prop.check_vocabulary(f.vocabulary, text), st.text(min_size=1)),
+              lambda f, text: prop.check_vocabulary(f.vocabulary, text), st.text(min_size=1),
+              examples=("the quick brown fox",)),
         Check("round trip", "decode(encode(s)) == s, ids int64 positions in the vocabulary",
               lambda f, cs: prop.check_roundtrip(
                   lambda t: f.encode(t, Vocabulary.from_text(cs[0]).chars),

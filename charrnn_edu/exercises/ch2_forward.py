@@ -30,7 +30,8 @@ SOFTMAX = Exercise(
     checks=(
         Check("distribution", "columns positive, summing to 1, unchanged by a constant shift",
               lambda f, o_s: prop.check_softmax_properties(f.softmax, *o_s), logits_and_shifts(),
-              labels=("o", "shift")),
+              labels=("o", "shift"),
+              examples=((np.array([[1.0, -2.0, 0.5], [0.0, 3.0, -1.0]]), np.zeros((1, 3))),)),
         Check("extreme logits", "logits of +-1000 give exactly 1, 0 and 0.5, no overflow",
               lambda f: prop.check_softmax_extreme_logits(f.softmax),
               fixed="o = [[1000, -1000, 1000, -1000], [-1000, 1000, 1000, -1000]]"),
@@ -91,7 +92,7 @@ FORWARD_STEP = Exercise(
     imports="from charrnn_edu.forward import RNN, Step, softmax",
     checks=(
         Check("equations", "a, h (m, 1) and o, p (K, 1) each equal (2.1)-(2.4) of forward.step",
-              _step_equations, cases()),
+              _step_equations, cases(), examples=(PROBE,)),
         Check("complex parameters", "complex parameters give complex a, h, o, p (chapter 5)",
               _step_complex, cases()),
     ),
@@ -151,7 +152,7 @@ FORWARD = Exercise(
               "complex parameters, imaginary part 0, give the real pass (for chapter 5)",
               lambda f, case: prop.check_forward_complex(f.forward, *_no_y(case)), cases()),
         Check("matches package", "agrees with charrnn_edu.forward.forward, h0 zero or random",
-              _forward_reference, cases()),
+              _forward_reference, cases(), examples=(PROBE,)),
     ),
     probe=lambda outcome: [outcome("forward", *args) for args in (
         _no_y(PROBE), (PROBE.build().rnn.map(lambda a: a.astype(complex)), PROBE.build().x,

@@ -36,9 +36,10 @@ CROSS_ENTROPY = Exercise(
     checks=(
         Check("sum of steps", "L = -sum_t ln p_t[y_t], summed over the tau steps",
               lambda f, P_y: prop.check_cross_entropy_is_sum_of_steps(f.cross_entropy, *P_y),
-              distributions_and_targets(), labels=("P", "y")),
+              distributions_and_targets(), labels=("P", "y"),
+              examples=((np.array([[0.1, 0.6, 0.3], [0.9, 0.4, 0.7]]), np.array([0, 1, 0])),)),
         Check("uniform loss", "a model that knows nothing (p uniform) has L = tau ln K",
-              _uniform_loss, cases()),
+              _uniform_loss, cases(), examples=(PROBE,)),
     ),
     probe=lambda outcome: [outcome("cross_entropy", forward(rnn, x, h0).P, y)
                            for rnn, x, y, h0 in (PROBE.build(),)],

@@ -89,7 +89,8 @@ BACKWARD_STEP = Exercise(
     imports="from charrnn_edu.bptt import Cache\nfrom charrnn_edu.forward import RNN",
     checks=(
         Check("complex step", "every output equals a complex-step derivative of the step's "
-              "loss, upstream term included", _backward_step("complex"), STEP_CASES),
+              "loss, upstream term included", _backward_step("complex"), STEP_CASES,
+              examples=(PROBE,)),
         Check("matches package", "every output agrees with charrnn_edu.bptt.backward_step",
               _backward_step("package"), STEP_CASES),
     ),
@@ -186,7 +187,7 @@ BPTT = Exercise(
               lambda f, case: prop.check_output_bias_gradient(f.gradients, forward, one_hot,
                                                               *case.build()), small_cases()),
         Check("complex step", "all five gradients equal complex-step derivatives, h0 zero or "
-              "random", _bptt_against_complex_step(), small_cases()),
+              "random", _bptt_against_complex_step(), small_cases(), examples=(PROBE,)),
         Check("large gradients", "gradients past the clip bound 5 come back unclipped "
               "(y all one character)", _bptt_against_complex_step(same_targets=True),
               small_cases(min_tau=12, max_tau=20, max_sigma=0.3)),

@@ -95,7 +95,8 @@ RELATIVE_ERROR = Exercise(
     checks=(
         Check("formula", "(5.2) element by element, every error in [0, 1]",
               lambda f, pair: prop.check_relative_error_formula(f.relative_error, *pair),
-              gradient_pairs(), labels=("g_a", "g_n", "eps")),
+              gradient_pairs(), labels=("g_a", "g_n", "eps"),
+              examples=((np.array([0.0, 1.0]), np.array([1.0, -1.0]), 1.0),)),
         Check("known values", "0 when both are 0, |g_a| / eps below the floor, 1 for opposite "
               "signs", lambda f: prop.check_relative_error_known_values(f.relative_error),
               fixed="g_a = [0, 1e-8, 1, 1, -1], g_n = [0, 0, 1, 3, 1], eps = 1e-6"),

@@ -57,7 +57,8 @@ def _temperature_sharpens(f: SimpleNamespace, case_ts: tuple[Case, float, float]
                                      f"{e_hot:.6g} at T = {hot:.4g}: a lower T must sharpen p")
 
 
-CASE_T = (st.tuples(cases(), temperatures), ("case", "T"))
+CASE_T = {"strategy": st.tuples(cases(), temperatures), "labels": ("case", "T"),
+          "examples": ((PROBE, 0.7),)}
 
 TEMPERATURE = Exercise(
     name="temperature", chapter=7, module=sampling,
@@ -65,12 +66,12 @@ TEMPERATURE = Exercise(
     functions=(sampling.next_distribution,), equations=("7.1",),
     imports="from charrnn_edu.forward import RNN, softmax",
     checks=(
-        Check("shapes", "h is (m, 1), p is (K,), a distribution", _temperature_shapes, *CASE_T),
+        Check("shapes", "h is (m, 1), p is (K,), a distribution", _temperature_shapes, **CASE_T),
         Check("one step", "h and p = softmax(o / T) equal the chapter's step (2.1)-(2.3)",
-              _temperature_step, *CASE_T),
+              _temperature_step, **CASE_T),
         Check("sharpening", "a lower temperature never makes p flatter (entropy falls with T)",
               _temperature_sharpens, st.tuples(cases(min_sigma=0.1), temperatures, temperatures),
-              labels=("case", "T1", "T2")),
+              labels=("case", "T1", "T2"), examples=((PROBE, 0.5, 2.0),)),
     ),
     probe=lambda outcome: [outcome("next_distribution", rnn, h0, int(x[0]), 0.5)
                            for rnn, x, _, h0 in (PROBE.build(),)],
@@ -92,6 +93,13 @@ TEMPERATURE_MISTAKES = (
             equation="(7.1)", title="temperature ignored",
             advice="p does not change with T: divide the logits by T before the softmax.",
             edits=(("softmax(now.o / temperature)", "softmax(now.o)"),), module=sampling),
+    Mistake(key="h-reset-each-sample-step", exercise="temperature", check="one step",
+            equation="(2.1)", title="h reset to zeros at every sampling step",
+            advice="Each step of the sample must start from the h the step before returned: "
+                   "step(rnn, h, x). Starting every step from zeros forgets all but the last "
+                   "character, so the text has no memory.",
+            edits=(("now = step(rnn, h, x)", "now = step(rnn, np.zeros_like(h), x)"),),
+            module=sampling),
 )
 
 
@@ -110,19 +118,20 @@ def _nucleus_reference(f: SimpleNamespace, p_top: tuple[np.ndarray, float]) -> N
     assert_close(f.nucleus(p, top_p), nucleus(p, top_p), 1e-12, 1e-14, what="q")
 
 
-P_TOP = (distributions_and_top_p(), ("p", "top_p"))
+P_TOP = {"strategy": distributions_and_top_p(), "labels": ("p", "top_p"),
+         "examples": ((np.array([0.2, 0.5, 0.3]), 0.6),)}
 
 TOP_P = Exercise(
     name="top-p", chapter=7, module=sampling, title="nucleus (top-p) filtering of a distribution",
     functions=(sampling.nucleus,),
     checks=(
         Check("nucleus", "p renormalised on the smallest most likely set of mass >= top_p",
-              lambda f, p_t: prop.check_nucleus_properties(f.nucleus, *p_t), *P_TOP),
+              lambda f, p_t: prop.check_nucleus_properties(f.nucleus, *p_t), **P_TOP),
         Check("with zeros", "the same when some characters have probability 0",
               lambda f, p_t: prop.check_nucleus_properties(f.nucleus, *p_t),
               distributions_and_top_p(zeros=True), labels=("p", "top_p")),
         Check("matches package", "agrees with charrnn_edu.sampling.nucleus", _nucleus_reference,
-              *P_TOP),
+              **P_TOP),
     ),
     probe=lambda outcome: [outcome("nucleus", np.array(p), top) for p, top in (
         ([0.2, 0.5, 0.3], 0.6), ([0.1, 0.6, 0.3], 0.95))],

@@ -2,7 +2,7 @@ r"""What an exercise is: the functions to write, the checks that grade them, the
 
 An :class:`Exercise` carries everything that grades it: its :class:`Check`\ s and its probe.
 A :class:`Mistake` is the package's own code with one line (rarely two) changed. Each
-chapter's file (``ch1_encoding.py`` ... ``ch7_sampling.py``) writes its exercises and its
+chapter's file (``ch1_encoding.py`` ... ``ch8_training.py``) writes its exercises and its
 mistakes side by side with these; :mod:`~charrnn_edu.exercises.catalog` collects them. The
 helpers at the end are what the chapters' checks share.
 """
@@ -42,6 +42,10 @@ class Check:
         Where the examples come from; None for one fixed case, described by ``fixed``.
     labels : tuple of str
         Names of the parts of a tuple example, to show it as ``ids = [], K = 1``.
+    examples : tuple
+        Examples tried before any is drawn, like Hypothesis's ``@example``: each planted
+        mistake this check must catch fails on one of them, so catching it does not hang on
+        which examples a version of Hypothesis happens to draw.
     """
 
     name: str
@@ -50,6 +54,13 @@ class Check:
     strategy: st.SearchStrategy | None = None
     fixed: str = ""
     labels: tuple[str, ...] = ()
+    examples: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        # (strategy, labels) splatted by position once put the labels in ``fixed``.
+        if not isinstance(self.fixed, str):
+            raise TypeError(f"Check {self.name!r}: fixed must be a description, got "
+                            f"{self.fixed!r} (pass labels=... by name)")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,6 +1,7 @@
 """The functions of the exercises that the chapters hold in another shape, written plainly.
 
-Chapter 1 keeps the vocabulary in a class and chapter 6 keeps AdaGrad's memory in one; the
+Chapter 1 keeps the vocabulary in a class and chapter 6 keeps AdaGrad's memory (and Adam's
+moments) in one; the
 exercises ask for plain functions, and these are the package's versions of them. The checks
 compare them with the chapters' own classes, and the bug lab plants its mistakes in them.
 """
@@ -11,7 +12,7 @@ import numpy as np
 
 from charrnn_edu.forward import RNN
 
-__all__ = ["vocabulary", "encode", "decode", "adagrad_step"]
+__all__ = ["vocabulary", "encode", "decode", "adagrad_step", "adam_step"]
 
 
 def vocabulary(text: str) -> str:
@@ -73,3 +74,31 @@ def adagrad_step(rnn: RNN, grads: RNN, memory: RNN, eta: float = 0.1,
     for theta, g, m_theta in zip(rnn, grads, memory, strict=True):
         m_theta += g * g                                  # (6.2)
         theta -= eta * g / np.sqrt(m_theta + eps)         # (6.3)
+
+
+def adam_step(rnn: RNN, grads: RNN, first: RNN, second: RNN, t: int, eta: float = 0.001,
+              beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
+    """One Adam step, equations (6.4)-(6.6), updating ``first``, ``second`` and ``rnn`` in place.
+
+    Parameters
+    ----------
+    rnn : RNN
+        The parameters theta (b, c, U, W, V): their arrays change in place.
+    grads : RNN
+        The gradients g, one array per parameter; left unchanged.
+    first, second : RNN
+        The moments s_theta and r_theta (zeros before the first step); they change in place.
+    t : int
+        The number of this step: 1 for the first.
+    eta : float
+        Learning rate.
+    beta1, beta2 : float
+        Decay rates of the two moving averages.
+    eps : float
+        Added *outside* the square root.
+    """
+    for theta, g, s, r in zip(rnn, grads, first, second, strict=True):
+        s[...] = beta1 * s + (1 - beta1) * g                       # (6.4)
+        r[...] = beta2 * r + (1 - beta2) * g * g                   # (6.5)
+        s_hat, r_hat = s / (1 - beta1 ** t), r / (1 - beta2 ** t)  # started at 0: corrected
+        theta -= eta * s_hat / (np.sqrt(r_hat) + eps)              # (6.6)

@@ -83,6 +83,9 @@ def _one_line(err: BaseException) -> str:
     return text if len(text) <= 400 else text[:397] + "..."
 
 
+_NONE = object()        # no pinned example fails
+
+
 def _run_one(check: Check, f: Any, examples: int, shrink: bool) -> CheckResult:
     def body(example: Any) -> None:
         try:
@@ -100,13 +103,20 @@ def _run_one(check: Check, f: Any, examples: int, shrink: bool) -> CheckResult:
         return False
 
     phases = (Phase.explicit, Phase.generate) + ((Phase.shrink,) if shrink else ())
-    config = settings(max_examples=examples, derandomize=True, database=None, deadline=None,
-                      suppress_health_check=list(HealthCheck), phases=phases)
+    config = settings(max_examples=max(examples, 1), derandomize=True, database=None,
+                      deadline=None, suppress_health_check=list(HealthCheck), phases=phases)
     try:
-        smallest = find(st.just(None) if check.strategy is None else check.strategy, fails,
-                        settings=config)
-    except NoSuchExample:
-        return CheckResult(check, "pass")
+        # A pinned example that fails fails the check whatever Hypothesis draws; the drawn
+        # (and shrunk) one is shown when there is one. examples=0 tries only the pinned ones.
+        smallest = next((e for e in check.examples if fails(e)), _NONE)
+        if examples > 0 or not check.examples:
+            try:
+                smallest = find(st.just(None) if check.strategy is None else check.strategy,
+                                fails, settings=config)
+            except NoSuchExample:
+                pass
+        if smallest is _NONE:
+            return CheckResult(check, "pass")
     except _Unimplemented as stop:
         return CheckResult(check, "todo", stop.args[0])
     except HypothesisException as err:
@@ -193,7 +203,8 @@ def run_checks(exercise: Exercise, learner: Learner, examples: int = DEFAULT_EXA
         Where the functions run: a :class:`~charrnn_edu.exercises.sandbox.Sandbox` for a
         learner's file, :class:`~charrnn_edu.exercises.sandbox.InProcess` for the package's.
     examples : int
-        Hypothesis examples per check before it counts as passed.
+        Hypothesis examples per check before it counts as passed, after the check's pinned
+        ones (``Check.examples``); 0 tries only the pinned ones.
     only : str or None
         Run only this check.
     shrink : bool

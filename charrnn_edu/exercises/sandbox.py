@@ -125,7 +125,7 @@ class Learner:
             raise LearnerError.of(name, **response["raised"])
         _write_back(args, response["args"])
         result = response["result"]
-        if result is None and name != "adagrad_step":
+        if result is None and name not in ("adagrad_step", "adam_step"):
             self.notes.setdefault("none", name)
         elif _finite(args) and not _finite(result):
             self.notes.setdefault("nan", name)

@@ -1,9 +1,21 @@
-r"""Training the network with the learner's own functions, side by side with the package's.
+r"""Training with the learner's own functions, in lockstep with the package's.
 
-Both networks start from the same parameters and read the same pieces of the same text; one
-takes its gradients and AdaGrad steps from the learner's functions, the other from chapters
-4 and 6. If the learner's functions are right, the two smooth losses agree and the two
-samples, drawn with the same random numbers, are the same text.
+At every iteration both networks take one step from the same parameters, the same optimiser
+state, the same hidden state and the same piece of text: the package's by chapters 4 and 6,
+the learner's by their gradients and their AdaGrad (or Adam) step. Then the learner's
+network is set back to the package's, so the next iteration starts level again. What is
+compared is one step, never a trajectory: the loss, the last hidden state, the five
+gradients, the step each parameter takes and the optimiser's state, each within
+:data:`STEP_RTOL` and :data:`STEP_ATOL` of the package's.
+
+Why the tolerance, and why lockstep. Correct code may add the same numbers in another order
+(the vectorised ``dV = G @ H.T`` instead of chapter 4's loop over t): one step then differs
+by rounding, about 1e-16 relative, which the tolerance leaves ten million times over. Left to
+run free, those roundings do not stay small: AdaGrad divides each step by the square root of
+its memory, which stays tiny for characters seen rarely, so a difference in the last digit of
+a gradient becomes a visible difference of the step, and after a thousand iterations two
+correct programs have different parameters, losses (85.8 and 87.0 in one learner's run) and
+samples. A real mistake differs by far more than rounding in the very step it is made.
 
 The learner's gradients come from their ``bptt`` exercise, or, without it, from their
 ``forward-step`` and ``backward-step`` exercises looped over the sequence as chapter 4 does.
@@ -11,35 +23,76 @@ The learner's gradients come from their ``bptt`` exercise, or, without it, from 
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
 
 from charrnn_edu.adagrad import clip
-from charrnn_edu.bptt import Cache
-from charrnn_edu.forward import RNN
+from charrnn_edu.bptt import Cache, gradients
+from charrnn_edu.forward import NAMES, RNN
 from charrnn_edu.sampling import sample
 from charrnn_edu.settings import Settings
+from charrnn_edu.spec.properties import assert_close
 from charrnn_edu.training import Trainer
 
-__all__ = ["ROUTES", "Moment", "gradients_from_steps", "train_side_by_side"]
+__all__ = ["ROUTES", "STEP_RTOL", "STEP_ATOL", "Moment", "StepDisagrees", "routes",
+           "gradients_from_steps", "one_number", "train_in_lockstep"]
 
-# The exercises whose functions give the gradients and the update, in order of preference.
-ROUTES = (("bptt", "adagrad"), ("forward-step", "backward-step", "adagrad"))
+# The exercises whose functions give the gradients, in order of preference; the optimiser's
+# exercise (adagrad or adam) comes after them.
+ROUTES = (("bptt",), ("forward-step", "backward-step"))
+
+STEP_RTOL, STEP_ATOL = 1e-7, 1e-9
+"""How far one step of the learner's may be from the package's: rounding, not a mistake."""
+
+
+def routes(optimizer: str) -> tuple[tuple[str, ...], ...]:
+    """The exercises each way of training needs, with ``optimizer`` ("adagrad" or "adam")."""
+    return tuple((*route, optimizer) for route in ROUTES)
 
 
 @dataclass(frozen=True)
 class Moment:
-    """Both networks at one iteration: smooth losses (8.1) and a sample of each."""
+    """One iteration: each side's smooth loss (8.1), the largest difference so far, a sample.
+
+    ``largest`` is the largest difference of any array at any step so far, as a fraction of
+    what the tolerance allows there (1 would be the limit).
+    """
 
     iteration: int
     yours: float
     package: float
+    largest: float
     your_sample: str
-    package_sample: str
+
+
+class StepDisagrees(Exception):
+    """One step of the learner's differs from the package's from the same starting point."""
+
+    def __init__(self, iteration: int, array: str, detail: str) -> None:
+        super().__init__(f"iteration {iteration:,}: {detail}; both steps started from the "
+                         "same parameters, so this is more than rounding")
+        self.iteration, self.array = iteration, array
+
+
+def one_number(value: object, what: str) -> float:
+    """``value`` as a float: a numpy scalar or 0-d array is one (cross_entropy returns one).
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a single real number; the message shows its type and shape.
+    """
+    array = np.asarray(value) if not isinstance(value, str) else None
+    if array is None or array.size != 1 or array.dtype.kind not in "biuf":
+        shape = "" if array is None else f" of shape {array.shape}, dtype {array.dtype}"
+        raise ValueError(f"{what} must be one real number, got {type(value).__name__}{shape}")
+    return float(array.reshape(()))
 
 
 def gradients_from_steps(f: SimpleNamespace, rnn: RNN, x: np.ndarray, y: np.ndarray,
@@ -59,45 +112,116 @@ def gradients_from_steps(f: SimpleNamespace, rnn: RNN, x: np.ndarray, y: np.ndar
     return loss, grads, hs[-1]
 
 
-def train_side_by_side(f: SimpleNamespace, text: str, iterations: int, every: int, *,
-                       hidden: int = 100, seq_length: int = 25, seed: int = 0,
-                       before_call: Callable[[], None] = lambda: None) -> Iterator[Moment]:
-    """Train both networks; yield a :class:`Moment` at iteration 1 and every ``every``.
+def _gradients(bptt: Callable, rnn: RNN, x: np.ndarray, y: np.ndarray, h: np.ndarray,
+               mean: bool) -> tuple[float, RNN, np.ndarray]:
+    """(loss, grads, h) of ``bptt``, divided by tau for the 2026 edition's mean loss."""
+    loss, grads, h_next = bptt(rnn, x, y, h)
+    loss = one_number(loss, "your loss")
+    if mean:
+        loss, grads = loss / len(x), grads.map(lambda g: g / len(x))
+    return loss, grads, h_next
+
+
+def _optimiser_step(f: SimpleNamespace, trainer: Trainer, grads: RNN) -> None:
+    """The learner's AdaGrad or Adam step, on the state of the trainer's optimiser."""
+    opt = trainer.optimizer
+    if opt.name == "adam":
+        if opt.first is None or opt.second is None:
+            opt.first, opt.second = trainer.rnn.map(np.zeros_like), trainer.rnn.map(np.zeros_like)
+        opt.t += 1
+        f.adam_step(trainer.rnn, grads, opt.first, opt.second, opt.t, opt.eta, opt.beta1,
+                    opt.beta2, opt.eps)
+    else:
+        if opt.memory is None:
+            opt.memory = trainer.rnn.map(np.zeros_like)
+        f.adagrad_step(trainer.rnn, grads, opt.memory, opt.eta, opt.eps)
+
+
+def _state(trainer: Trainer) -> list[tuple[str, np.ndarray]]:
+    """The optimiser's state arrays, named: AdaGrad's memory of b, or Adam's s and r of b."""
+    opt = trainer.optimizer
+    return [(f"{label} {name}", array)
+            for attribute, label in (("memory", "AdaGrad's memory of"),
+                                     ("first", "Adam's first moment s of"),
+                                     ("second", "Adam's second moment r of"))
+            if getattr(opt, attribute, None) is not None
+            for name, array in zip(NAMES, getattr(opt, attribute), strict=True)]
+
+
+def _level(yours: Trainer, package: Trainer) -> None:
+    """Set the learner's trainer to the package's: the next step starts from the same point."""
+    yours.rnn, yours.optimizer = package.rnn.copy(), copy.deepcopy(package.optimizer)
+    yours.h, yours.e = package.h.copy(), package.e
+    yours.iteration, yours.epoch, yours.smooth_loss = (package.iteration, package.epoch,
+                                                       package.smooth_loss)
+
+
+def _compare(iteration: int, pairs: list[tuple[str, object, object]]) -> float:
+    """The largest difference as a fraction of the tolerance; StepDisagrees past it."""
+    largest = 0.0
+    for what, got, expected in pairs:
+        got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
+        try:
+            assert_close(got, expected, STEP_RTOL, STEP_ATOL, what=what)
+        except AssertionError as err:
+            raise StepDisagrees(iteration, what, str(err)) from None
+        if got.size:
+            allowed = STEP_ATOL + STEP_RTOL * np.abs(expected)
+            largest = max(largest, float(np.max(np.abs(got - expected) / allowed)))
+    return largest
+
+
+def train_in_lockstep(f: SimpleNamespace, text: str, iterations: int, every: int, *,
+                      settings: Settings = Settings(),
+                      before_call: Callable[[], None] = lambda: None) -> Iterator[Moment]:
+    """Take every step both ways from the same point; yield a Moment at 1, every ``every``.
 
     ``f`` holds the learner's functions: ``gradients`` or ``step`` and ``backward_step``,
-    and ``adagrad_step``. ``before_call`` runs before each iteration (the sandbox's clock).
-    Both are chapter 8's :class:`~charrnn_edu.training.Trainer` with the report's settings:
-    the package's computes its update by chapters 4 and 6, the learner's by their functions.
+    and ``adagrad_step`` or ``adam_step`` (``settings.optimizer``). ``before_call`` runs
+    before each iteration (the sandbox's clock). Both sides are chapter 8's
+    :class:`~charrnn_edu.training.Trainer`: the package's computes its update by chapters 4
+    and 6, the learner's by their functions.
 
     Raises
     ------
+    StepDisagrees
+        At the first iteration where an array of the learner's step is off the package's.
     FloatingPointError
         If the learner's loss stops being a finite number.
     """
-    learner_gradients = f.gradients if hasattr(f, "gradients") else partial(gradients_from_steps, f)
+    bptt = f.gradients if hasattr(f, "gradients") else partial(gradients_from_steps, f)
+    mean, seen = settings.loss == "mean", {}
 
     def by_the_learner(trainer: Trainer, x: np.ndarray, y: np.ndarray,
                        h: np.ndarray) -> tuple[float, np.ndarray]:
         before_call()
-        loss, grads, h_next = learner_gradients(trainer.rnn, x, y, h)
-        if not np.isfinite(loss):
+        seen["start"] = trainer.rnn.copy()
+        seen["package"] = _gradients(gradients, seen["start"], x, y, h, mean)
+        loss, grads, h_next = seen["yours"] = _gradients(bptt, trainer.rnn, x, y, h, mean)
+        if not math.isfinite(loss):
             raise FloatingPointError(f"your loss is {loss} at iteration {trainer.iteration + 1}")
-        adagrad = trainer.optimizer       # the learner's step keeps its memory in AdaGrad's
-        f.adagrad_step(trainer.rnn, clip(grads), adagrad.memory, adagrad.eta, adagrad.eps)
+        _optimiser_step(f, trainer, clip(grads, trainer.settings.clip))
         return loss, h_next
 
-    # No samples of the trainers' own (sample_length 0): a Moment draws both of its samples
-    # with the same random numbers, so that equal networks write equal text.
-    settings = Settings(hidden=hidden, seq_length=seq_length, seed=seed, sample_length=0)
-    yours = Trainer.start(text, settings, update=by_the_learner)
-    yours.optimizer.memory = yours.rnn.map(np.zeros_like)
-    package = Trainer.start(text, settings, engine="chapters")
+    # The learner's trainer writes no samples of its own (sample_length 0): a Moment draws one.
+    quiet = replace(settings, sample_length=0)
+    yours = Trainer.start(text, quiet, update=by_the_learner)
+    package = Trainer.start(text, quiet, engine="chapters")
+    largest = 0.0
     for i in range(1, iterations + 1):
         yours.step()
         package.step()
+        (loss, grads, h), (ref_loss, ref_grads, ref_h) = seen["yours"], seen["package"]
+        largest = max(largest, _compare(i, [
+            ("the loss", loss, ref_loss), ("the last hidden state h", h, ref_h),
+            *((f"dL/d{n}", g, r) for n, g, r in zip(NAMES, grads, ref_grads, strict=True)),
+            *((f"the step of {n}", a - s, b - s) for n, a, b, s in
+              zip(NAMES, yours.rnn, package.rnn, seen["start"], strict=True)),
+            *((what, a, b) for (what, a), (_, b) in zip(_state(yours), _state(package),
+                                                        strict=True))]))
         if i == 1 or i % every == 0 or i == iterations:
-            x0 = int(yours.data[yours.e - seq_length])        # the first input of this piece
-            texts = [yours.vocab.decode(sample(trainer.rnn, trainer.h, x0, 70,
-                                               np.random.default_rng(i))[0])
-                     for trainer in (yours, package)]
-            yield Moment(i, yours.smooth_loss, package.smooth_loss, *texts)
+            x0 = int(yours.data[yours.e - settings.seq_length])   # this piece's first input
+            text_ids, _ = sample(yours.rnn, yours.h, x0, 70, np.random.default_rng(i))
+            yield Moment(i, yours.smooth_loss, package.smooth_loss, largest,
+                         yours.vocab.decode(text_ids))
+        _level(yours, package)

@@ -203,12 +203,30 @@ def _markdown_cell(source: str, page_uri: str, files: Files) -> dict[str, Any]:
     return cell
 
 
+def _exercise_cells(page_uri: str, files: Files) -> list[dict[str, Any]]:
+    """A chapter notebook ends with its exercises, each checked in the notebook."""
+    from charrnn_edu.exercises.notebook import exercise_cells
+
+    number = posixpath.basename(page_uri).split("-")[0]
+    sources = exercise_cells(int(number)) if number.isdigit() else []
+    if not sources:
+        return []
+    intro = ("## Exercises, checked here\n\nWrite each function in place of its `raise "
+             "NotImplementedError`, then run its cell: `check` grades it with the same checks "
+             "and diagnoses as `charrnn exercises check`.")
+    return [_markdown_cell(intro, page_uri, files),
+            *({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+               "source": source.splitlines(keepends=True)} for source in sources)]
+
+
 def notebook(markdown: str, page_uri: str, files: Files, site_name: str) -> dict[str, Any]:
     """The nbformat 4 notebook of a page (a dict, ready for ``json.dump``)."""
     intro = (f"*This notebook is a page of the {site_name} tutorial, made from the page "
              "when the site was built. Run the cells in order: each needs the ones before it "
-             "and the package (`pip install charrnn-edu[notebooks]`). The code the page "
-             "includes from the package is shown, not run: it is the package's own.*")
+             "and the package, which is not on a package index: install it from a checkout "
+             "of its source, with `pip install -e \".[notebooks]\"` in the checkout's "
+             "folder. The code the page includes from the package is shown, not run: it is "
+             "the package's own.*")
     cells = [_markdown_cell(intro, page_uri, files)]
     for kind, source in split_cells(markdown):
         if kind == "markdown":
@@ -216,6 +234,7 @@ def notebook(markdown: str, page_uri: str, files: Files, site_name: str) -> dict
         else:
             cells.append({"cell_type": "code", "execution_count": None, "metadata": {},
                           "outputs": [], "source": source.splitlines(keepends=True)})
+    cells += _exercise_cells(page_uri, files)
     for number, cell in enumerate(cells):
         cell["id"] = f"cell-{number}"
     return {"cells": cells,
