@@ -11,8 +11,9 @@ package on random cases::
                                                 # example, and the name of the mistake
     charrnn exercises train                     # your bptt and adagrad train the network
 
-Your file runs in a child process with a time limit; the checks compare its results in the
-parent (:mod:`~charrnn_edu.exercises.sandbox`). A failing check is *diagnosed*: the learner's
+Your file runs in a child process with a time limit, in a temporary copy, under the operating
+system's limits and confinement, unable to import the answer; the checks compare its results
+in the parent (:mod:`~charrnn_edu.exercises.sandbox`). A failing check is *diagnosed*: the learner's
 outputs on a few probes are compared with those of every classic mistake of their chapter,
 each the package's own code with one line changed. ``charrnn lab start NAME`` plants one of
 them in a copy of its chapter for you to find with the gradient check, and
@@ -22,7 +23,7 @@ them in a copy of its chapter for you to find with the gradient check, and
 One exercise is one entry of its chapter's file, ``ch1_encoding.py`` ... ``ch7_sampling.py``:
 the functions to write, the checks (the properties of :mod:`charrnn_edu.spec`, or a
 comparison with the package), the probe, and the mistakes. The modules, in reading order:
-model, references, wire, child, sandbox, the seven chapter files, catalog, runner, train,
-progress. The commands `charrnn exercises` and `charrnn lab` are in
+model, references, wire, confine, child, sandbox, the seven chapter files, catalog, runner,
+train, progress, grade. The commands `charrnn exercises` and `charrnn lab` are in
 :mod:`charrnn_edu.commands`.
 """
