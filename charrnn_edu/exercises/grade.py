@@ -105,19 +105,18 @@ def grade_one(exercise: Exercise, submission: Submission, feedback: Feedback, *,
               opened: Callable[[Sandbox | None], None] = lambda box: None) -> Row:
     """Grade one submission; every outcome, even a crash of the grader's own, is a row.
 
-    ``opened(box)`` is told of the sandbox when it starts and ``opened(None)`` when it is
-    closed, so that a grader that is stopped can close it from another thread.
+    ``opened(box)`` is told of the sandbox when its child starts and ``opened(None)`` when
+    it is closed, so that a grader that is stopped can close it from another thread.
     """
     start, total = time.monotonic(), len(exercise.checks)
     try:
-        box = Sandbox([(submission.file, exercise.functions)], timeout, limits=limits,
-                      folder=submission.folder, exercises=[exercise])
-    except (FileProblem, Stopped) as err:
-        return Row(submission.name, getattr(err, "kind", "failed"), 0, total, str(err),
-                   round(time.monotonic() - start, 1),
-                   feedback=feedback(submission.file, None, b"", str(err)))
-    opened(box)
-    try:
+        try:
+            box = Sandbox([(submission.file, exercise.functions)], timeout, limits=limits,
+                          folder=submission.folder, exercises=[exercise], started=opened)
+        except (FileProblem, Stopped) as err:
+            return Row(submission.name, getattr(err, "kind", "failed"), 0, total, str(err),
+                       round(time.monotonic() - start, 1),
+                       feedback=feedback(submission.file, None, b"", str(err)))
         with box:
             report = run_checks(exercise, box, examples)
     finally:
@@ -149,7 +148,7 @@ def grade(exercise: Exercise, found: list[Submission], feedback: Feedback, *, jo
                 if box is not None:
                     box_of.append(box)
                     live.add(box)
-                else:
+                elif box_of:
                     live.discard(box_of[0])
         try:
             row = grade_one(exercise, submission, feedback, opened=opened,

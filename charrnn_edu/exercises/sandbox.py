@@ -165,6 +165,8 @@ class Sandbox(Learner):
     exercises : sequence of Exercise or None
         The exercises the files answer, for what stays importable; by default the
         exercises whose functions are the ``references``.
+    started : callable
+        Called with the sandbox as soon as its child runs, before the files are imported.
 
     Attributes
     ----------
@@ -184,8 +186,8 @@ class Sandbox(Learner):
 
     def __init__(self, files: list[tuple[Path, tuple[Callable, ...]]],
                  timeout: float = DEFAULT_TIMEOUT, *, limits: Limits | None = None,
-                 folder: Path | None = None,
-                 exercises: Sequence[Exercise] | None = None) -> None:
+                 folder: Path | None = None, exercises: Sequence[Exercise] | None = None,
+                 started: Callable[[Sandbox], None] = lambda box: None) -> None:
         super().__init__()
         from charrnn_edu.exercises.catalog import EXERCISES, signature_text
         references = [f for _, refs in files for f in refs]
@@ -207,6 +209,7 @@ class Sandbox(Learner):
         except BaseException:
             shutil.rmtree(self.root, ignore_errors=True)
             raise
+        started(self)                   # from now on, close() from another thread stops it
         # One thread per pipe, since Windows cannot wait on pipes (its selectors take sockets
         # only, and communicate() ends the conversation): each reads into one queue that
         # _exchange waits on with its time budget. The queue is short, so a child that prints

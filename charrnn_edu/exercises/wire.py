@@ -102,7 +102,8 @@ def unpack(data: bytes) -> Any:
 
     try:
         return decode(header)
-    except (KeyError, TypeError, IndexError, AttributeError, RecursionError, OverflowError) as err:
+    except (KeyError, TypeError, IndexError, AttributeError, RecursionError, OverflowError,
+            ValueError) as err:
         raise ValueError(f"a malformed message ({type(err).__name__})") from None
 
 
