@@ -9,12 +9,14 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 
 import charrnn_edu
 from charrnn_edu.cli import main
+from charrnn_edu.exercises.autograder import ROOT_VARIABLE
 from charrnn_edu.exercises.confine import descendants, landlock_abi, missing_protections
 from charrnn_edu.exercises.wire import answer, pack, unpack
 
@@ -226,3 +228,62 @@ def test_a_forged_message_is_one_clear_error(forged):
 def test_a_genuine_answer_passes():
     assert answer(unpack(pack({"result": [1.5, "x"], "args": []}))) == {"result": [1.5, "x"],
                                                                        "args": []}
+
+
+NAIVE = PLANTED["naive"][0]
+
+
+def test_gradescope_results_for_one_submission(tmp_path, capsys):
+    (tmp_path / "upload").mkdir()
+    (tmp_path / "upload" / "softmax.py").write_text(NAIVE)
+    with pytest.raises(SystemExit) as done:
+        main(["exercises", "grade", "softmax", str(tmp_path / "upload"), "--out",
+              str(tmp_path / "out"), "--gradescope", str(tmp_path / "gs.json"), "--examples", "20"])
+    out, err = capsys.readouterr()
+    assert done.value.code in (0, None), out + err
+    assert "[1/1] upload: failed, 2 of 3 checks (softmax overflows on large logits" in out
+    results = json.loads((tmp_path / "gs.json").read_text())
+    assert (results["score"], results["max_score"]) == (2, 3)
+    assert [t["status"] for t in results["tests"]] == ["passed", "failed", "passed"]
+    assert "smallest failing example" in results["tests"][1]["output"]
+    assert "diagnosis: softmax overflows on large logits, breaking (2.4)" in results["output"]
+    (tmp_path / "upload" / "softmax.py").rename(tmp_path / "upload" / "mine.py")
+    (tmp_path / "upload" / "other.py").write_text(NAIVE)     # two files, neither softmax.py
+    with pytest.raises(SystemExit) as done:
+        main(["exercises", "grade", "softmax", str(tmp_path / "upload"), "--out",
+              str(tmp_path / "out"), "--gradescope", str(tmp_path / "gs.json")])
+    assert done.value.code == 2 and "--gradescope grades one submission" in capsys.readouterr().err
+
+
+def test_the_autograder_bundle_grades_a_stand_in_for_autograder(tmp_path, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["exercises", "autograder", "softmax", "--out", str(tmp_path / "ag.zip"),
+              "--timeout", "10"])
+    assert done.value.code in (0, None) and "wrote" in capsys.readouterr().out
+    with zipfile.ZipFile(tmp_path / "ag.zip") as bundle:
+        names = bundle.namelist()
+        wheel = next(n for n in names if n.endswith("-py3-none-any.whl"))
+        assert sorted(names) == sorted(["setup.sh", "run_autograder", wheel])
+        assert all(bundle.getinfo(n).external_attr >> 16 & 0o111 for n in names[:2])
+        assert f"./{wheel}" in bundle.read("setup.sh").decode()
+        bundle.extractall(tmp_path / "source")
+    with zipfile.ZipFile(tmp_path / "source" / wheel) as built:
+        inside = built.namelist()
+        info = next(n for n in inside if n.endswith(".dist-info/METADATA"))
+        assert "charrnn_edu/exercises/grade.py" in inside and "charrnn_edu/cli.py" in inside
+        assert "Requires-Dist: numpy" in built.read(info).decode()
+        assert not [n for n in inside if "__pycache__" in n]
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    (root / "submission" / "softmax.py").write_text(RIGHT)
+    env = {**os.environ, ROOT_VARIABLE: str(root), "CHARRNN_PYTHON": sys.executable}
+    script = tmp_path / "source" / "run_autograder"
+    subprocess.run(["bash", str(script)], env=env, check=True, timeout=300, capture_output=True)
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert (results["score"], results["max_score"]) == (3, 3)
+    (root / "results" / "results.json").unlink()
+    (root / "submission" / "softmax.py").rename(root / "submission" / "first.py")
+    (root / "submission" / "second.py").write_text(RIGHT)
+    subprocess.run(["bash", str(script)], env=env, check=True, timeout=300, capture_output=True)
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 0 and "upload one file, softmax.py" in results["output"]

@@ -300,3 +300,29 @@ def _stop_is_interrupt() -> Iterator[None]:
     finally:
         for s, handler in before.items():
             signal.signal(getattr(signal, s), handler)
+
+
+@app.command()
+def autograder(name: Annotated[str, typer.Argument(help="The exercise.", show_default=False)],
+               out: Annotated[Path, typer.Option("--out", help="The zip to write.")]
+               = Path("autograder.zip"),
+               timeout: TimeoutOption = DEFAULT_TIMEOUT,
+               memory: Annotated[str, typer.Option("--memory", help="Memory each submission "
+                                                   "may use.")] = "4G") -> None:
+    """Build Gradescope's autograder zip for an exercise: setup.sh, run_autograder, a wheel.
+
+    setup.sh installs this package from the wheel inside (built now from the installed
+    package); run_autograder grades /autograder/submission into
+    /autograder/results/results.json.
+    """
+    from charrnn_edu.exercises.autograder import bundle
+    exercise = exercise_named(name)
+    check_options(1, timeout)
+    _size(memory)
+    data = call(bundle, exercise, starter_filename(exercise), timeout, memory)
+    try:
+        write_atomically(out, lambda f: f.write(data))
+    except OSError as err:
+        raise RunError(f"cannot write {out}: {err.strerror or err}") from None
+    typer.echo(f"wrote {out} ({len(data) // 1024:,} KB): upload it as the autograder of "
+               f"{exercise.name} on Gradescope; students submit {starter_filename(exercise)}")
