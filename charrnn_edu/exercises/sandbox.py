@@ -223,7 +223,7 @@ class Sandbox(Learner):
             reader.start()
         self.writer: threading.Thread | None = None
         self.ends = self.results = 0    # END_OF_OUTPUT bytes read, messages read
-        self.output_open = True
+        self.output_open, self.closed = True, False
         load = [[str(copy), str(path),
                  [[f.__name__, sum(p.default is p.empty for p in inspect.signature(f).parameters
                                    .values()), len(inspect.signature(f).parameters),
@@ -258,6 +258,7 @@ class Sandbox(Learner):
 
     def close(self) -> None:
         """Stop the child and every process it started, free its pipes, remove its copy."""
+        self.closed = True               # an _exchange in another thread stops at its next tick
         end_tree(self.child, self.root)
         if self.writer is not None:
             self.writer.join(1.0)       # the dead child's pipe refuses the rest at once
@@ -296,6 +297,8 @@ class Sandbox(Learner):
                 kind, chunk = "", b""
             self.budget -= time.monotonic() - start
             if not kind:
+                if self.closed:
+                    raise Stopped("the grader stopped this check")
                 if self.budget > 0:
                     continue
                 raise self._stop(f"your code did not finish within {self.timeout:g} s "
