@@ -287,3 +287,23 @@ def test_the_autograder_bundle_grades_a_stand_in_for_autograder(tmp_path, capsys
     subprocess.run(["bash", str(script)], env=env, check=True, timeout=300, capture_output=True)
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 0 and "upload one file, softmax.py" in results["output"]
+
+
+def test_every_starter_file_imports_what_it_needs_and_no_answer(tmp_path):
+    # What a starter imports from earlier chapters stays importable (Cache for backward-step,
+    # RNN and softmax for forward); the function under test does not.
+    from charrnn_edu.exercises.catalog import EXERCISES, starter_filename, starter_source
+    from charrnn_edu.exercises.sandbox import Sandbox, Stopped
+    for exercise in EXERCISES:
+        path = tmp_path / starter_filename(exercise)
+        path.write_text(starter_source(exercise, path.name))
+        with Sandbox([(path, exercise.functions)], 30) as box:
+            assert box.unconfined == [] or missing_protections(), box.unconfined
+        module, name = exercise.functions[0].__module__, exercise.functions[0].__name__
+        path.write_text(f"from {module} import {name}\n")
+        with pytest.raises(Stopped) as refused:
+            Sandbox([(path, exercise.functions)], 30)
+        assert refused.value.kind == "refused", (exercise.name, refused.value)
+        # The checks' own versions are refused as a module, the chapters' by name.
+        assert ("charrnn_edu.exercises" if "exercises" in module else f"{module}.{name}") \
+            in str(refused.value)

@@ -236,6 +236,8 @@ def confine(root: str, limits: dict, parent: int) -> list[str]:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a file too big fails to write
     if LINUX:
         libc = _libc()
+        # Killed when the thread that started it ends (a kill -9 of the grader included):
+        # so a Sandbox is closed by the thread that opened it, or before that thread ends.
         libc.prctl(_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         libc.prctl(_SUBREAPER, 1, 0, 0, 0)
         if os.getppid() != parent:
