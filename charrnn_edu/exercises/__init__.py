@@ -24,6 +24,6 @@ One exercise is one entry of its chapter's file, ``ch1_encoding.py`` ... ``ch7_s
 the functions to write, the checks (the properties of :mod:`charrnn_edu.spec`, or a
 comparison with the package), the probe, and the mistakes. The modules, in reading order:
 model, references, wire, confine, child, sandbox, the seven chapter files, catalog, runner,
-train, progress, grade. The commands `charrnn exercises` and `charrnn lab` are in
+train, progress, grade, autograder. The commands `charrnn exercises` and `charrnn lab` are in
 :mod:`charrnn_edu.commands`.
 """

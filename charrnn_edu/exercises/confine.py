@@ -47,7 +47,7 @@ class Limits:
     """What one child may use: bytes of address space and of one file, CPU seconds, files."""
 
     memory: int = DEFAULT_MEMORY
-    cpu: int = 600                  # a backstop: the parent's clock stops a loop first
+    cpu: int = 3600                 # a backstop: the parent's clock stops a loop first
     file_size: int = 64 * 2**20
     open_files: int = 256
 
