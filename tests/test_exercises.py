@@ -286,9 +286,13 @@ class SocketsOnly(selectors.DefaultSelector):
     def register(self, fileobj, events, data=None):
         raise OSError(10038, "An operation was attempted on something that is not a socket")
 
-def popen(self, *args, pass_fds=(), _popen=subprocess.Popen.__init__, **kwargs):
+def popen(self, args, *rest, pass_fds=(), _popen=subprocess.Popen.__init__, **kwargs):
     assert not pass_fds, "pass_fds is not supported on Windows"
-    _popen(self, *args, **kwargs)
+    if "-c" in args:    # the sandbox's child reads no PYTHONPATH (-I): it gets the site here
+        i = args.index("-c") + 1
+        with open(sys.modules["sitecustomize"].__file__, encoding="utf-8") as site:
+            args = [*args[:i], site.read() + args[i], *args[i + 1:]]
+    _popen(self, args, *rest, **kwargs)
 
 def locking(fd, mode, nbytes):
     assert mode in (LK_UNLCK, LK_LOCK) and nbytes == 1, "only the progress file's lock"

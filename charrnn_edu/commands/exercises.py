@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from charrnn_edu.commands.common import RunError, UsageError, printable, typer_factory
+from charrnn_edu.commands.common import RunError, UsageError, call, printable, typer_factory
 from charrnn_edu.commands.learner import (
     TimeoutOption,
     ToOption,
@@ -20,10 +24,12 @@ from charrnn_edu.commands.learner import (
     write_new,
 )
 from charrnn_edu.exercises.catalog import EXERCISES, find_exercise, starter_filename, starter_source
+from charrnn_edu.exercises.confine import missing_protections
+from charrnn_edu.exercises.model import Exercise
 from charrnn_edu.exercises.progress import Progress, ProgressError
-from charrnn_edu.exercises.runner import DEFAULT_EXAMPLES, run_checks
+from charrnn_edu.exercises.runner import DEFAULT_EXAMPLES, Report, run_checks
 from charrnn_edu.exercises.sandbox import DEFAULT_TIMEOUT, LearnerError, Sandbox, Stopped
-from charrnn_edu.files import default_corpus, read_text
+from charrnn_edu.files import default_corpus, read_text, write_atomically
 
 app = typer_factory(
     name="exercises",
@@ -56,13 +62,38 @@ def _record(progress: Progress, name: str, file: Path, status: str, passed: int 
                    f"{err.strerror or err} (set CHARRNN_HOME to a writable folder)", err=True)
 
 
-def _printed(sandbox: Sandbox) -> list[str]:
-    text = bytes(sandbox.printed).decode("utf-8", "replace").splitlines()
+def _printed(sandbox: Sandbox | bytes) -> list[str]:
+    printed = sandbox if isinstance(sandbox, bytes) else bytes(sandbox.printed)
+    text = printed.decode("utf-8", "replace").splitlines()
     if not text:
         return []
     more = f" (first 10 of {len(text)} lines)" if len(text) > 10 else ""
     return ["", f"your code printed{more}:", *(f"  | {printable(line, one_line=True)}"
                                                 for line in text[:10])]
+
+
+def _shown(exercise: Exercise, path: Path, report: Report, printed: list[str]) -> list[str]:
+    """What ``check`` shows of a report, before its verdict."""
+    return [f"exercise {exercise.name} (chapter {exercise.chapter}): checking {path}", "",
+            *format_report(report), *printed, ""]
+
+
+def _verdict(report: Report) -> str:
+    """``All 3 checks pass.``, or how many pass, fail and wait for the learner's code."""
+    passed = sum(r.status == "pass" for r in report.results)
+    if report.passed:
+        return f"All {len(report.results)} checks pass."
+    todo, failed = sum(r.status == "todo" for r in report.results), len(report.failed())
+    return (f"{passed} of {len(report.results)} checks pass"
+            + (f"; {failed} failed" if failed else "")
+            + (f"; {todo} wait for your code" if todo else "") + ".")
+
+
+def _warn_unconfined() -> None:
+    """The first line, where the sandbox cannot put every protection in force."""
+    missing = missing_protections()
+    if missing:
+        typer.echo(f"charrnn: warning: not in force here: {'; '.join(missing)}", err=True)
 
 
 @app.command("list")
@@ -105,24 +136,19 @@ def check(name: Annotated[str, typer.Argument(help="The exercise.", show_default
     check_options(examples, timeout)
     path = learner_file(file, f"charrnn exercises start {name}")
     progress = _progress()
+    _warn_unconfined()
     with open_sandbox([(path, exercise.functions)], timeout) as sandbox:
         report = run_checks(exercise, sandbox, examples)
         printed = _printed(sandbox)
-    typer.echo("\n".join([f"exercise {exercise.name} (chapter {exercise.chapter}): checking "
-                          f"{path}", "", *format_report(report), *printed, ""]))
+    typer.echo("\n".join(_shown(exercise, path, report, printed)))
     passed = sum(r.status == "pass" for r in report.results)
     _record(progress, exercise.name, path, "passed" if report.passed else "failing", passed,
             len(report.results))
     if report.stopped:
         raise RunError(report.stopped)
+    typer.echo(_verdict(report))
     if not report.passed:
-        todo = sum(r.status == "todo" for r in report.results)
-        failed = len(report.failed())
-        typer.echo(f"{passed} of {len(report.results)} checks pass"
-                   + (f"; {failed} failed" if failed else "")
-                   + (f"; {todo} wait for your code" if todo else "") + ".")
         raise typer.Exit(1)
-    typer.echo(f"All {len(report.results)} checks pass.")
     following = [e for e in EXERCISES[EXERCISES.index(exercise) + 1:]
                  if not progress.status(e.name).startswith("passed")]
     typer.echo(f"Next: charrnn exercises start {following[0].name}" if following
@@ -204,3 +230,124 @@ def train(iterations: Annotated[int, typer.Option("--iterations", help="Iteratio
                "two correct programs part after a few hundred iterations: AdaGrad and Adam "
                "divide by the root of small sums, which magnifies rounding; lockstep compares "
                "each step from the same start.)")
+
+
+def _size(text: str) -> int:
+    """Bytes of ``4G``, ``512M``, ``2GB`` or ``1000000``; a UsageError naming it otherwise."""
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    number = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = number[-1:] if number[-1:] in units else ""
+    try:
+        value = float(number[:len(number) - len(unit)]) * units[unit]
+    except ValueError:
+        value = 0
+    if not 2**24 <= value < 2**50:
+        raise UsageError(f"--memory must be a size like 4G or 512M (at least 16M), got {text!r}")
+    return int(value)
+
+
+@app.command()
+def grade(name: Annotated[str, typer.Argument(help="The exercise.", show_default=False)],
+          folder: Annotated[Path, typer.Argument(
+              help="The submissions: the exercise's file, or subfolders holding it, or .py "
+                   "files side by side.", show_default=False)],
+          out: Annotated[Path, typer.Option("--out", help="Write results.csv, results.json "
+                                            "and feedback/ here.", show_default=False)],
+          timeout: TimeoutOption = DEFAULT_TIMEOUT,
+          memory: Annotated[str, typer.Option("--memory", help="Memory (address space) each "
+                                              "submission may use.")] = "4G",
+          jobs: Annotated[int, typer.Option("--jobs", help="Submissions graded at once.")] = 1,
+          examples: ExamplesOption = DEFAULT_EXAMPLES,
+          gradescope: Annotated[Path | None, typer.Option(
+              "--gradescope", help="Also write Gradescope's results.json here (one "
+              "submission only).", show_default=False)] = None) -> None:
+    """Grade a class: one row per submission in OUT/results.csv, whatever its code does.
+
+    Each submission runs in its own sandbox (a temporary copy, limits, no network, no
+    writes outside it, no answer to import). Exits 0 when every submission was graded,
+    whatever their verdicts; 2 for a usage error.
+    """
+    from charrnn_edu.exercises import grade as grading
+    from charrnn_edu.exercises.confine import Limits
+    exercise = exercise_named(name)
+    check_options(examples, timeout)
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    limits = Limits(memory=_size(memory))
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder: give the folder of the submissions")
+    found = call(grading.submissions, exercise, folder)
+    if gradescope is not None and len(found) != 1:
+        raise UsageError(f"--gradescope grades one submission; {folder} holds {len(found)}")
+    missing = missing_protections()
+    typer.echo("sandbox: every protection is in force" if not missing
+               else f"sandbox: not in force here: {'; '.join(missing)}")
+
+    def feedback(path: Path, report: Report | None, printed: bytes, problem: str) -> str:
+        if report is None:
+            return f"charrnn: error: {problem}"
+        return "\n".join([*_shown(exercise, path, report, _printed(printed)),
+                          f"charrnn: error: {problem}" if problem else _verdict(report)])
+
+    done = []
+
+    def show(row: grading.Row) -> None:
+        done.append(row)
+        typer.echo(f"[{len(done)}/{len(found)}] {row.submission}: {row.status}, "
+                   f"{row.checks_passed} of {row.checks_total} checks"
+                   + (f" ({row.diagnosis})" if row.diagnosis and row.status != "passed" else ""))
+
+    with _stop_is_interrupt():
+        rows = grading.grade(exercise, found, feedback, jobs=jobs, on_row=show,
+                             timeout=timeout, limits=limits, examples=examples)
+    try:
+        grading.write_results(out, exercise, rows, missing)
+        if gradescope is not None:
+            text = json.dumps(grading.gradescope(rows[0]), indent=2) + "\n"
+            write_atomically(gradescope, lambda f: f.write(text.encode("utf-8")))
+    except OSError as err:
+        raise RunError(f"cannot write the results: {err}") from None
+    counts = ", ".join(f"{n} {s}" for s in grading.STATUSES
+                       if (n := sum(r.status == s for r in rows)))
+    typer.echo(f"graded {len(rows)} submission{'s' * (len(rows) != 1)}: {counts}; "
+               f"results in {out / 'results.csv'}")
+
+
+@contextmanager
+def _stop_is_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the grader as Ctrl-C does: every sandbox is closed."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+    kinds = [s for s in ("SIGTERM", "SIGHUP") if hasattr(signal, s)]
+    before = {s: signal.signal(getattr(signal, s), interrupt) for s in kinds}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(getattr(signal, s), handler)
+
+
+@app.command()
+def autograder(name: Annotated[str, typer.Argument(help="The exercise.", show_default=False)],
+               out: Annotated[Path, typer.Option("--out", help="The zip to write.")]
+               = Path("autograder.zip"),
+               timeout: TimeoutOption = DEFAULT_TIMEOUT,
+               memory: Annotated[str, typer.Option("--memory", help="Memory each submission "
+                                                   "may use.")] = "4G") -> None:
+    """Build Gradescope's autograder zip for an exercise: setup.sh, run_autograder, a wheel.
+
+    setup.sh installs this package from the wheel inside (built now from the installed
+    package); run_autograder grades /autograder/submission into
+    /autograder/results/results.json.
+    """
+    from charrnn_edu.exercises.autograder import bundle
+    exercise = exercise_named(name)
+    check_options(1, timeout)
+    _size(memory)
+    data = call(bundle, exercise, starter_filename(exercise), timeout, memory)
+    try:
+        write_atomically(out, lambda f: f.write(data))
+    except OSError as err:
+        raise RunError(f"cannot write {out}: {err.strerror or err}") from None
+    typer.echo(f"wrote {out} ({len(data) // 1024:,} KB): upload it as the autograder of "
+               f"{exercise.name} on Gradescope; students submit {starter_filename(exercise)}")

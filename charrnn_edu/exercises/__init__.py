@@ -12,8 +12,9 @@ package on random cases::
     charrnn exercises train                     # your bptt and adagrad (or adam) train the
                                                 # network, step by step beside the package
 
-Your file runs in a child process with a time limit; the checks compare its results in the
-parent (:mod:`~charrnn_edu.exercises.sandbox`). A failing check is *diagnosed*: the learner's
+Your file runs in a child process with a time limit, in a temporary copy, under the operating
+system's limits and confinement, unable to import the answer; the checks compare its results
+in the parent (:mod:`~charrnn_edu.exercises.sandbox`). A failing check is *diagnosed*: the learner's
 outputs on a few probes are compared with those of every classic mistake of their chapter,
 each the package's own code with one line changed. ``charrnn lab start NAME`` plants one of
 them in a copy of its chapter for you to find with the gradient check, and
@@ -23,9 +24,9 @@ them in a copy of its chapter for you to find with the gradient check, and
 One exercise is one entry of its chapter's file, ``ch1_encoding.py`` ... ``ch8_training.py``:
 the functions to write, the checks (the properties of :mod:`charrnn_edu.spec`, or a
 comparison with the package), the probe, and the mistakes. The modules, in reading order:
-model, references, wire, child, sandbox, the eight chapter files, catalog, runner, feedback,
-train, notebook (``check`` in a notebook, imported from here on first use),
-progress. The commands `charrnn exercises` and `charrnn lab` are in
+model, references, wire, confine, child, sandbox, the eight chapter files, catalog, runner,
+feedback, train, notebook (``check`` in a notebook, imported from here on first use), progress,
+grade, autograder. The commands `charrnn exercises` and `charrnn lab` are in
 :mod:`charrnn_edu.commands`.
 """
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from queue import Queue
 from typing import Any
 
 import numpy as np
 
 from charrnn_edu.bptt import Cache
-from charrnn_edu.forward import RNN
+from charrnn_edu.forward import NAMES, RNN
 
-__all__ = ["END_OF_OUTPUT", "Opaque", "pack", "unpack"]
+__all__ = ["END_OF_OUTPUT", "Opaque", "pack", "unpack", "answer", "pump", "write_all",
+           "finite", "write_back"]
 
 # The child writes this byte to the pipe of the learner's output before each message: the
 # parent reads that pipe and the messages' on two threads, which keep no order between them.
@@ -77,7 +79,7 @@ def unpack(data: bytes) -> Any:
     n = int.from_bytes(data[8:16], "big")
     try:
         header, blobs = json.loads(data[16:16 + n]), memoryview(data)[16 + n:]
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ValueError("a malformed message") from None
 
     def decode(v: Any) -> Any:
@@ -87,7 +89,8 @@ def unpack(data: bytes) -> Any:
         if tag == "array":
             dtype, shape, start = np.dtype(body[0]), tuple(body[1]), body[2]
             size = int(np.prod(shape)) * dtype.itemsize
-            if dtype.kind not in "biufc" or min(shape, default=0) < 0 or start + size > len(blobs):
+            if (dtype.kind not in "biufc" or min(shape, default=0) < 0 or not 0 <= start
+                    or start + size > len(blobs)):
                 raise ValueError("a malformed array")
             return np.frombuffer(blobs[start:start + size], dtype).reshape(shape).copy()
         decoders = {"RNN": lambda b: RNN(*map(decode, b)), "complex": lambda b: complex(*b),
@@ -99,5 +102,77 @@ def unpack(data: bytes) -> Any:
 
     try:
         return decode(header)
-    except (KeyError, TypeError, IndexError) as err:
-        raise ValueError(f"a malformed message ({err})") from None
+    except (KeyError, TypeError, IndexError, AttributeError, RecursionError, OverflowError,
+            ValueError) as err:
+        raise ValueError(f"a malformed message ({type(err).__name__})") from None
+
+
+def answer(response: Any) -> dict:
+    """``response`` if it has the shape of one of the child's answers; else ValueError."""
+    shapes = {"ready": None, "loaded": None, "problem": str, "memory": str, "refused": str,
+              "raised": dict, "result": None}
+    if not (isinstance(response, dict) and response and set(response) <= {*shapes, "args",
+                                                                          "unconfined"}):
+        raise ValueError("a message that is not an answer")
+    raised = response.get("raised", {})
+    if not (isinstance(raised, dict) and set(raised) <= {"kind", "message", "where"}
+            and all(isinstance(v, str) for v in raised.values())
+            and all(shape is None or isinstance(response[k], shape)
+                    for k, shape in shapes.items() if k in response)):
+        raise ValueError("a malformed answer")
+    if "raised" in response and "kind" not in raised:
+        raise ValueError("a malformed answer")
+    return response
+
+
+# ---------------------------------------------------------------- after a call
+
+def leaves(value: Any) -> list[Any]:
+    """The numbers and arrays inside ``value``, RNNs, tuples and lists opened."""
+    if isinstance(value, RNN | tuple | list):
+        return [leaf for v in value for leaf in leaves(v)]
+    return [value]
+
+
+def finite(value: Any) -> bool:
+    """Every number in ``value`` (arrays, RNNs, tuples and lists of them) is finite."""
+    return all(np.all(np.isfinite(v)) for v in leaves(value)
+               if isinstance(v, np.ndarray | float | complex) and not isinstance(v, bool))
+
+
+def write_back(args: tuple, after: Any) -> None:
+    """Copy what the call changed in its arguments into the parent's, in the same arrays."""
+    if not isinstance(after, list) or len(after) != len(args):
+        return
+    for arg, new in zip(args, after, strict=True):
+        pairs = (zip(arg, new, NAMES, strict=True) if isinstance(arg, RNN)
+                 and isinstance(new, RNN) else [(arg, new, None)])
+        for old, value, name in pairs:
+            if (isinstance(old, np.ndarray) and isinstance(value, np.ndarray) and value.shape
+                    == old.shape and np.can_cast(value.dtype, old.dtype, "same_kind")):
+                old[...] = value
+            elif name is not None:
+                setattr(arg, name, value)
+
+
+# ---------------------------------------------------------------- the pipes (the parent's side)
+
+def pump(pipe: Any, kind: str, events: Queue, size: int = 1 << 20) -> None:
+    """Put what comes down ``pipe`` on ``events`` as ``(kind, bytes)``, then ``(kind, b"")``."""
+    try:
+        with pipe:
+            while chunk := pipe.read(size):
+                events.put((kind, chunk))
+    except (OSError, ValueError):
+        pass                            # the pipe broke or was closed: its end all the same
+    events.put((kind, b""))
+
+
+def write_all(pipe: Any, data: bytes) -> None:
+    """Write all of ``data`` to ``pipe`` unless the child has gone (its end tells the rest)."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[pipe.write(view):]
+    except (OSError, ValueError):
+        pass
