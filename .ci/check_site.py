@@ -15,6 +15,18 @@ protocol, and fails (exit 1, one line per problem) if on any page:
   have to find a hidden scroll bar (code blocks wrap, see docs/stylesheets/extra.css);
 * the page requests an address other than the local server, or throws a script error.
 
+Before the browser, a read of every page's HTML fails on what a builder can drop silently
+(Zensical runs no MkDocs hooks and its strict mode passes all of these):
+
+* a leaked placeholder (``{{value:`` or ``{{report:`` outside the API pages' code, where a
+  docstring may name the syntax), or a directive comment where output should be (a
+  ``<!-- run`` block not followed by its output, ``<!-- cli-reference -->`` and the like);
+* an empty code block, or a command-output block that does not show each of its commands;
+* a CLI reference without a ``Usage:`` block under each command's heading, or with none;
+* an image whose file is not in the site;
+* a chapter page without a download link to its notebook, or a notebook that is missing
+  or fails ``nbformat.validate``.
+
 Chromium runs with the flags that keep it off the network on its own account, a fresh
 profile, and a proxy that is a trap: it forwards nothing, so no request of any kind leaves
 the machine. Requests a page causes (its own, its scripts', its workers') are reported by
@@ -28,8 +40,11 @@ from __future__ import annotations
 import argparse
 import base64
 import functools
+import html
 import http.server
 import json
+import posixpath
+import re
 import shutil
 import socketserver
 import subprocess
@@ -107,6 +122,87 @@ PAGE_STATE = r"""
   });
 })()
 """
+
+
+LEAK = re.compile(r"\{\{\s*(?:value|report):[^}]*\}?\}?")
+DIRECTIVE = re.compile(r"<!-- (?:cli-reference|report-include|report-comparison|report-sample"
+                       r"[^>]*|readme-quick-start) -->")
+RUN_COMMENT = re.compile(r"<!-- run\n(?P<commands>.*?)\n-->", re.DOTALL)
+RUN_OUTPUT = re.compile(r'\s*<p><em>Run while this site was built, on the machine that built '
+                        r'it:</em></p>\s*<div class="highlight"><pre[^>]*>(?P<pre>.*?)</pre>',
+                        re.DOTALL)
+PRE = re.compile(r"<pre\b[^>]*>(?P<body>.*?)</pre>", re.DOTALL)
+CODE = re.compile(r"<code\b[^>]*>.*?</code>", re.DOTALL)
+TAG = re.compile(r"<[^>]+>")
+IMAGE = re.compile(r'<img\b[^>]*?\bsrc="(?P<src>[^"]+)"')
+NOTEBOOK_LINK = re.compile(r'<a\b(?=[^>]*\bdownload\b)[^>]*\bhref="(?P<href>[^"]+\.ipynb)"')
+CLI_HEADING = re.compile(r"<h2\b[^>]*>\s*<code>charrnn\b")
+
+
+def _text(fragment: str) -> str:
+    return html.unescape(TAG.sub("", fragment))
+
+
+def page_problems(site: Path, page: str) -> list[str]:
+    """What the page's HTML shows is missing, without a browser (see the module docstring)."""
+    import nbformat
+
+    text = (site / page / "index.html").read_text(encoding="utf-8")
+    problems = []
+    prose = CODE.sub("", text) if page.startswith("reference/api/") else text
+    problems += [f"leaked placeholder: {m[0][:60]!r}" for m in LEAK.finditer(prose)]
+    problems += [f"directive comment where output should be: {m[0]!r}"
+                 for m in DIRECTIVE.finditer(text)]
+    for match in RUN_COMMENT.finditer(text):
+        commands = [c.strip() for c in html.unescape(match["commands"]).splitlines()
+                    if c.strip()]
+        output = RUN_OUTPUT.match(text, match.end())
+        shown = _text(output["pre"]) if output else ""
+        missing = [c for c in commands if f"$ {c}" not in shown]
+        if output is None:
+            problems.append(f"directive comment where output should be: run {commands}")
+        elif missing:
+            problems.append(f"command-output block without its commands: {missing}")
+    problems += ["empty code block" for m in PRE.finditer(text) if not _text(m["body"]).strip()]
+    if page == "reference/cli":
+        usages = sum(_text(m["body"]).lstrip().startswith("Usage: charrnn")
+                     for m in PRE.finditer(text))
+        headings = len(CLI_HEADING.findall(text))
+        if usages == 0 or usages != headings:
+            problems.append(f"CLI reference incomplete: {headings} command headings, "
+                            f"{usages} Usage blocks")
+    for match in IMAGE.finditer(text):
+        src = html.unescape(match["src"])
+        if re.match(r"^[a-z]+:", src):
+            continue
+        target = posixpath.normpath(posixpath.join(page, src.split("#")[0].split("?")[0]))
+        if not (site / target).is_file():
+            problems.append(f"figure not in the site: {src}")
+    if page.startswith("chapters/"):
+        links = [html.unescape(m["href"]) for m in NOTEBOOK_LINK.finditer(text)]
+        if not links:
+            problems.append("chapter without a link to its notebook")
+        for href in links:
+            book = site / posixpath.normpath(posixpath.join(page, href))
+            try:
+                nbformat.validate(nbformat.read(book, as_version=4))
+            # nbformat reads a malformed file with any exception at all: each is a failure.
+            except Exception as error:  # noqa: BLE001
+                problems.append(f"notebook {href}: {str(error).splitlines()[0][:120]}")
+    return problems
+
+
+def check_html(site: Path, pages: list[str]) -> int:
+    """Read every page's HTML for silent failures; print them; return how many pages failed."""
+    failures = 0
+    for page in pages:
+        problems = page_problems(site, page)
+        for problem in problems:
+            print(f"FAIL /{'' if page == '.' else page + '/'}: {problem}", flush=True)
+        failures += bool(problems)
+    print(f"check_site: read the HTML of {len(pages)} pages, {len(pages) - failures} without "
+          "problems", flush=True)
+    return failures
 
 
 PAGE_HOSTS: set[str] = set()  # external hosts that pages asked for (already failures)
@@ -306,16 +402,21 @@ def check_pages(tools: DevTools, pages: list[str], origin: str, shots: Path | No
 def main(argv: list[str] | None = None) -> int:
     """Check every page of the built site; print one line per page and per problem."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("site", type=Path, help="the folder mkdocs built")
+    parser.add_argument("site", type=Path, help="the folder docs/build.py built")
     parser.add_argument("--screenshots", type=Path, help="save a full-page PNG of each page")
     parser.add_argument("--timeout", type=float, default=600, help="stop after this many s")
     parser.add_argument("--page", action="append", help="check only this page (repeatable)")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="only read the HTML; do not open the pages in Chromium")
     args = parser.parse_args(argv)
     site = args.site.resolve()
     pages = args.page or sorted(p.relative_to(site).parent.as_posix()
                                 for p in site.rglob("index.html"))
     if not pages:
         sys.exit(f"check_site: no pages in {site}: build the site first")
+    html_failures = check_html(site, pages)
+    if args.no_browser:
+        return 1 if html_failures else 0
     if args.screenshots:
         args.screenshots.mkdir(parents=True, exist_ok=True)
 
@@ -359,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         if host not in PAGE_HOSTS:
             print(f"note: blocked a request of Chromium itself, not of a page: {hit[:100]}")
     total = len(pages)
-    failed = failures + bool(errors)
+    failed = failures + bool(errors) + html_failures
     print(f"check_site: {total} pages in {time.monotonic() - started:.0f} s, "
           f"{total - failures} without problems")
     return 1 if failed else 0

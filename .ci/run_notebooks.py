@@ -1,6 +1,6 @@
 """Run every chapter notebook of the built site to the end; fail on the first error of any.
 
-    python .ci/run_notebooks.py site/notebooks [--jobs 2] [--timeout 600]
+    python .ci/run_notebooks.py site/generated/notebooks [--jobs 2] [--timeout 600]
 
 Each notebook runs in a fresh Jupyter kernel (nbclient with this Python's ipykernel), in a
 scratch folder of its own, with cells in order, as a reader would run it after

@@ -75,7 +75,8 @@ class Vocabulary:
 
         Returns
         -------
-        ids : ndarray of shape (len(text),), dtype :attr:`dtype`
+        ids : ndarray of shape (len(text),)
+            The ids, of dtype :attr:`dtype`.
 
         Raises
         ------

@@ -10,8 +10,9 @@ Code that a page includes from the package with ``--8<--`` is checked to resolve
 non-empty marked section; ``charrnn`` command lines shown on a page are checked against the
 real command-line parser; the figures' functions (``charrnn_edu.experiments``) are run and
 what they draw is checked; each chapter's notebook is made and checked against its page.
-The build itself (``mkdocs build --strict``, which runs the ``<!-- run`` blocks) and the
-notebooks' execution are run by .ci/docs.
+The build itself (``python docs/build.py``, whose generator runs the ``<!-- run`` blocks)
+and the notebooks' execution are run by .ci/docs; its machinery is tested in
+test_docs_build.py.
 """
 
 from __future__ import annotations
@@ -201,7 +202,6 @@ def test_step_size_figure_shows_the_v_and_the_flat_complex_step(tmp_path: Path) 
 
 
 def load_hook(name: str):
-    pytest.importorskip("mkdocs", reason="the docs hooks need the docs extra")
     path = DOCS / "hooks" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"hook_{name}", path)
     module = importlib.util.module_from_spec(spec)

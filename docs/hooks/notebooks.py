@@ -1,45 +1,36 @@
-"""MkDocs hook: every chapter page, also as a Jupyter notebook to download and run.
+"""Every chapter page, also as a Jupyter notebook to download and run.
 
-While the site builds, each page under ``chapters/`` becomes ``notebooks/<page>.ipynb``,
-made from the page's Markdown *after* ``charrnn_docs.py`` has filled in the command outputs
-and numbers (so list this hook after that one), in the page's order:
+``docs/generate.py`` turns each page under ``chapters/`` into ``generated/notebooks/<page>.ipynb``,
+made from the page's Markdown with its numbers filled in, in the page's order:
 
 * ```` ```python ```` blocks become code cells, as they are;
 * ```` ```pycon ```` blocks become code cells, prompts removed, each ending with an example
   whose printed output the notebook then produces when it runs;
 * code the page includes from the package (``--8<--``) is shown, not run: a Markdown cell
   with the source, read from the marked section as the site shows it; a Markdown file
-  included in the prose (a measured table) is inlined;
+  included in the prose (a measured table, a command's generated output) is inlined;
 * everything else is Markdown: prose, math (Jupyter renders ``$...$`` itself), tables,
   command outputs; the "Check yourself" questions become ``<details>`` blocks that open
   on a click, like the site's; figures are attached to their cell, so the notebook needs
   no files beside it; links to other pages become plain text.
 
-The page gets a download link under its title. Nothing generated is kept in the
-repository: the notebooks live in the build's scratch folder and in ``site/``. CI runs every
-notebook to the end (``.ci/run_notebooks.py``).
+Each chapter page carries the download link under its title. Nothing generated is kept in
+the repository (``docs/generated/`` is git-ignored). CI runs every notebook to the end
+(``.ci/run_notebooks.py``).
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import mimetypes
 import posixpath
 import re
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
 
-from mkdocs.config.defaults import MkDocsConfig
-from mkdocs.exceptions import PluginError
-from mkdocs.structure.files import File, Files
-from mkdocs.structure.pages import Page
-
 ROOT = Path(__file__).resolve().parents[2]
 SECTION = "chapters/"
-FOLDER = "notebooks"
 
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<info>[^\n`]*)\n"
                    r"(?P<body>.*?)^(?P=indent)(?P=fence)[ \t]*\n?", re.MULTILINE | re.DOTALL)
@@ -48,7 +39,10 @@ ADMONITION = re.compile(r'^(?P<kind>\?\?\?\+?|!!!) (?P<type>\w+)(?: "(?P<title>[
 IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<src>[^)\s]+)\)")
 PAGE_LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]+)\]\((?P<href>[^)\s]+\.md(?:#[^)\s]*)?)\)")
 
-_state: dict[str, Any] = {}
+
+
+class NotebookError(ValueError):
+    """A page that cannot become a notebook; the message names the page and the fix."""
 
 
 # ------------------------------------------------------------------ Markdown to cells
@@ -60,7 +54,7 @@ def snippet_source(path: str, section: str | None) -> str:
         return source.rstrip("\n")
     start, end = f"# --8<-- [start:{section}]", f"# --8<-- [end:{section}]"
     if source.count(start) != 1 or source.count(end) != 1:
-        raise PluginError(f"{path} does not mark the section {section!r} exactly once")
+        raise NotebookError(f"{path} does not mark the section {section!r} exactly once")
     body = source.split(start, 1)[1].split(end, 1)[0]
     return textwrap.dedent(body.split("\n", 1)[1]).rstrip()
 
@@ -170,7 +164,7 @@ def split_cells(markdown: str) -> list[tuple[str, str]]:
             for kind, source in cells]
 
 
-def _markdown_cell(source: str, page_uri: str, files: Files) -> dict[str, Any]:
+def _markdown_cell(source: str, page_uri: str, files: Any) -> dict[str, Any]:
     attachments: dict[str, dict[str, str]] = {}
 
     def attach(match: re.Match[str]) -> str:
@@ -180,7 +174,7 @@ def _markdown_cell(source: str, page_uri: str, files: Files) -> dict[str, Any]:
         uri = posixpath.normpath(posixpath.join(posixpath.dirname(page_uri), src))
         file = files.get_file_from_path(uri)
         if file is None or file.abs_src_path is None:
-            raise PluginError(f"{page_uri}: the image {src} is not part of the site")
+            raise NotebookError(f"{page_uri}: the image {src} is not part of the site")
         name = posixpath.basename(uri)
         mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
         data = Path(file.abs_src_path).read_bytes()
@@ -203,7 +197,7 @@ def _markdown_cell(source: str, page_uri: str, files: Files) -> dict[str, Any]:
     return cell
 
 
-def _exercise_cells(page_uri: str, files: Files) -> list[dict[str, Any]]:
+def _exercise_cells(page_uri: str, files: Any) -> list[dict[str, Any]]:
     """A chapter notebook ends with its exercises, each checked in the notebook."""
     from charrnn_edu.exercises.notebook import exercise_cells
 
@@ -219,7 +213,7 @@ def _exercise_cells(page_uri: str, files: Files) -> list[dict[str, Any]]:
                "source": source.splitlines(keepends=True)} for source in sources)]
 
 
-def notebook(markdown: str, page_uri: str, files: Files, site_name: str) -> dict[str, Any]:
+def notebook(markdown: str, page_uri: str, files: Any, site_name: str) -> dict[str, Any]:
     """The nbformat 4 notebook of a page (a dict, ready for ``json.dump``)."""
     intro = (f"*This notebook is a page of the {site_name} tutorial, made from the page "
              "when the site was built. Run the cells in order: each needs the ones before it "
@@ -242,48 +236,3 @@ def notebook(markdown: str, page_uri: str, files: Files, site_name: str) -> dict
                                         "name": "python3"},
                          "language_info": {"name": "python"}},
             "nbformat": 4, "nbformat_minor": 5}
-
-
-# ------------------------------------------------------------------ the hook
-
-def notebook_uri(page_uri: str) -> str:
-    """``chapters/2-forward.md`` -> ``notebooks/2-forward.ipynb``."""
-    return f"{FOLDER}/{posixpath.splitext(posixpath.basename(page_uri))[0]}.ipynb"
-
-
-def on_files(files: Files, config: MkDocsConfig) -> Files:
-    """Reserve a notebook file for every chapter page; the pages fill them in."""
-    _state["dir"] = Path(tempfile.mkdtemp(prefix="charrnn-notebooks-"))
-    for page in [f for f in files.documentation_pages() if f.src_uri.startswith(SECTION)]:
-        uri = notebook_uri(page.src_uri)
-        path = _state["dir"] / uri
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("", encoding="utf-8")     # written for real by on_page_markdown
-        files.append(File.generated(config, uri, abs_src_path=str(path)))
-    return files
-
-
-def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-    """Write the page's notebook, and put a link to it under the page's title."""
-    if not page.file.src_uri.startswith(SECTION):
-        return markdown
-    uri = notebook_uri(page.file.src_uri)
-    book = notebook(markdown, page.file.src_uri, files, config.site_name)
-    (_state["dir"] / uri).write_text(json.dumps(book, indent=1, ensure_ascii=False) + "\n",
-                                     encoding="utf-8")
-    name = posixpath.basename(uri)
-    link = (f'[Download this chapter as a Jupyter notebook ({name})]'
-            f'({posixpath.relpath(uri, posixpath.dirname(page.file.src_uri))})'
-            f'{{ download="{name}" .notebook-download }}')
-    title, _, rest = markdown.partition("\n")
-    if not title.startswith("# "):
-        raise PluginError(f"{page.file.src_uri} must start with its '# ' title")
-    return f"{title}\n\n{link}\n{rest}"
-
-
-def on_post_build(config: MkDocsConfig) -> None:
-    """Remove the scratch folder."""
-    import shutil
-
-    if "dir" in _state:
-        shutil.rmtree(_state.pop("dir"), ignore_errors=True)
