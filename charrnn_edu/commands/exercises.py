@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -19,11 +20,21 @@ from charrnn_edu.commands.learner import (
     print_table,
     write_new,
 )
+from charrnn_edu.commands.options import (
+    FUNCTION_HELP,
+    LAYOUT_HELP,
+    MAX_HIDDEN,
+    SEED,
+    Layout,
+    Loss,
+    bounded,
+)
 from charrnn_edu.exercises.catalog import EXERCISES, find_exercise, starter_filename, starter_source
 from charrnn_edu.exercises.progress import Progress, ProgressError
 from charrnn_edu.exercises.runner import DEFAULT_EXAMPLES, run_checks
 from charrnn_edu.exercises.sandbox import DEFAULT_TIMEOUT, LearnerError, Sandbox, Stopped
 from charrnn_edu.files import default_corpus, read_text
+from charrnn_edu.settings import Settings
 
 app = typer_factory(
     name="exercises",
@@ -129,8 +140,13 @@ def check(name: Annotated[str, typer.Argument(help="The exercise.", show_default
                else "Every exercise after this one has passed too.")
 
 
+YOURS_ONLY = ("function", "step", "layout", "loss")
+"""The options of ``train --yours``: they describe the learner's own code."""
+
+
 @app.command()
-def train(iterations: Annotated[int, typer.Option("--iterations", help="Iterations to train.")]
+def train(ctx: typer.Context,
+          iterations: Annotated[int, typer.Option("--iterations", help="Iterations to train.")]
           = 5000,
           every: Annotated[int, typer.Option("--every", help="Show the losses and a sample "
                                              "every this many iterations.")] = 1000,
@@ -140,24 +156,80 @@ def train(iterations: Annotated[int, typer.Option("--iterations", help="Iteratio
           optimizer: Annotated[str, typer.Option(
               "--optimizer", help="adagrad (the report's: summed loss) or adam (the 2026 "
               "edition's preset: mean loss, scaled initialisation, eta 0.001).")] = "adagrad",
-          timeout: TimeoutOption = DEFAULT_TIMEOUT) -> None:
+          timeout: TimeoutOption = DEFAULT_TIMEOUT,
+          yours: Annotated[Path | None, typer.Option(
+              "--yours", help="Train your own loss_and_gradients(params, x, y, h0) -> (loss, "
+              "grads) and optimiser step in this .py file instead, in your --layout and "
+              "--loss (see docs: Check your own code).", show_default=False)] = None,
+          function: Annotated[str, typer.Option("--function", help=FUNCTION_HELP)]
+          = "loss_and_gradients",
+          step: Annotated[str | None, typer.Option(
+              "--step", help="The name of your optimiser step in the --yours file: "
+              "step(params, grads, memory, eta, eps) for adagrad, step(params, grads, first, "
+              "second, t, eta, beta1, beta2, eps) for adam, changing params and the state "
+              "in place [default: adagrad_step or adam_step].", show_default=False)] = None,
+          layout: Annotated[Layout, typer.Option("--layout", help=LAYOUT_HELP)]
+          = Layout.columns,
+          loss: Annotated[Loss | None, typer.Option(
+              "--loss", help="Your loss over the tau steps: the sum (3.1) or the mean "
+              "[default: sum with adagrad, mean with adam].", show_default=False)] = None,
+          hidden: Annotated[int | None, typer.Option(
+              "--hidden", "--m", help="Hidden size m [default: 100].", show_default=False,
+              callback=bounded(1, MAX_HIDDEN))] = None,
+          seq_length: Annotated[int | None, typer.Option(
+              "--seq-length", help="Sequence length tau [default: 25].", show_default=False,
+              callback=bounded(1))] = None,
+          seed: Annotated[int | None, typer.Option(
+              "--seed", help="Seed of the initial parameters [default: 0].",
+              show_default=False, callback=SEED)] = None) -> None:
     """Train with your own bptt (or step) and adagrad (or adam), in lockstep with the package.
 
     At every iteration your step and the package's start from the same parameters, and
     what is compared is that one step, every array within rounding of the package's. Exits
     0 when every step agrees, 1 at the first that does not (naming the iteration and the
     array). Slow: your functions run one call at a time in a separate process. Your files
-    are checked first; a failing check stops here with its diagnosis.
+    are checked first; a failing check stops here with its diagnosis. With --yours, your
+    own code as you wrote it, in your layout and loss, is trained instead.
     """
-    from charrnn_edu.exercises.train import StepDisagrees, routes, train_in_lockstep
+    from charrnn_edu.exercises.train import YourCode, contracts, routes
     from charrnn_edu.settings import PRESETS
+    from charrnn_edu.training import too_short
     check_options(1, timeout)
     if iterations < 1 or every < 1:
         raise UsageError(f"--iterations and --every must be at least 1, got {iterations} and "
                          f"{every}")
     if optimizer not in ("adagrad", "adam"):
         raise UsageError(f"--optimizer must be adagrad or adam, got {optimizer!r}")
-    settings = PRESETS["classic" if optimizer == "adagrad" else "2026"]
+    typed = [f"--{n}" for n in YOURS_ONLY if ctx.get_parameter_source(n).name == "COMMANDLINE"]
+    if yours is None and typed:
+        raise UsageError(f"{', '.join(typed)} go with --yours FILE")
+    if yours is not None and folder is not None:
+        raise UsageError("--folder takes your exercise files; --yours FILE your own code: "
+                         "give one of them")
+    preset = PRESETS["classic" if optimizer == "adagrad" else "2026"]
+    chosen = {k: v for k, v in (("hidden", hidden), ("seq_length", seq_length), ("seed", seed),
+                                ("loss", loss and loss.value)) if v is not None}
+    settings = replace(preset, **chosen)
+    text = read_text(default_corpus())
+    if (short := too_short(len(text), settings)) is not None:
+        raise UsageError(f"{default_corpus().name} has {short[0]:,} characters; --seq-length "
+                         f"{settings.seq_length} needs {short[1]:,}")
+    if yours is not None:
+        if not yours.is_file():
+            what = "is a directory" if yours.is_dir() else "does not exist"
+            raise UsageError(f"--yours {yours} {what}: give the .py file that defines "
+                             f"{function} and your {optimizer} step")
+        path = learner_file(yours, "charrnn exercises start")
+        for flag, name in (("--function", function), ("--step", step)):
+            if name is not None and not name.isidentifier():
+                raise UsageError(f"{flag} {name!r} is not a Python name")
+        pair = contracts(function, step, optimizer)
+        with open_sandbox([(path, pair)], timeout) as sandbox:
+            _lockstep(sandbox, YourCode(sandbox, layout.value, function, step), text, settings,
+                      iterations, every,
+                      f"training {function} and {pair[1].__name__} of {path} (--layout "
+                      f"{layout.value}, --loss {settings.loss}, {optimizer})", path)
+        return
     progress = _progress()
 
     def file_of(name: str) -> Path:
@@ -178,28 +250,36 @@ def train(iterations: Annotated[int, typer.Option("--iterations", help="Iteratio
                 typer.echo("\n".join([f"exercise {exercise.name}: {file_of(exercise.name)} does "
                                       "not pass its checks yet", "", *format_report(report)]))
                 raise RunError(report.stopped or f"train needs {exercise.name} to pass first")
-        typer.echo(f"training with {', '.join(str(file_of(n)) for n in route)} in lockstep "
-                   f"with the package, on {default_corpus().name}: at every iteration both "
-                   "take one step from the same parameters, and every array of your step "
-                   "must be within rounding of the package's")
         names = tuple(n for e in exercises for n in e.function_names)
-        moment = None
-        try:
-            for moment in train_in_lockstep(sandbox.namespace(names),
-                                            read_text(default_corpus()), iterations, every,
-                                            settings=settings, before_call=sandbox.renew):
-                typer.echo(f"\niteration {moment.iteration:,}: smooth loss {moment.yours:.3f} "
-                           "yours, "
-                           f"{moment.package:.3f} the package's; largest difference so far "
-                           f"{moment.largest:.1e} of the tolerance")
-                typer.echo(f"  yours   {printable(moment.your_sample.replace(chr(10), ' / '))}")
-        except StepDisagrees as err:
-            typer.echo(f"\nyour step differs from the package's at {err}")
-            raise typer.Exit(1) from None
-        except (Exception, Stopped) as err:     # the learner's code may raise anything
-            raise RunError(str(err) if isinstance(err, LearnerError | Stopped | FloatingPointError
-                                                  | ValueError)
-                           else f"{type(err).__name__}: {err}") from None
+        _lockstep(sandbox, sandbox.namespace(names), text, settings, iterations, every,
+                  f"training with {', '.join(str(file_of(n)) for n in route)}")
+
+
+def _lockstep(sandbox: Sandbox, f: object, text: str, settings: Settings, iterations: int,
+              every: int, training: str, file: Path | None = None) -> None:
+    """Train ``f`` in lockstep with the package, printing each Moment; exit 1 at a difference."""
+    from charrnn_edu.conventions import ShapeProblem
+    from charrnn_edu.exercises.train import StepDisagrees, train_in_lockstep
+    typer.echo(f"{training} in lockstep with the package, on {default_corpus().name}: at "
+               "every iteration both take one step from the same parameters, and every array "
+               "of your step must be within rounding of the package's")
+    try:
+        for moment in train_in_lockstep(f, text, iterations, every, settings=settings,
+                                        before_call=sandbox.renew):
+            typer.echo(f"\niteration {moment.iteration:,}: smooth loss {moment.yours:.3f} "
+                       "yours, "
+                       f"{moment.package:.3f} the package's; largest difference so far "
+                       f"{moment.largest:.1e} of the tolerance")
+            typer.echo(f"  yours   {printable(moment.your_sample.replace(chr(10), ' / '))}")
+    except StepDisagrees as err:
+        typer.echo(f"\nyour step differs from the package's at {err}")
+        raise typer.Exit(1) from None
+    except ShapeProblem as err:
+        raise RunError(f"{file}: {err}") from None
+    except (Exception, Stopped) as err:     # the learner's code may raise anything
+        raise RunError(str(err) if isinstance(err, LearnerError | Stopped | FloatingPointError
+                                              | ValueError)
+                       else f"{type(err).__name__}: {err}") from None
     typer.echo(f"\nEvery one of the {iterations:,} steps agrees with the package's. (Run free, "
                "two correct programs part after a few hundred iterations: AdaGrad and Adam "
                "divide by the root of small sums, which magnifies rounding; lockstep compares "

@@ -150,3 +150,22 @@ BatchOption = Annotated[int | None, typer.Option(
     "--batch", help="Streams read side by side, B (1 is the report's loop) "
                     f"{preset_default('batch')}.", show_default=False,
     callback=bounded(1, MAX_BATCH))]
+
+
+class Layout(StrEnum):
+    """Where the learner's vectors stand: columns (the report) or rows (the 2026 edition)."""
+
+    columns = "columns"
+    rows = "rows"
+
+
+class Loss(StrEnum):
+    """The learner's loss over the tau steps: the sum (3.1) or the mean."""
+
+    sum = "sum"
+    mean = "mean"
+
+
+LAYOUT_HELP = ("Your arrays: columns, U (m, K), V (K, m), b (m, 1) (the report); or rows, "
+               "U (K, m), V (m, K), b (1, m), h W (the 2026 edition).")
+FUNCTION_HELP = "The name of your function in the --yours file."

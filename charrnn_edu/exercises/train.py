@@ -19,6 +19,19 @@ samples. A real mistake differs by far more than rounding in the very step it is
 
 The learner's gradients come from their ``bptt`` exercise, or, without it, from their
 ``forward-step`` and ``backward-step`` exercises looped over the sequence as chapter 4 does.
+Or from their own code, as they wrote it (:class:`YourCode`): ``loss_and_gradients(params,
+x, y, h0) -> (loss, grads)`` in their layout and loss (:mod:`charrnn_edu.yours`), with an
+optimiser step in the same layout, parallel to :mod:`~charrnn_edu.exercises.references`::
+
+    adagrad_step(params, grads, memory, eta, eps)
+    adam_step(params, grads, first, second, t, eta, beta1, beta2, eps)
+
+``params``, ``grads`` and the state (AdaGrad's memory, Adam's moments s and r, zeros before
+the first step) are dicts keyed b, c, U, W, V in the learner's layout; the step changes
+``params`` and the state in place and returns nothing; ``t`` is 1 at the first step. The
+learner's loss is the one declared: the package's training then uses it too. Their function
+does not return the last hidden state, so the next piece starts from the package's h (the
+same parameters give the same h; a wrong forward pass shows in the loss and gradients).
 """
 
 from __future__ import annotations
@@ -34,14 +47,24 @@ import numpy as np
 
 from charrnn_edu.adagrad import clip
 from charrnn_edu.bptt import Cache, gradients
+from charrnn_edu.conventions import (
+    Problem,
+    ShapeProblem,
+    expected_shapes,
+    from_layout,
+    other_layout,
+    to_layout,
+)
+from charrnn_edu.exercises.sandbox import RAISED, Learner
 from charrnn_edu.forward import NAMES, RNN
 from charrnn_edu.sampling import sample
 from charrnn_edu.settings import Settings
 from charrnn_edu.spec.properties import assert_close
 from charrnn_edu.training import Trainer
+from charrnn_edu.yours import read_result
 
-__all__ = ["ROUTES", "STEP_RTOL", "STEP_ATOL", "Moment", "StepDisagrees", "routes",
-           "gradients_from_steps", "one_number", "train_in_lockstep"]
+__all__ = ["ROUTES", "STEP_RTOL", "STEP_ATOL", "Moment", "StepDisagrees", "YourCode", "routes",
+           "contracts", "gradients_from_steps", "one_number", "train_in_lockstep"]
 
 # The exercises whose functions give the gradients, in order of preference; the optimiser's
 # exercise (adagrad or adam) comes after them.
@@ -148,6 +171,133 @@ def _state(trainer: Trainer) -> list[tuple[str, np.ndarray]]:
             for name, array in zip(NAMES, getattr(opt, attribute), strict=True)]
 
 
+# ---------------------------------------------------------------- the learner's own code
+
+@dataclass(frozen=True)
+class YourCode:
+    """A learner's own ``loss_and_gradients`` and optimiser step, in their layout.
+
+    Attributes
+    ----------
+    learner : Learner
+        Where the functions run: the sandbox, or :class:`~charrnn_edu.exercises.sandbox.InProcess`.
+    layout : {"columns", "rows"}
+    function : str
+        The name of ``loss_and_gradients(params, x, y, h0) -> (loss, grads)``.
+    step : str or None
+        The name of the optimiser step; None for ``adagrad_step`` or ``adam_step``, as the
+        settings' optimizer says.
+    """
+
+    learner: Learner
+    layout: str = "columns"
+    function: str = "loss_and_gradients"
+    step: str | None = None
+
+    def gradients(self, rnn: RNN, x: np.ndarray, y: np.ndarray, h: np.ndarray,
+                  loss: str) -> tuple[float, RNN]:
+        """The learner's loss and gradients at ``rnn``, the gradients back in columns.
+
+        Raises
+        ------
+        ShapeProblem
+            A result of the wrong kind, or a gradient in the other layout's shape.
+        """
+        problem = Problem(rnn, x, y, h, self.layout, loss)
+        try:
+            result = self.learner.call(self.function, *problem.arguments())
+        except Exception as err:
+            other = other_layout(self.layout)
+            if self.learner.outcome(self.function, *problem.arguments(other)) is RAISED:
+                raise
+            raise ShapeProblem(f"your {self.function} fails on the {self.layout} layout's "
+                               f"arrays ({err}) and runs on the {other} layout's: train it "
+                               f"with --layout {other}") from None
+        value, grads, transposed = read_result(result, problem)
+        if transposed:
+            name, mine = transposed[0], expected_shapes(self.layout, rnn.m, rnn.K)
+            raise ShapeProblem(f"grads[{name!r}] has shape {grads[name].shape}, the other "
+                               f"layout's; --layout {self.layout} wants {mine[name]}: transpose "
+                               f"it, or train with --layout {other_layout(self.layout)}")
+        return value, from_layout(grads, self.layout)
+
+    def optimiser_step(self, trainer: Trainer, grads: RNN) -> None:
+        """The learner's step on the trainer's parameters and optimiser state, in their layout.
+
+        Raises
+        ------
+        ShapeProblem
+            If the step leaves params or its state without an array of the layout's shape,
+            or returns something and changes nothing (it must work in place).
+        LearnerError
+            If the step raises.
+        """
+        opt = trainer.optimizer
+        name = self.step or f"{opt.name}_step"
+        if opt.name == "adam":
+            if opt.first is None or opt.second is None:
+                opt.first = trainer.rnn.map(np.zeros_like)
+                opt.second = trainer.rnn.map(np.zeros_like)
+            opt.t += 1
+            state, names = [opt.first, opt.second], ("first", "second")
+            constants: tuple = (opt.t, opt.eta, opt.beta1, opt.beta2, opt.eps)
+        else:
+            if opt.memory is None:
+                opt.memory = trainer.rnn.map(np.zeros_like)
+            state, names, constants = [opt.memory], ("memory",), (opt.eta, opt.eps)
+        before = [to_layout(a, self.layout) for a in (trainer.rnn, grads, *state)]
+        outcome = self.learner.outcome(name, *before, *constants)
+        if outcome is RAISED:
+            self.learner.call(name, *before, *constants)     # again, for its error message
+            raise ShapeProblem(f"{name} raised once and not again on the same arguments")
+        result, after = outcome
+        changed = [self._read(after[i], what, name, trainer.rnn)
+                   for i, what in ((0, "params"), *((2 + k, n) for k, n in enumerate(names)))]
+        if result is not None and all(np.array_equal(a, b) for new, old in
+                                      zip(changed, (trainer.rnn, *state), strict=True)
+                                      for a, b in zip(new, old, strict=True)):
+            raise ShapeProblem(f"{name} returned {type(result).__name__} and changed nothing: "
+                               f"change params and {', '.join(names)} in place (as "
+                               f"charrnn_edu.exercises.references.{opt.name}_step does) and "
+                               "return None")
+        for new, old in zip(changed, (trainer.rnn, *state), strict=True):
+            for a, b in zip(new, old, strict=True):
+                np.copyto(b, a)
+
+    def _read(self, value: object, what: str, step: str, rnn: RNN) -> RNN:
+        """A dict the step changed, back in columns; ShapeProblem if an array went astray."""
+        mine = expected_shapes(self.layout, rnn.m, rnn.K)
+        if not isinstance(value, dict) or any(n not in value for n in NAMES):
+            raise ShapeProblem(f"after {step}, {what} must still be a dict keyed b, c, U, W, V;"
+                               f" it is {type(value).__name__}")
+        for n in NAMES:
+            shape = np.shape(value[n]) if isinstance(value[n], np.ndarray | list) else None
+            if shape != mine[n]:
+                raise ShapeProblem(f"after {step}, {what}[{n!r}] is "
+                                   + (f"of shape {shape}" if shape is not None
+                                      else type(value[n]).__name__)
+                                   + f"; --layout {self.layout} wants {mine[n]}")
+        return from_layout(value, self.layout)
+
+
+def contracts(function: str = "loss_and_gradients", step: str | None = None,
+              optimizer: str = "adagrad") -> tuple[Callable, Callable]:
+    """The signatures a learner's file must define for :class:`YourCode`, under their names."""
+    def loss_and_gradients(params, x, y, h0):      # its signature is all the sandbox reads
+        raise NotImplementedError
+
+    def adagrad_step(params, grads, memory, eta, eps):
+        raise NotImplementedError
+
+    def adam_step(params, grads, first, second, t, eta, beta1, beta2, eps):
+        raise NotImplementedError
+
+    pair = (loss_and_gradients, adam_step if optimizer == "adam" else adagrad_step)
+    for f, name in zip(pair, (function, step or f"{optimizer}_step"), strict=True):
+        f.__name__ = f.__qualname__ = name
+    return pair
+
+
 def _level(yours: Trainer, package: Trainer) -> None:
     """Set the learner's trainer to the package's: the next step starts from the same point."""
     yours.rnn, yours.optimizer = package.rnn.copy(), copy.deepcopy(package.optimizer)
@@ -171,13 +321,15 @@ def _compare(iteration: int, pairs: list[tuple[str, object, object]]) -> float:
     return largest
 
 
-def train_in_lockstep(f: SimpleNamespace, text: str, iterations: int, every: int, *,
+def train_in_lockstep(f: SimpleNamespace | YourCode, text: str, iterations: int, every: int, *,
                       settings: Settings = Settings(),
                       before_call: Callable[[], None] = lambda: None) -> Iterator[Moment]:
     """Take every step both ways from the same point; yield a Moment at 1, every ``every``.
 
     ``f`` holds the learner's functions: ``gradients`` or ``step`` and ``backward_step``,
-    and ``adagrad_step`` or ``adam_step`` (``settings.optimizer``). ``before_call`` runs
+    and ``adagrad_step`` or ``adam_step`` (``settings.optimizer``); or it is
+    :class:`YourCode`, the learner's own in their layout and ``settings.loss``, whose arrays
+    are compared (and named, element by element) in that layout. ``before_call`` runs
     before each iteration (the sandbox's clock). Both sides are chapter 8's
     :class:`~charrnn_edu.training.Trainer`: the package's computes its update by chapters 4
     and 6, the learner's by their functions.
@@ -188,19 +340,33 @@ def train_in_lockstep(f: SimpleNamespace, text: str, iterations: int, every: int
         At the first iteration where an array of the learner's step is off the package's.
     FloatingPointError
         If the learner's loss stops being a finite number.
+    ShapeProblem
+        If :class:`YourCode` returns arrays of the wrong kind or shape (one line).
     """
-    bptt = f.gradients if hasattr(f, "gradients") else partial(gradients_from_steps, f)
     mean, seen = settings.loss == "mean", {}
+    yours_own = isinstance(f, YourCode)
+    bptt = (None if yours_own else f.gradients if hasattr(f, "gradients")
+            else partial(gradients_from_steps, f))
+    view = (lambda a: np.asarray(a).T) if yours_own and f.layout == "rows" else np.asarray
 
     def by_the_learner(trainer: Trainer, x: np.ndarray, y: np.ndarray,
                        h: np.ndarray) -> tuple[float, np.ndarray]:
         before_call()
         seen["start"] = trainer.rnn.copy()
         seen["package"] = _gradients(gradients, seen["start"], x, y, h, mean)
-        loss, grads, h_next = seen["yours"] = _gradients(bptt, trainer.rnn, x, y, h, mean)
+        if yours_own:   # their h is not returned: the package's, from the same parameters
+            loss, grads = f.gradients(trainer.rnn, x, y, h, settings.loss)
+            h_next = seen["package"][2]
+            seen["yours"] = loss, grads, h_next
+        else:
+            loss, grads, h_next = seen["yours"] = _gradients(bptt, trainer.rnn, x, y, h, mean)
         if not math.isfinite(loss):
             raise FloatingPointError(f"your loss is {loss} at iteration {trainer.iteration + 1}")
-        _optimiser_step(f, trainer, clip(grads, trainer.settings.clip))
+        clipped = clip(grads, trainer.settings.clip)
+        if yours_own:
+            f.optimiser_step(trainer, clipped)
+        else:
+            _optimiser_step(f, trainer, clipped)
         return loss, h_next
 
     # The learner's trainer writes no samples of its own (sample_length 0): a Moment draws one.
@@ -212,13 +378,15 @@ def train_in_lockstep(f: SimpleNamespace, text: str, iterations: int, every: int
         yours.step()
         package.step()
         (loss, grads, h), (ref_loss, ref_grads, ref_h) = seen["yours"], seen["package"]
-        largest = max(largest, _compare(i, [
-            ("the loss", loss, ref_loss), ("the last hidden state h", h, ref_h),
+        pairs = [
+            ("the loss", loss, ref_loss),
+            *([] if yours_own else [("the last hidden state h", h, ref_h)]),
             *((f"dL/d{n}", g, r) for n, g, r in zip(NAMES, grads, ref_grads, strict=True)),
             *((f"the step of {n}", a - s, b - s) for n, a, b, s in
               zip(NAMES, yours.rnn, package.rnn, seen["start"], strict=True)),
             *((what, a, b) for (what, a), (_, b) in zip(_state(yours), _state(package),
-                                                        strict=True))]))
+                                                        strict=True))]
+        largest = max(largest, _compare(i, [(w, view(a), view(b)) for w, a, b in pairs]))
         if i == 1 or i % every == 0 or i == iterations:
             x0 = int(yours.data[yours.e - settings.seq_length])   # this piece's first input
             text_ids, _ = sample(yours.rnn, yours.h, x0, 70, np.random.default_rng(i))
