@@ -13,7 +13,13 @@ import pytest
 from charrnn_edu.cli import main
 from charrnn_edu.conventions import ShapeProblem
 from charrnn_edu.exercises.sandbox import InProcess
-from charrnn_edu.exercises.train import StepDisagrees, YourCode, contracts, train_in_lockstep
+from charrnn_edu.exercises.train import (
+    StepDisagrees,
+    YourCode,
+    contracts,
+    draw_free_running,
+    train_in_lockstep,
+)
 from charrnn_edu.settings import PRESETS, Settings
 
 FIXTURES = Path(__file__).parent / "data" / "yours"
@@ -113,6 +119,27 @@ def test_a_step_that_returns_new_arrays_and_changes_nothing_is_told_to_work_in_p
                                settings=SMALL))
 
 
+@pytest.mark.parametrize(("layout", "settings", "said"), [
+    ("rows", replace(ADAM, loss="sum"),
+     "the mean where --loss sum was declared (a factor 1/tau = 1/10): train with --loss mean"),
+    ("columns", replace(SMALL, loss="mean"),
+     "the sum where --loss mean was declared (a factor tau = 10): train with --loss sum")])
+def test_code_of_the_other_loss_is_named_at_iteration_1(layout, settings, said):
+    with pytest.raises(StepDisagrees) as failed:
+        list(train_in_lockstep(yours(layout), TEXT, 3, 3, settings=settings))
+    assert failed.value.iteration == 1 and failed.value.array == "the loss"
+    assert said in str(failed.value), str(failed.value)
+
+
+def test_free_running_curves_are_kept_and_drawn():
+    free: list = []
+    list(train_in_lockstep(yours("columns"), TEXT, 30, 30, settings=SMALL, free=free))
+    assert len(free) == 30
+    # The first step starts from the same parameters: the two losses agree to rounding.
+    assert abs(free[0][0] - free[0][1]) < 1e-9 * free[0][1]
+    assert len(draw_free_running(free).axes) == 2
+
+
 def test_the_contracts_are_the_references_signatures_in_dicts_under_the_learners_names():
     loss, step = contracts("mine", "my_adam", "adam")
     assert (loss.__name__, step.__name__) == ("mine", "my_adam")
@@ -153,6 +180,17 @@ def test_the_command_passes_right_rows_adam_and_fails_a_wrong_one_at_its_iterati
                          "--optimizer", "adam", "--iterations", "20", *SIZE)
     assert code == 1, out + err
     assert "your step differs from the package's at iteration 2: dL/dW differs at" in out
+
+
+def test_the_command_draws_the_free_running_curves(capsys, here):
+    (here / "mine.py").write_text(source("columns"), encoding="utf-8")
+    code, out, err = run(capsys, "exercises", "train", "--yours", "mine.py", "--iterations",
+                         "5", "--plot", "drift.png", *SIZE)
+    assert code == 0, out + err
+    assert (here / "drift.png").stat().st_size > 0
+    assert "\nwrote drift.png: run free, your smooth loss " in out
+    code, _, err = run(capsys, "exercises", "train", "--yours", "mine.py", "--plot", "drift.txt")
+    assert code == 2 and "--plot drift.txt: cannot draw a .txt file" in err, err
 
 
 def test_the_command_with_the_learners_names_and_the_summed_loss(capsys, here):

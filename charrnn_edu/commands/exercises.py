@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from charrnn_edu.commands.common import RunError, UsageError, printable, typer_factory
+from charrnn_edu import files
+from charrnn_edu.commands.common import RunError, UsageError, call, printable, typer_factory
 from charrnn_edu.commands.learner import (
     TimeoutOption,
     ToOption,
@@ -28,6 +29,7 @@ from charrnn_edu.commands.options import (
     Layout,
     Loss,
     bounded,
+    figure_file,
 )
 from charrnn_edu.exercises.catalog import EXERCISES, find_exercise, starter_filename, starter_source
 from charrnn_edu.exercises.progress import Progress, ProgressError
@@ -181,7 +183,11 @@ def train(ctx: typer.Context,
               callback=bounded(1))] = None,
           seed: Annotated[int | None, typer.Option(
               "--seed", help="Seed of the initial parameters [default: 0].",
-              show_default=False, callback=SEED)] = None) -> None:
+              show_default=False, callback=SEED)] = None,
+          plot: Annotated[Path | None, typer.Option(
+              "--plot", help="Also run your code free, never set back to the package's, and "
+              "draw its smooth loss beside the package's in this .png, .svg or .pdf "
+              "(twice the calls).", show_default=False)] = None) -> None:
     """Train with your own bptt (or step) and adagrad (or adam), in lockstep with the package.
 
     At every iteration your step and the package's start from the same parameters, and
@@ -210,6 +216,8 @@ def train(ctx: typer.Context,
     chosen = {k: v for k, v in (("hidden", hidden), ("seq_length", seq_length), ("seed", seed),
                                 ("loss", loss and loss.value)) if v is not None}
     settings = replace(preset, **chosen)
+    if plot is not None:
+        figure_file("--plot", plot)
     text = read_text(default_corpus())
     if (short := too_short(len(text), settings)) is not None:
         raise UsageError(f"{default_corpus().name} has {short[0]:,} characters; --seq-length "
@@ -228,7 +236,7 @@ def train(ctx: typer.Context,
             _lockstep(sandbox, YourCode(sandbox, layout.value, function, step), text, settings,
                       iterations, every,
                       f"training {function} and {pair[1].__name__} of {path} (--layout "
-                      f"{layout.value}, --loss {settings.loss}, {optimizer})", path)
+                      f"{layout.value}, --loss {settings.loss}, {optimizer})", plot, path)
         return
     progress = _progress()
 
@@ -252,26 +260,31 @@ def train(ctx: typer.Context,
                 raise RunError(report.stopped or f"train needs {exercise.name} to pass first")
         names = tuple(n for e in exercises for n in e.function_names)
         _lockstep(sandbox, sandbox.namespace(names), text, settings, iterations, every,
-                  f"training with {', '.join(str(file_of(n)) for n in route)}")
+                  f"training with {', '.join(str(file_of(n)) for n in route)}", plot)
 
 
 def _lockstep(sandbox: Sandbox, f: object, text: str, settings: Settings, iterations: int,
-              every: int, training: str, file: Path | None = None) -> None:
-    """Train ``f`` in lockstep with the package, printing each Moment; exit 1 at a difference."""
+              every: int, training: str, plot: Path | None, file: Path | None = None) -> None:
+    """Train ``f`` in lockstep with the package, printing each Moment; exit 1 at a difference.
+
+    With ``plot``, the free-running curves are drawn there however the training ends.
+    """
     from charrnn_edu.conventions import ShapeProblem
     from charrnn_edu.exercises.train import StepDisagrees, train_in_lockstep
     typer.echo(f"{training} in lockstep with the package, on {default_corpus().name}: at "
                "every iteration both take one step from the same parameters, and every array "
                "of your step must be within rounding of the package's")
+    free: list[tuple[float, float]] | None = None if plot is None else []
     try:
         for moment in train_in_lockstep(f, text, iterations, every, settings=settings,
-                                        before_call=sandbox.renew):
+                                        before_call=sandbox.renew, free=free):
             typer.echo(f"\niteration {moment.iteration:,}: smooth loss {moment.yours:.3f} "
                        "yours, "
                        f"{moment.package:.3f} the package's; largest difference so far "
                        f"{moment.largest:.1e} of the tolerance")
             typer.echo(f"  yours   {printable(moment.your_sample.replace(chr(10), ' / '))}")
     except StepDisagrees as err:
+        _draw(plot, free)
         typer.echo(f"\nyour step differs from the package's at {err}")
         raise typer.Exit(1) from None
     except ShapeProblem as err:
@@ -280,7 +293,28 @@ def _lockstep(sandbox: Sandbox, f: object, text: str, settings: Settings, iterat
         raise RunError(str(err) if isinstance(err, LearnerError | Stopped | FloatingPointError
                                               | ValueError)
                        else f"{type(err).__name__}: {err}") from None
+    _draw(plot, free)
     typer.echo(f"\nEvery one of the {iterations:,} steps agrees with the package's. (Run free, "
                "two correct programs part after a few hundred iterations: AdaGrad and Adam "
                "divide by the root of small sums, which magnifies rounding; lockstep compares "
                "each step from the same start.)")
+
+
+def _draw(plot: Path | None, free: list[tuple[float, float]] | None) -> None:
+    """Save the free-running curves, and say why correct code drifts from the package's."""
+    if plot is None or not free:
+        return
+    from charrnn_edu.exercises.train import draw_free_running
+    try:
+        call(files.save_figure, draw_free_running(free), plot)
+    except OSError as err:
+        raise RunError(f"cannot write {plot}: {err.strerror or err}") from None
+    yours, package = free[-1]
+    if yours == package:
+        typer.echo(f"\nwrote {plot}: run free, your smooth loss is the package's to the last "
+                   f"bit after {len(free):,} iterations, {yours:.3f}")
+        return
+    typer.echo(f"\nwrote {plot}: run free, your smooth loss is {yours:.3f} after {len(free):,} "
+               f"iterations, the package's {package:.3f}. Correct code drifts too: adding in "
+               "another order changes the last bit of a gradient, and the optimiser's division "
+               "by the root of small sums magnifies it, step after step")

@@ -78,6 +78,17 @@ def nonempty_folder(flag: str) -> Callable[[str], Path]:
     return parse
 
 
+def figure_file(flag: str, out: Path) -> None:
+    """Refuse a figure file whose suffix matplotlib cannot draw, or a directory."""
+    from charrnn_edu.report import FIGURE_FORMATS
+
+    if out.suffix.lower() not in FIGURE_FORMATS:
+        raise UsageError(f"{flag} {out}: cannot draw a {out.suffix or 'suffix-less'} file; "
+                         f"use {', '.join(FIGURE_FORMATS[:-1])} or {FIGURE_FORMATS[-1]}")
+    if out.is_dir():
+        raise UsageError(f"{flag} {out} is a directory: give a file name")
+
+
 ITERATIONS = bounded(1, MAX_ITERATIONS)
 EPOCHS = bounded(0, MAX_ITERATIONS, above=True)
 SEED = bounded(0, MAX_SEED)
