@@ -12,14 +12,9 @@ import pytest
 
 from charrnn_edu.cli import main
 from charrnn_edu.conventions import ShapeProblem
+from charrnn_edu.exercises.own_code import YourCode, contracts
 from charrnn_edu.exercises.sandbox import InProcess
-from charrnn_edu.exercises.train import (
-    StepDisagrees,
-    YourCode,
-    contracts,
-    draw_free_running,
-    train_in_lockstep,
-)
+from charrnn_edu.exercises.train import StepDisagrees, draw_free_running, train_in_lockstep
 from charrnn_edu.settings import PRESETS, Settings
 
 FIXTURES = Path(__file__).parent / "data" / "yours"

@@ -176,13 +176,13 @@ def train(ctx: typer.Context,
               "--loss", help="Your loss over the tau steps: the sum (3.1) or the mean "
               "[default: sum with adagrad, mean with adam].", show_default=False)] = None,
           hidden: Annotated[int | None, typer.Option(
-              "--hidden", "--m", help="Hidden size m [default: 100].", show_default=False,
-              callback=bounded(1, MAX_HIDDEN))] = None,
+              "--hidden", "--m", help=f"Hidden size m [default: {Settings().hidden}].",
+              show_default=False, callback=bounded(1, MAX_HIDDEN))] = None,
           seq_length: Annotated[int | None, typer.Option(
-              "--seq-length", help="Sequence length tau [default: 25].", show_default=False,
-              callback=bounded(1))] = None,
+              "--seq-length", help=f"Sequence length tau [default: {Settings().seq_length}].",
+              show_default=False, callback=bounded(1))] = None,
           seed: Annotated[int | None, typer.Option(
-              "--seed", help="Seed of the initial parameters [default: 0].",
+              "--seed", help=f"Seed of the initial parameters [default: {Settings().seed}].",
               show_default=False, callback=SEED)] = None,
           plot: Annotated[Path | None, typer.Option(
               "--plot", help="Also run your code free, never set back to the package's, and "
@@ -197,7 +197,8 @@ def train(ctx: typer.Context,
     are checked first; a failing check stops here with its diagnosis. With --yours, your
     own code as you wrote it, in your layout and loss, is trained instead.
     """
-    from charrnn_edu.exercises.train import YourCode, contracts, routes
+    from charrnn_edu.exercises.own_code import YourCode, contracts
+    from charrnn_edu.exercises.train import routes
     from charrnn_edu.settings import PRESETS
     from charrnn_edu.training import too_short
     check_options(1, timeout)
