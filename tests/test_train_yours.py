@@ -114,6 +114,21 @@ def test_a_step_that_returns_new_arrays_and_changes_nothing_is_told_to_work_in_p
                                settings=SMALL))
 
 
+def test_a_state_array_left_in_another_shape_is_one_line_naming_it():
+    last = "        params[k] -= eta * grads[k] / np.sqrt(memory[k] + eps)\n"
+    flat = (last, last + "    memory['b'] = memory['b'].ravel()\n")
+    with pytest.raises(ShapeProblem, match=r"^after adagrad_step, memory\['b'\] is of shape "
+                                           r"\(12,\); --layout columns wants \(12, 1\)$"):
+        list(train_in_lockstep(yours("columns", flat), TEXT, 3, 3, settings=SMALL))
+
+
+def test_a_step_that_raises_is_named_with_its_line():
+    broken = ("        memory[k] += grads[k] ** 2\n", "        memory[k] += grads[k] @ grads[k]\n")
+    # In the sandbox the message ends with the file and line (the next test's command).
+    with pytest.raises(ValueError, match=r"^adagrad_step raised ValueError: matmul"):
+        list(train_in_lockstep(yours("columns", broken), TEXT, 3, 3, settings=SMALL))
+
+
 @pytest.mark.parametrize(("layout", "settings", "said"), [
     ("rows", replace(ADAM, loss="sum"),
      "the mean where --loss sum was declared (a factor 1/tau = 1/10): train with --loss mean"),
@@ -186,6 +201,17 @@ def test_the_command_draws_the_free_running_curves(capsys, here):
     assert "\nwrote drift.png: run free, your smooth loss " in out
     code, _, err = run(capsys, "exercises", "train", "--yours", "mine.py", "--plot", "drift.txt")
     assert code == 2 and "--plot drift.txt: cannot draw a .txt file" in err, err
+
+
+def test_the_command_names_the_line_of_a_step_that_raises(capsys, here):
+    (here / "mine.py").write_text(source("columns", ("        memory[k] += grads[k] ** 2\n",
+                                                     "        memory[k] += grads[k] @ grads[k]\n")),
+                                  encoding="utf-8")
+    code, _, err = run(capsys, "exercises", "train", "--yours", "mine.py", "--iterations", "3",
+                       *SIZE)
+    assert code == 1 and err.count("\n") == 1, err
+    assert err.startswith("charrnn: error: adagrad_step raised ValueError: matmul"), err
+    assert "(mine.py, line 50: memory[k] += grads[k] @ grads[k])" in err, err
 
 
 def test_the_command_with_the_learners_names_and_the_summed_loss(capsys, here):
