@@ -30,7 +30,7 @@ from charrnn_edu.forward import NAMES, RNN, forward
 from charrnn_edu.gradcheck import ATOL, COMPLEX_ULPS, RTOL, elementwise, relative_error
 from charrnn_edu.loss import cross_entropy
 
-__all__ = ["STEP", "Row", "Result", "check_yours", "diagnose", "table"]
+__all__ = ["STEP", "Row", "Result", "read_result", "check_yours", "diagnose", "table"]
 
 STEP = 1e-4
 """h of the centred differences of the learner's own loss (5.1)."""
@@ -45,8 +45,16 @@ def _number(value: Any) -> float:
     return float(array.reshape(()))
 
 
-def _arrays(result: Any, problem: Problem) -> tuple[float, dict[str, np.ndarray], list[str]]:
-    """The learner's loss and gradients, and the arrays that have the other layout's shape."""
+def read_result(result: Any,
+                problem: Problem) -> tuple[float, dict[str, np.ndarray], list[str]]:
+    """The learner's loss and gradients, and the arrays that have the other layout's shape.
+
+    Raises
+    ------
+    ShapeProblem
+        A result that is not ``(number, dict of five arrays)``, or an array that fits neither
+        layout; the message is one line naming the array, its shape and the shapes expected.
+    """
     if not (isinstance(result, tuple | list) and len(result) == 2):
         raise ShapeProblem("your function must return (loss, grads); it returned "
                            f"{type(result).__name__} {str(result)[:40]}")
@@ -207,7 +215,7 @@ def check_yours(function: Callable, problem: Problem, *, torch: Mapping | None =
         raise ShapeProblem(f"your function fails on the {problem.layout} layout's arrays "
                            f"({err}) and runs on the {other} layout's: check it with "
                            f"--layout {other}") from None
-    loss, grads, transposed = _arrays(result, problem)
+    loss, grads, transposed = read_result(result, problem)
     judged = {n: (g.T if n in transposed else g) for n, g in grads.items()}
     own = _own_differences(function, problem, step)
     allowance = _rounding(problem, ref)

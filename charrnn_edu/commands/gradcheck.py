@@ -18,7 +18,16 @@ import typer
 from charrnn_edu import files
 from charrnn_edu.commands.common import RunError, UsageError, load_corpus
 from charrnn_edu.commands.learner import open_sandbox
-from charrnn_edu.commands.options import DataOption, EncodingOption, SeedOption, bounded
+from charrnn_edu.commands.options import (
+    FUNCTION_HELP,
+    LAYOUT_HELP,
+    DataOption,
+    EncodingOption,
+    Layout,
+    Loss,
+    SeedOption,
+    bounded,
+)
 from charrnn_edu.conventions import Problem, ShapeProblem, export_case, torch_reference
 from charrnn_edu.exercises.sandbox import DEFAULT_TIMEOUT, LearnerError, Stopped
 from charrnn_edu.gradcheck import ATOL, RTOL, check, passes, table
@@ -37,20 +46,6 @@ class H0(StrEnum):
 
     zero = "zero"
     random = "random"
-
-
-class Layout(StrEnum):
-    """Where the learner's vectors stand: columns (the report) or rows (the 2026 edition)."""
-
-    columns = "columns"
-    rows = "rows"
-
-
-class Loss(StrEnum):
-    """The learner's loss over the tau steps: the sum (3.1) or the mean."""
-
-    sum = "sum"
-    mean = "mean"
 
 
 class Reference(StrEnum):
@@ -92,13 +87,9 @@ def gradcheck(
         "--yours", help="Check your own loss_and_gradients(params, x, y, h0) -> (loss, grads) "
                         "in this .py file instead (h0 random unless --h0 says).",
         show_default=False)] = None,
-    function: Annotated[str, typer.Option(
-        "--function", help="The name of your function in the --yours file.")]
+    function: Annotated[str, typer.Option("--function", help=FUNCTION_HELP)]
         = "loss_and_gradients",
-    layout: Annotated[Layout, typer.Option(
-        "--layout", help="Your arrays: columns, U (m, K), V (K, m), b (m, 1) (the report); "
-                         "or rows, U (K, m), V (m, K), b (1, m), h W (the 2026 edition).")]
-        = Layout.columns,
+    layout: Annotated[Layout, typer.Option("--layout", help=LAYOUT_HELP)] = Layout.columns,
     loss: Annotated[Loss, typer.Option(
         "--loss", help="Your loss over the tau steps: the sum (3.1) or the mean.")] = Loss.sum,
     reference: Annotated[Reference, typer.Option(

@@ -78,6 +78,17 @@ def nonempty_folder(flag: str) -> Callable[[str], Path]:
     return parse
 
 
+def figure_file(flag: str, out: Path) -> None:
+    """Refuse a figure file whose suffix matplotlib cannot draw, or a directory."""
+    from charrnn_edu.report import FIGURE_FORMATS
+
+    if out.suffix.lower() not in FIGURE_FORMATS:
+        raise UsageError(f"{flag} {out}: cannot draw a {out.suffix or 'suffix-less'} file; "
+                         f"use {', '.join(FIGURE_FORMATS[:-1])} or {FIGURE_FORMATS[-1]}")
+    if out.is_dir():
+        raise UsageError(f"{flag} {out} is a directory: give a file name")
+
+
 ITERATIONS = bounded(1, MAX_ITERATIONS)
 EPOCHS = bounded(0, MAX_ITERATIONS, above=True)
 SEED = bounded(0, MAX_SEED)
@@ -150,3 +161,22 @@ BatchOption = Annotated[int | None, typer.Option(
     "--batch", help="Streams read side by side, B (1 is the report's loop) "
                     f"{preset_default('batch')}.", show_default=False,
     callback=bounded(1, MAX_BATCH))]
+
+
+class Layout(StrEnum):
+    """Where the learner's vectors stand: columns (the report) or rows (the 2026 edition)."""
+
+    columns = "columns"
+    rows = "rows"
+
+
+class Loss(StrEnum):
+    """The learner's loss over the tau steps: the sum (3.1) or the mean."""
+
+    sum = "sum"
+    mean = "mean"
+
+
+LAYOUT_HELP = ("Your arrays: columns, U (m, K), V (K, m), b (m, 1) (the report); or rows, "
+               "U (K, m), V (m, K), b (1, m), h W (the 2026 edition).")
+FUNCTION_HELP = "The name of your function in the --yours file."

@@ -27,6 +27,7 @@ from charrnn_edu.commands.options import (
     EncodingOption,
     SeedOption,
     bounded,
+    figure_file,
 )
 from charrnn_edu.sampling import generate_chunks
 from charrnn_edu.training import Trainer
@@ -88,16 +89,6 @@ def sample(
         raise typer.Exit(stop.exit_code)
 
 
-def _figure_out(flag: str, out: Path) -> None:
-    from charrnn_edu.report import FIGURE_FORMATS
-
-    if out.suffix.lower() not in FIGURE_FORMATS:
-        raise UsageError(f"{flag} {out}: cannot draw a {out.suffix or 'suffix-less'} file; "
-                         f"use {', '.join(FIGURE_FORMATS[:-1])} or {FIGURE_FORMATS[-1]}")
-    if out.is_dir():
-        raise UsageError(f"{flag} {out} is a directory: give a file name")
-
-
 def plot(
     run: RunArgument,
     out: Annotated[Path | None, typer.Option(
@@ -109,7 +100,7 @@ def plot(
 
     trainer = _load(run)
     out = out or (run if run.is_dir() else run.parent) / "loss.png"
-    _figure_out("--out", out)
+    figure_file("--out", out)
     flat_note(len(trainer.vocab))
     plot_loss(trainer.smooth_losses, trainer.epoch_starts, out, losses=trainer.losses,
               title=f"Smooth loss, {trainer.iteration:,} iterations",

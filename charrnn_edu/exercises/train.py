@@ -19,6 +19,10 @@ samples. A real mistake differs by far more than rounding in the very step it is
 
 The learner's gradients come from their ``bptt`` exercise, or, without it, from their
 ``forward-step`` and ``backward-step`` exercises looped over the sequence as chapter 4 does.
+Or from their own code, as they wrote it, in their layout and loss, with their own
+optimiser step (:class:`~charrnn_edu.exercises.own_code.YourCode`). Their function does not
+return the last hidden state, so the next piece starts from the package's h (the same
+parameters give the same h; a wrong forward pass shows in the loss and gradients).
 """
 
 from __future__ import annotations
@@ -29,19 +33,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from charrnn_edu.adagrad import clip
 from charrnn_edu.bptt import Cache, gradients
+from charrnn_edu.exercises.own_code import YourCode
 from charrnn_edu.forward import NAMES, RNN
 from charrnn_edu.sampling import sample
 from charrnn_edu.settings import Settings
 from charrnn_edu.spec.properties import assert_close
 from charrnn_edu.training import Trainer
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = ["ROUTES", "STEP_RTOL", "STEP_ATOL", "Moment", "StepDisagrees", "routes",
-           "gradients_from_steps", "one_number", "train_in_lockstep"]
+           "gradients_from_steps", "one_number", "train_in_lockstep", "draw_free_running"]
 
 # The exercises whose functions give the gradients, in order of preference; the optimiser's
 # exercise (adagrad or adam) comes after them.
@@ -164,23 +173,43 @@ def _compare(iteration: int, pairs: list[tuple[str, object, object]]) -> float:
         try:
             assert_close(got, expected, STEP_RTOL, STEP_ATOL, what=what)
         except AssertionError as err:
-            raise StepDisagrees(iteration, what, str(err)) from None
+            detail = (f"{what} differs: got {float(got):.9g}, expected {float(expected):.9g}"
+                      if got.ndim == expected.ndim == 0 else str(err))
+            raise StepDisagrees(iteration, what, detail) from None
         if got.size:
             allowed = STEP_ATOL + STEP_RTOL * np.abs(expected)
             largest = max(largest, float(np.max(np.abs(got - expected) / allowed)))
     return largest
 
 
-def train_in_lockstep(f: SimpleNamespace, text: str, iterations: int, every: int, *,
+def _other_loss(iteration: int, loss: float, expected: float, settings: Settings) -> None:
+    """StepDisagrees naming the other loss if the learner's is the package's times tau or 1/tau."""
+    tau, declared = settings.seq_length, settings.loss
+    other, factor = ("mean", 1 / tau) if declared == "sum" else ("sum", tau)
+    if tau > 1 and abs(loss - expected * factor) <= STEP_RTOL * abs(expected * factor):
+        raise StepDisagrees(iteration, "the loss",
+                            f"the loss differs: got {loss:.9g}, expected {expected:.9g}, the "
+                            f"{other} where --loss {declared} was declared (a factor "
+                            f"{'1/' if declared == 'sum' else ''}tau = "
+                            f"{'1/' if declared == 'sum' else ''}{tau}): train with --loss "
+                            f"{other}")
+
+
+def train_in_lockstep(f: SimpleNamespace | YourCode, text: str, iterations: int, every: int, *,
                       settings: Settings = Settings(),
-                      before_call: Callable[[], None] = lambda: None) -> Iterator[Moment]:
+                      before_call: Callable[[], None] = lambda: None,
+                      free: list[tuple[float, float]] | None = None) -> Iterator[Moment]:
     """Take every step both ways from the same point; yield a Moment at 1, every ``every``.
 
     ``f`` holds the learner's functions: ``gradients`` or ``step`` and ``backward_step``,
-    and ``adagrad_step`` or ``adam_step`` (``settings.optimizer``). ``before_call`` runs
+    and ``adagrad_step`` or ``adam_step`` (``settings.optimizer``); or it is
+    :class:`YourCode`, the learner's own in their layout and ``settings.loss``, whose arrays
+    are compared (and named, element by element) in that layout. ``before_call`` runs
     before each iteration (the sandbox's clock). Both sides are chapter 8's
     :class:`~charrnn_edu.training.Trainer`: the package's computes its update by chapters 4
-    and 6, the learner's by their functions.
+    and 6, the learner's by their functions. Given a list ``free``, a third trainer runs
+    the learner's functions free, never set back to the package's, and each iteration
+    appends its smooth loss and the package's to ``free`` (:func:`draw_free_running`).
 
     Raises
     ------
@@ -188,40 +217,105 @@ def train_in_lockstep(f: SimpleNamespace, text: str, iterations: int, every: int
         At the first iteration where an array of the learner's step is off the package's.
     FloatingPointError
         If the learner's loss stops being a finite number.
+    ShapeProblem
+        If :class:`YourCode` returns arrays of the wrong kind or shape (one line).
     """
-    bptt = f.gradients if hasattr(f, "gradients") else partial(gradients_from_steps, f)
-    mean, seen = settings.loss == "mean", {}
+    mean = settings.loss == "mean"
+    yours_own = isinstance(f, YourCode)
+    bptt = (None if yours_own else f.gradients if hasattr(f, "gradients")
+            else partial(gradients_from_steps, f))
+    view = (lambda a: np.asarray(a).T) if yours_own and f.layout == "rows" else np.asarray
 
-    def by_the_learner(trainer: Trainer, x: np.ndarray, y: np.ndarray,
-                       h: np.ndarray) -> tuple[float, np.ndarray]:
-        before_call()
-        seen["start"] = trainer.rnn.copy()
-        seen["package"] = _gradients(gradients, seen["start"], x, y, h, mean)
-        loss, grads, h_next = seen["yours"] = _gradients(bptt, trainer.rnn, x, y, h, mean)
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"your loss is {loss} at iteration {trainer.iteration + 1}")
-        _optimiser_step(f, trainer, clip(grads, trainer.settings.clip))
-        return loss, h_next
+    def by_the_learner(seen: dict) -> Callable[[Trainer, np.ndarray, np.ndarray, np.ndarray],
+                                               tuple[float, np.ndarray]]:
+        """The learner's update, noting in ``seen`` both sides' loss, gradients and h."""
+        def update(trainer: Trainer, x: np.ndarray, y: np.ndarray,
+                   h: np.ndarray) -> tuple[float, np.ndarray]:
+            before_call()
+            seen["start"] = trainer.rnn.copy()
+            seen["package"] = _gradients(gradients, seen["start"], x, y, h, mean)
+            if yours_own:   # their h is not returned: the package's, from the same parameters
+                loss, grads = f.gradients(trainer.rnn, x, y, h, settings.loss)
+                h_next = seen["package"][2]
+                seen["yours"] = loss, grads, h_next
+            else:
+                loss, grads, h_next = seen["yours"] = _gradients(bptt, trainer.rnn, x, y, h,
+                                                                 mean)
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"your loss is {loss} at iteration "
+                                         f"{trainer.iteration + 1}")
+            clipped = clip(grads, trainer.settings.clip)
+            if yours_own:
+                f.optimiser_step(trainer, clipped)
+            else:
+                _optimiser_step(f, trainer, clipped)
+            return loss, h_next
+        return update
 
     # The learner's trainer writes no samples of its own (sample_length 0): a Moment draws one.
     quiet = replace(settings, sample_length=0)
-    yours = Trainer.start(text, quiet, update=by_the_learner)
+    seen: dict = {}
+    yours = Trainer.start(text, quiet, update=by_the_learner(seen))
     package = Trainer.start(text, quiet, engine="chapters")
+    alone = None if free is None else Trainer.start(text, quiet, update=by_the_learner({}))
     largest = 0.0
     for i in range(1, iterations + 1):
         yours.step()
         package.step()
+        if alone is not None and free is not None:
+            alone.step()
+            free.append((alone.smooth_loss, package.smooth_loss))
         (loss, grads, h), (ref_loss, ref_grads, ref_h) = seen["yours"], seen["package"]
-        largest = max(largest, _compare(i, [
-            ("the loss", loss, ref_loss), ("the last hidden state h", h, ref_h),
+        pairs = [
+            ("the loss", loss, ref_loss),
+            *([] if yours_own else [("the last hidden state h", h, ref_h)]),
             *((f"dL/d{n}", g, r) for n, g, r in zip(NAMES, grads, ref_grads, strict=True)),
             *((f"the step of {n}", a - s, b - s) for n, a, b, s in
               zip(NAMES, yours.rnn, package.rnn, seen["start"], strict=True)),
             *((what, a, b) for (what, a), (_, b) in zip(_state(yours), _state(package),
-                                                        strict=True))]))
+                                                        strict=True))]
+        if yours_own:
+            _other_loss(i, loss, ref_loss, settings)
+        largest = max(largest, _compare(i, [(w, view(a), view(b)) for w, a, b in pairs]))
         if i == 1 or i % every == 0 or i == iterations:
             x0 = int(yours.data[yours.e - settings.seq_length])   # this piece's first input
             text_ids, _ = sample(yours.rnn, yours.h, x0, 70, np.random.default_rng(i))
             yield Moment(i, yours.smooth_loss, package.smooth_loss, largest,
                          yours.vocab.decode(text_ids))
         _level(yours, package)
+
+
+def draw_free_running(free: list[tuple[float, float]]) -> Figure:
+    """The learner's smooth loss run free beside the package's, and how far they part.
+
+    Left, the two smooth losses (8.1); right, their difference on a log scale. Correct code
+    that adds in another order starts a rounding (1e-16) apart, and the optimiser's division
+    by the root of small sums magnifies it step by step: the gap grows though every step,
+    taken from the same point, agrees.
+    """
+    from matplotlib.figure import Figure
+
+    curves = np.array(free, dtype=float).reshape(-1, 2)                 # (iterations, 2)
+    iterations = np.arange(1, len(curves) + 1)
+    fig = Figure(figsize=(10, 4), dpi=110, layout="constrained")
+    left, right = fig.subplots(1, 2)
+    left.plot(iterations, curves[:, 1], color="tab:blue", linewidth=2.4, label="the package's")
+    left.plot(iterations, curves[:, 0], color="tab:orange", linewidth=1.0, label="yours, run free")
+    left.set_xlabel("iteration")
+    left.set_ylabel("smooth loss (8.1)")
+    left.legend(fontsize=8)
+    gap = np.abs(curves[:, 0] - curves[:, 1])
+    if (gap > 0).any():
+        right.semilogy(iterations, np.where(gap > 0, gap, np.nan), color="tab:red",
+                       linewidth=1.0)
+    else:
+        right.text(0.5, 0.5, "no difference: the two agree to the last bit", ha="center",
+                   transform=right.transAxes)
+    right.set_xlabel("iteration")
+    right.set_ylabel("|yours - the package's|")
+    right.set_title("rounding, magnified by the optimiser", fontsize=10)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.suptitle("Run free, two programs part; in lockstep every step is compared",
+                 fontsize=11)
+    return fig

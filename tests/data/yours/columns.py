@@ -2,6 +2,7 @@
 
 h_t = tanh(W h_{t-1} + U x_t + b), o_t = V h_t + c; U (m, K), W (m, m), V (K, m), b (m, 1),
 c (K, 1), h0 (m, 1). Vectorised numpy, as a student writes it (the tests plant slips in it).
+With the report's AdaGrad step, in columns too (``charrnn exercises train --yours``).
 """
 
 import numpy as np
@@ -42,3 +43,9 @@ def loss_and_gradients(params, x, y, h0):
         for g in grads.values():
             np.clip(g, -CLIP, CLIP, out=g)
     return loss, grads
+
+
+def adagrad_step(params, grads, memory, eta, eps):
+    for k in params:
+        memory[k] += grads[k] ** 2
+        params[k] -= eta * grads[k] / np.sqrt(memory[k] + eps)
