@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import charrnn_edu.lstm
+from charrnn_edu.cli import main
 from charrnn_edu.gradcheck import elementwise, passes
 from charrnn_edu.lstm import (
     FORGET_BIAS,
@@ -224,3 +226,41 @@ def test_a_wrong_forget_gate_derivative_fails_the_check(case):
     wrong_by = max(norm_relative_error(a, r) for a, r in zip(total, exact, strict=True))
     differs = any(not np.allclose(cache.c_prev, cache.step.c) for cache in caches)
     assert wrong_by > 1e-6 or not differs
+
+
+# ------------------------------------------------------------------ charrnn gradcheck --cell lstm
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+@pytest.mark.parametrize("h0", ["zero", "random"])
+def test_charrnn_gradcheck_cell_lstm_passes_with_exit_0(capsys, h0):
+    code, out, err = run(capsys, "gradcheck", "--cell", "lstm", "--hidden", "3",
+                         "--seq-length", "12", "--h0", h0)
+    assert code == 0, out + err
+    rows = [line.split() for line in out.splitlines() if line[:2] in {"b ", "d ", "U ", "W ", "V "}]
+    assert [(r[0], r[1]) for r in rows] == [("b", "12×1"), ("d", "76×1"), ("U", "12×76"),
+                                            ("W", "12×3"), ("V", "76×3")]
+    assert all(float(r[5]) <= 1e-12 and r[6] == "ok" for r in rows)
+    assert "cell = lstm" in out and out.rstrip().splitlines()[-1].startswith("passed")
+
+
+def test_charrnn_gradcheck_cell_lstm_fails_with_exit_1_on_a_wrong_gradient(capsys, monkeypatch):
+    def wrong(lstm, x, y, h0, c0):
+        loss, grads, h, c = gradients(lstm, x, y, h0, c0)
+        grads.W *= 1.001                        # a bug of a tenth of a percent in (10.19)
+        return loss, grads, h, c
+
+    monkeypatch.setattr(charrnn_edu.lstm, "gradients", wrong)
+    code, out, _ = run(capsys, "gradcheck", "--cell", "lstm", "--hidden", "3", "--h0", "random")
+    assert code == 1 and out.rstrip().splitlines()[-1].startswith("FAILED")
+    assert next(line for line in out.splitlines() if line.startswith("W ")).split()[6] == "FAILED"
+
+
+def test_charrnn_gradcheck_cell_lstm_refuses_yours(capsys, tmp_path):
+    code, _, err = run(capsys, "gradcheck", "--cell", "lstm", "--yours", str(tmp_path / "a.py"))
+    assert code == 2 and "--cell lstm" in err and len(err.strip().splitlines()) == 1
