@@ -9,7 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import charrnn_edu.lstm
+from charrnn_edu import gated_experiments
 from charrnn_edu.cli import main
+from charrnn_edu.files import save_figure
 from charrnn_edu.gradcheck import elementwise, passes
 from charrnn_edu.lstm import (
     FORGET_BIAS,
@@ -264,3 +266,20 @@ def test_charrnn_gradcheck_cell_lstm_fails_with_exit_1_on_a_wrong_gradient(capsy
 def test_charrnn_gradcheck_cell_lstm_refuses_yours(capsys, tmp_path):
     code, _, err = run(capsys, "gradcheck", "--cell", "lstm", "--yours", str(tmp_path / "a.py"))
     assert code == 2 and "--cell lstm" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_state_gradient_figure_shows_the_cell_path_alive_and_is_reproducible(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 6, 30), rng.integers(0, 6, 30)
+    curves = gated_experiments.state_gradient_curves(x, y, K=6, m=8)
+    vanilla, by_h, by_c, unbiased = curves.values()
+    assert all(len(curve) == 30 for curve in curves.values())
+    # 29 steps back: the cell path keeps far more than the vanilla network's h path, and a
+    # forget bias of 1 keeps more than a forget bias of 0.
+    assert by_c[-1] / by_c[0] > 1e10 * vanilla[-1] / vanilla[0]
+    assert by_c[-1] / by_c[0] > 100 * unbiased[-1] / unbiased[0]
+    out = tmp_path / "state-gradients.svg"
+    save_figure(gated_experiments.draw_state_gradients(curves), out)
+    first = out.read_bytes()
+    save_figure(gated_experiments.draw_state_gradients(curves), out)
+    assert first.lstrip().startswith(b"<?xml") and out.read_bytes() == first

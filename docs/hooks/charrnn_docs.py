@@ -114,6 +114,7 @@ def figures() -> dict[str, Any]:
     import numpy as np
 
     from charrnn_edu import experiments as ex
+    from charrnn_edu import gated_experiments as gx
     from charrnn_edu import training_experiments as tx
     from charrnn_edu.forward import RNN
 
@@ -139,6 +140,7 @@ def figures() -> dict[str, Any]:
         "h0-gradients.svg": ex.draw_h0_gradients(
             {k: ex.h0_gradients(r, x, y, h0) for k, r in models.items()}),
         "gradcheck-steps.svg": ex.draw_step_errors(ex.step_errors()),
+        "state-gradients.svg": gx.draw_state_gradients(gx.state_gradient_curves(x, y, K, m)),
         "streams.svg": tx.draw_streams(),
     }
 
