@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from charrnn_edu import files, lstm
+from charrnn_edu import files, gru, lstm
 from charrnn_edu.commands.common import RunError, UsageError, load_corpus
 from charrnn_edu.commands.learner import open_sandbox
 from charrnn_edu.commands.options import DataOption, EncodingOption, SeedOption, bounded
@@ -45,6 +45,7 @@ class Cell(StrEnum):
 
     vanilla = "vanilla"
     lstm = "lstm"
+    gru = "gru"
 
 
 class Layout(StrEnum):
@@ -117,8 +118,8 @@ def gradcheck(
                          "and --loss, to this JSON file (h0 random unless --h0 says).",
         show_default=False)] = None,
     cell: Annotated[Cell, typer.Option(
-        "--cell", help="The cell to check: vanilla (chapter 4) or lstm (chapter 10; c0 is "
-                       "zero or random with --h0).")] = Cell.vanilla,
+        "--cell", help="The cell to check: vanilla (chapter 4), lstm (chapter 10; c0 is "
+                       "zero or random with --h0) or gru (chapter 10b).")] = Cell.vanilla,
 ) -> None:
     """Check BPTT's gradients against centred differences and complex steps (chapter 5).
 
@@ -155,6 +156,8 @@ def gradcheck(
     rnn, x, y, starts = gradcheck_problem(text, vocab, problem, seed)
     if cell == Cell.lstm:       # chapter 10's initialisation, from the same seed
         rnn = lstm.LSTM.init(len(vocab), hidden, sigma, rng=np.random.default_rng(seed))
+    elif cell == Cell.gru:
+        rnn = gru.GRU.init(len(vocab), hidden, sigma, rng=np.random.default_rng(seed))
     parameters = sum(theta.size for theta in rnn)
     if parameters * seq_length > SILENT_STEPS:      # minutes, not seconds: say so first
         typer.echo(f"checking {parameters:,} parameters, each by three forward passes of "
@@ -163,6 +166,8 @@ def gradcheck(
         c0 = (np.zeros((hidden, 1)) if h0 == H0.zero
               else np.random.default_rng([seed, 1]).uniform(-1, 1, (hidden, 1)))
         rows = lstm.check(rnn, x, y, starts[h0.value], c0, step=step, eps=eps, rtol=tolerance)
+    elif cell == Cell.gru:
+        rows = gru.check(rnn, x, y, starts[h0.value], step=step, eps=eps, rtol=tolerance)
     else:
         rows = check(rnn, x, y, starts[h0.value], step=step, eps=eps, rtol=tolerance)
 
