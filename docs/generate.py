@@ -212,6 +212,7 @@ def figures_and_values() -> tuple[dict[str, Any], dict[str, float]]:
     import numpy as np
 
     from charrnn_edu import experiments as ex
+    from charrnn_edu import gated_experiments as gx
     from charrnn_edu import training_experiments as tx
     from charrnn_edu.forward import RNN
 
@@ -238,6 +239,7 @@ def figures_and_values() -> tuple[dict[str, Any], dict[str, float]]:
         "h0-gradients.svg": ex.draw_h0_gradients(
             {k: ex.h0_gradients(r, x, y, h0) for k, r in models.items()}),
         "gradcheck-steps.svg": ex.draw_step_errors(ex.step_errors()),
+        "state-gradients.svg": gx.draw_state_gradients(gx.state_gradient_curves(x, y, K, m)),
         "streams.svg": tx.draw_streams(),
     }
     return figures, values

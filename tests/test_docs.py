@@ -140,7 +140,7 @@ def test_included_code_comes_from_marked_sections_of_the_package() -> None:
 
 
 def test_every_chapter_has_code_an_example_a_command_questions_and_exercises() -> None:
-    assert len(CHAPTERS) == 12
+    assert len(CHAPTERS) == 14
     for page in CHAPTERS:
         text = page.read_text("utf-8")
         blocks = fenced_blocks(page)

@@ -13,9 +13,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
-from charrnn_edu import files
+from charrnn_edu import files, gru, lstm
 from charrnn_edu.commands.common import RunError, UsageError, load_corpus
 from charrnn_edu.commands.learner import open_sandbox
 from charrnn_edu.commands.options import (
@@ -46,6 +47,14 @@ class H0(StrEnum):
 
     zero = "zero"
     random = "random"
+
+
+class Cell(StrEnum):
+    """The recurrent cell whose BPTT is checked: the report's (chapter 4) or a gated one."""
+
+    vanilla = "vanilla"
+    lstm = "lstm"
+    gru = "gru"
 
 
 class Reference(StrEnum):
@@ -99,6 +108,9 @@ def gradcheck(
         "--export", help="Write the problem and its reference loss and gradients, in --layout "
                          "and --loss, to this JSON file (h0 random unless --h0 says).",
         show_default=False)] = None,
+    cell: Annotated[Cell, typer.Option(
+        "--cell", help="The cell to check: vanilla (chapter 4), lstm (chapter 10; c0 is "
+                       "zero or random with --h0) or gru (chapter 10b).")] = Cell.vanilla,
 ) -> None:
     """Check BPTT's gradients against centred differences and complex steps (chapter 5).
 
@@ -112,6 +124,9 @@ def gradcheck(
     if yours is None and export is None and typed:
         flags = ", ".join(f"--{name}" for name in sorted(typed))
         raise UsageError(f"{flags} go with --yours FILE or --export FILE")
+    if cell != Cell.vanilla and (yours is not None or export is not None):
+        raise UsageError(f"--cell {cell.value} checks the package's {cell.value} cell; "
+                         "--yours and --export are for the vanilla cell")
     if yours is not None or export is not None:
         chapter5 = [flag for flag, name in (("--eps", "eps"), ("--tolerance", "tolerance"))
                     if ctx.get_parameter_source(name).name == "COMMANDLINE"]
@@ -130,15 +145,27 @@ def gradcheck(
                          f"= {seq_length + 1} (use a longer text or a smaller --seq-length)")
     problem = Settings(hidden=hidden, seq_length=seq_length, sigma=sigma)    # classic init
     rnn, x, y, starts = gradcheck_problem(text, vocab, problem, seed)
+    if cell == Cell.lstm:       # chapter 10's initialisation, from the same seed
+        rnn = lstm.LSTM.init(len(vocab), hidden, sigma, rng=np.random.default_rng(seed))
+    elif cell == Cell.gru:
+        rnn = gru.GRU.init(len(vocab), hidden, sigma, rng=np.random.default_rng(seed))
     parameters = sum(theta.size for theta in rnn)
     if parameters * seq_length > SILENT_STEPS:      # minutes, not seconds: say so first
         typer.echo(f"checking {parameters:,} parameters, each by three forward passes of "
                    f"{seq_length:,} steps: this can take minutes (Ctrl-C stops it)", err=True)
-    rows = check(rnn, x, y, starts[h0.value], step=step, eps=eps, rtol=tolerance)
+    if cell == Cell.lstm:
+        c0 = (np.zeros((hidden, 1)) if h0 == H0.zero
+              else np.random.default_rng([seed, 1]).uniform(-1, 1, (hidden, 1)))
+        rows = lstm.check(rnn, x, y, starts[h0.value], c0, step=step, eps=eps, rtol=tolerance)
+    elif cell == Cell.gru:
+        rows = gru.check(rnn, x, y, starts[h0.value], step=step, eps=eps, rtol=tolerance)
+    else:
+        rows = check(rnn, x, y, starts[h0.value], step=step, eps=eps, rtol=tolerance)
 
     typer.echo(f"corpus: {path.name} ({len(text):,} characters, K = {len(vocab)}, {encoding})")
     typer.echo(f"m = {hidden}, tau = {seq_length}, h = {step:g}, eps = {eps:g}, "
-               f"sigma = {sigma:g}, seed = {seed}, h0 = {h0.value}")
+               f"sigma = {sigma:g}, seed = {seed}, h0 = {h0.value}"
+               + ("" if cell == Cell.vanilla else f", cell = {cell.value}"))
     typer.echo("")
     typer.echo(table(rows))
     typer.echo("")

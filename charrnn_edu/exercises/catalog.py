@@ -26,6 +26,7 @@ from charrnn_edu.exercises import (
     ch6_adagrad,
     ch7_sampling,
     ch8_training,
+    ch10_lstm,
 )
 from charrnn_edu.exercises.model import Exercise, Mistake
 
@@ -34,7 +35,7 @@ __all__ = ["EXERCISES", "MISTAKES", "find_exercise", "find_mistake", "planted_so
            "starter_filename"]
 
 CHAPTERS = (ch1_encoding, ch2_forward, ch3_loss, ch4_bptt, ch5_gradcheck, ch6_adagrad,
-            ch7_sampling, ch8_training)
+            ch7_sampling, ch8_training, ch10_lstm)
 EXERCISES: tuple[Exercise, ...] = tuple(e for chapter in CHAPTERS for e in chapter.EXERCISES)
 # In chapter order, each exercise's mistakes together: a diagnosis tries them in this order.
 MISTAKES: tuple[Mistake, ...] = tuple(m for chapter in CHAPTERS for m in chapter.MISTAKES)

@@ -8,7 +8,7 @@ not numbers, text or containers of them arrives as an :class:`Opaque` naming its
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, is_dataclass
 from queue import Queue
 from typing import Any
 
@@ -16,6 +16,10 @@ import numpy as np
 
 from charrnn_edu.bptt import Cache
 from charrnn_edu.forward import NAMES, RNN
+from charrnn_edu.lstm import LSTM
+from charrnn_edu.lstm import NAMES as LSTM_NAMES
+from charrnn_edu.lstm import Cache as LSTMCache
+from charrnn_edu.lstm import Step as LSTMStep
 
 __all__ = ["END_OF_OUTPUT", "Opaque", "pack", "unpack", "answer", "pump", "write_all",
            "finite", "write_back"]
@@ -48,6 +52,12 @@ def pack(value: Any) -> bytes:
             return {"RNN": [encode(a) for a in v]}
         if isinstance(v, Cache):
             return {"Cache": [encode(a) for a in v]}
+        # Chapter 10's, read by name too; a lab file's LSTM is its own copy of the class.
+        if type(v).__name__ == "LSTM" and is_dataclass(v) and not isinstance(v, type):
+            return {"LSTM": [encode(getattr(v, name, None)) for name in LSTM_NAMES]}
+        for kind, tag in ((LSTMCache, "LSTMCache"), (LSTMStep, "LSTMStep")):
+            if isinstance(v, kind):
+                return {tag: [encode(a) for a in v]}
         if isinstance(v, np.ndarray | np.generic):
             a = np.ascontiguousarray(v)
             if a.dtype.kind not in "biufc":
@@ -95,6 +105,9 @@ def unpack(data: bytes) -> Any:
             return np.frombuffer(blobs[start:start + size], dtype).reshape(shape).copy()
         decoders = {"RNN": lambda b: RNN(*map(decode, b)), "complex": lambda b: complex(*b),
                     "Cache": lambda b: Cache(*map(decode, b)),
+                    "LSTM": lambda b: LSTM(*map(decode, b)),
+                    "LSTMCache": lambda b: LSTMCache(*map(decode, b)),
+                    "LSTMStep": lambda b: LSTMStep(*map(decode, b)),
                     "tuple": lambda b: tuple(map(decode, b)), "opaque": Opaque,
                     "list": lambda b: list(map(decode, b)),
                     "dict": lambda b: {k: decode(x) for k, x in b.items()}}

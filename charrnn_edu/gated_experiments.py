@@ -1,0 +1,63 @@
+r"""Experiments and figures of the gated cells (chapter 10): what their page shows, computed.
+
+:func:`state_gradient_curves` measures chapter 4b's quantity, how much the loss of step t
+depends on the state at the start, for a fresh vanilla network and a fresh LSTM of the same
+size on the same text; :func:`draw_state_gradients` draws it, as
+:func:`charrnn_edu.experiments.draw_h0_gradients` draws 4b's figure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from charrnn_edu.experiments import h0_gradients
+from charrnn_edu.forward import RNN
+from charrnn_edu.lstm import LSTM, state_gradients
+
+__all__ = ["state_gradient_curves", "draw_state_gradients"]
+
+
+# --8<-- [start:curves]
+def state_gradient_curves(x: np.ndarray, y: np.ndarray, K: int, m: int = 100,
+                          sigma: float = 0.01, seed: int = 0) -> dict[str, np.ndarray]:
+    r"""``||d l_t / d state_0||`` against t for fresh networks of hidden size m, from zero states.
+
+    Returns
+    -------
+    dict of str to ndarray of shape (tau,)
+        The vanilla network's :math:`\partial \ell_t / \partial h_0` (chapter 4b); the LSTM's
+        :math:`\partial \ell_t / \partial h_0` and :math:`\partial \ell_t / \partial c_0`;
+        and :math:`\partial \ell_t / \partial c_0` of the same LSTM with a forget bias of 0.
+    """
+    zeros = np.zeros((m, 1))                                                   # (m, 1)
+    vanilla = RNN.init(K, m, sigma, rng=np.random.default_rng(seed))
+    lstm = LSTM.init(K, m, sigma, rng=np.random.default_rng(seed))
+    unbiased = LSTM.init(K, m, sigma, rng=np.random.default_rng(seed), forget_bias=0.0)
+    dh0, dc0 = state_gradients(lstm, x, y, zeros, zeros)
+    return {"vanilla RNN: d l_t / d h_0": h0_gradients(vanilla, x, y, zeros),
+            "LSTM: d l_t / d h_0": dh0,
+            "LSTM: d l_t / d c_0": dc0,
+            "LSTM, forget bias 0: d l_t / d c_0": state_gradients(unbiased, x, y, zeros,
+                                                                  zeros)[1]}
+# --8<-- [end:curves]
+
+
+def draw_state_gradients(curves: dict[str, np.ndarray], tau: int = 25) -> Figure:
+    """Log-scale plot of :func:`state_gradient_curves` against t, with BPTT's tau marked."""
+    fig = Figure(figsize=(8, 4.4), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    floor = np.finfo(float).tiny
+    for (label, sizes), style in zip(curves.items(), ("-", "-", "-", "--"), strict=False):
+        ax.semilogy(np.arange(1, len(sizes) + 1), np.maximum(sizes, floor), style,
+                    linewidth=1.6, label=label)
+    ax.axvline(tau, color="0.3", linestyle="--", linewidth=1)
+    ax.text(tau, 1.0, f" tau = {tau}: BPTT stops here", transform=ax.get_xaxis_transform(),
+            va="top", fontsize=8, color="0.3")
+    ax.set_xlabel("t: the step whose loss is differentiated")
+    ax.set_ylabel(r"$\|\partial \ell_t / \partial h_0\|_2$, $\|\partial \ell_t / \partial c_0\|_2$")
+    ax.set_title("Fresh networks: how much the loss t steps later depends on the start",
+                 fontsize=11)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return fig
