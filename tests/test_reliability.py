@@ -353,7 +353,13 @@ def test_ctrl_c_in_any_command_says_it_stopped(capsys, tmp_path, monkeypatch, wh
     monkeypatch.setenv("CHARRNN_HOME", str(tmp_path / "home"))
     (tmp_path / "mine.py").write_text("def softmax(o):\n    return o\n")
     monkeypatch.setattr(where, _ctrl_c)
-    code, _, err = run(capsys, *command)
+    # A fresh process starts with Python's own SIGINT handler; so does this test, whatever
+    # handler an earlier test in this process left behind.
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code, _, err = run(capsys, *command)
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert code == 130
     assert err.strip().splitlines() == ["charrnn: interrupted"], err
     assert not (tmp_path / "r").exists() and not (tmp_path / "s").exists()
