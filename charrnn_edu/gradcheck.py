@@ -54,7 +54,7 @@ ones). Call that allowance
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,7 +64,8 @@ from charrnn_edu.forward import NAMES, RNN, forward
 from charrnn_edu.loss import cross_entropy
 
 __all__ = ["elementwise", "numerical_gradients", "complex_step_gradients", "relative_error",
-           "GradCheckRow", "check", "report_passes", "agrees", "passes", "table", "RTOL",
+           "GradCheckRow", "check", "table_rows", "report_passes", "agrees", "passes", "table",
+           "RTOL",
            "ATOL", "COMPLEX_ULPS", "COMPLEX_STEP", "METHODS"]
 
 COMPLEX_STEP = 1e-30
@@ -251,9 +252,20 @@ def check(rnn: RNN, x: np.ndarray, y: np.ndarray, h0: np.ndarray, step: float = 
         _, analytic, _ = gradients(rnn, x, y, h0)
     centred = numerical_gradients(rnn, x, y, h0, step)
     exact = complex_step_gradients(rnn, x, y, h0)
-    by_centred, by_complex = agrees(analytic, centred, exact, len(x), rtol, atol, eps)
+    return table_rows(NAMES, analytic, centred, exact, len(x), eps, rtol, atol)
+# --8<-- [end:check]
+
+
+def table_rows(names: Sequence[str], analytic: RNN, centred: RNN, exact: RNN, tau: int,
+               eps: float = 1e-6, rtol: float = RTOL, atol: float = ATOL) -> list[GradCheckRow]:
+    """The rows of the table from the three gradients of each parameter, in ``names`` order.
+
+    Every cell's check (this chapter's, the LSTM's, the GRU's) makes its table here: a gated
+    cell passes its own container, whose ``m`` is its hidden size.
+    """
+    by_centred, by_complex = agrees(analytic, centred, exact, tau, rtol, atol, eps)
     rows = []
-    for name, g_a, g_n, g_c, ok, exactly in zip(NAMES, analytic, centred, exact, by_centred,
+    for name, g_a, g_n, g_c, ok, exactly in zip(names, analytic, centred, exact, by_centred,
                                                by_complex, strict=True):
         rel = relative_error(g_a, g_n, eps)                       # (5.2), element-wise
         rows.append(GradCheckRow(name=name, shape=g_a.shape, max_rel=float(rel.max()),
@@ -263,7 +275,6 @@ def check(rnn: RNN, x: np.ndarray, y: np.ndarray, h0: np.ndarray, step: float = 
                                  failures=int((~ok).sum()),
                                  complex_failures=int((~exactly).sum())))
     return rows
-# --8<-- [end:check]
 
 
 # --8<-- [start:rules]

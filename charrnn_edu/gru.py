@@ -42,7 +42,7 @@ from typing import NamedTuple
 import numpy as np
 
 from charrnn_edu.forward import softmax
-from charrnn_edu.gradcheck import GradCheckRow, agrees, elementwise, relative_error
+from charrnn_edu.gradcheck import GradCheckRow, elementwise, table_rows
 from charrnn_edu.loss import cross_entropy
 from charrnn_edu.lstm import sigmoid
 
@@ -267,15 +267,4 @@ def check(gru: GRU, x: np.ndarray, y: np.ndarray, h0: np.ndarray, step: float = 
     _, analytic, _ = gradients(gru, x, y, h0)
     centred = numerical_gradients(gru, x, y, h0, step)
     exact = complex_step_gradients(gru, x, y, h0)
-    by_centred, by_complex = agrees(analytic, centred, exact, len(x), eps=eps, **tolerances)
-    rows = []
-    for name, g_a, g_n, g_c, ok, exactly in zip(NAMES, analytic, centred, exact, by_centred,
-                                               by_complex, strict=True):
-        rel = relative_error(g_a, g_n, eps)                       # (5.2), element-wise
-        rows.append(GradCheckRow(name=name, shape=g_a.shape, max_rel=float(rel.max()),
-                                 mean_rel=float(rel.mean()),
-                                 max_abs=float(np.abs(g_a - g_n).max()),
-                                 complex_rel=float(relative_error(g_a, g_c, eps).max()),
-                                 failures=int((~ok).sum()),
-                                 complex_failures=int((~exactly).sum())))
-    return rows
+    return table_rows(NAMES, analytic, centred, exact, len(x), eps, **tolerances)
