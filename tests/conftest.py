@@ -14,3 +14,16 @@ settings.register_profile("ci", max_examples=120, deadline=None, derandomize=Tru
                           print_blob=True, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE",
                                      "ci" if os.environ.get("CI") else "fast"))
+
+
+import pytest  # noqa: E402
+
+from charrnn_edu.files import default_corpus  # noqa: E402
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """A 3,000-character text from the bundled corpus, as a file."""
+    path = tmp_path / "text.txt"
+    path.write_text(default_corpus().read_text("utf-8")[:3000], encoding="utf-8")
+    return path

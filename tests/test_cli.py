@@ -7,22 +7,14 @@ import sys
 
 import numpy as np
 import pytest
+from clirun import run
 
 import charrnn_edu.gradcheck
 from charrnn_edu import checkpoint
 from charrnn_edu.bptt import gradients
-from charrnn_edu.cli import main
-from charrnn_edu.files import default_corpus
 
 SMALL = ["--hidden", "8", "--seq-length", "10", "--sample-every", "50", "--sample-length", "30",
          "--checkpoint-every", "40", "--quiet"]
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
 
 
 def assert_one_line_error(err: str) -> None:
@@ -30,13 +22,6 @@ def assert_one_line_error(err: str) -> None:
     assert len(lines) == 1, err
     assert lines[0].startswith("charrnn: error: ")
     assert "Traceback" not in err
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    path = tmp_path / "text.txt"
-    path.write_text(default_corpus().read_text("utf-8")[:3000], encoding="utf-8")
-    return path
 
 
 def test_gradcheck_on_the_bundled_corpus_passes(capsys):

@@ -15,9 +15,9 @@ import typing
 
 import numpy as np
 import pytest
+from clirun import run
 
 from charrnn_edu import bptt, forward
-from charrnn_edu.cli import main
 from charrnn_edu.exercises.catalog import (
     EXERCISES,
     MISTAKES,
@@ -184,13 +184,6 @@ def test_progress_round_trip_and_corrupt_file(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------- the commands, a child each
-
-def run(capsys, *args):
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return exit_info.value.code, out, err
 
 
 @pytest.fixture

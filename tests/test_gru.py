@@ -4,10 +4,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from clirun import run
 from hypothesis import given
 from hypothesis import strategies as st
 
-from charrnn_edu.cli import main
 from charrnn_edu.gradcheck import passes
 from charrnn_edu.gru import (
     GATES,
@@ -129,13 +129,6 @@ def test_gradients_match_centred_differences_and_the_check_passes(case):
     numerical = numerical_gradients(*problem, step=NUMERICAL_STEP)
     assert_close_by_name(grads, numerical, CENTRED_RTOL, CENTRED_ATOL, "centred differences")
     assert passes(check(*problem))
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
 
 
 def test_charrnn_gradcheck_cell_gru_passes_with_exit_0(capsys):

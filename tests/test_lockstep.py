@@ -10,9 +10,9 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from clirun import run
 
 from charrnn_edu import bptt
-from charrnn_edu.cli import main
 from charrnn_edu.encoding import one_hot
 from charrnn_edu.exercises import references
 from charrnn_edu.exercises.catalog import find_mistake, planted_source, wrong_functions
@@ -78,14 +78,6 @@ def test_a_correct_adam_with_the_mean_loss_keeps_step_and_a_wrong_one_does_not()
         list(train_in_lockstep(wrong, TEXT, 30, 30, settings=ADAM))
     # The first step is right (the moments start at 0 either way); the moments are not kept.
     assert failed.value.iteration == 1 and failed.value.array.startswith("Adam's first moment")
-
-
-def run(capsys, *args):
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return exit_info.value.code, out, err
 
 
 def test_the_command_names_the_iteration_and_the_array(capsys, tmp_path, monkeypatch):

@@ -5,12 +5,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from clirun import run
 from hypothesis import given
 from hypothesis import strategies as st
 
 import charrnn_edu.lstm
 from charrnn_edu import gated_experiments
-from charrnn_edu.cli import main
 from charrnn_edu.files import save_figure
 from charrnn_edu.gradcheck import elementwise, passes
 from charrnn_edu.lstm import (
@@ -231,12 +231,6 @@ def test_a_wrong_forget_gate_derivative_fails_the_check(case):
 
 
 # ------------------------------------------------------------------ charrnn gradcheck --cell lstm
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
 
 
 @pytest.mark.parametrize("h0", ["zero", "random"])

@@ -14,35 +14,15 @@ import sys
 import time
 
 import pytest
+from clirun import one_line_error, run
 
 from charrnn_edu import checkpoint, runs
-from charrnn_edu.cli import main
 from charrnn_edu.exercises.progress import Progress
 from charrnn_edu.files import default_corpus
 
 SMALL = ["--hidden", "8", "--seq-length", "10", "--sample-every", "50", "--sample-length", "30",
          "--quiet"]
 POSIX = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file kinds")
-
-
-def run(capsys, *args):
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
-
-
-def one_line_error(err):
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("charrnn: error: "), err
-    return lines[0]
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    path = tmp_path / "text.txt"
-    path.write_text(default_corpus().read_text("utf-8")[:3000], encoding="utf-8")
-    return path
 
 
 def train(capsys, corpus, *args):

@@ -9,8 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from clirun import run
 
-from charrnn_edu.cli import main
 from charrnn_edu.conventions import ShapeProblem
 from charrnn_edu.exercises.own_code import YourCode, contracts
 from charrnn_edu.exercises.sandbox import InProcess
@@ -159,13 +159,6 @@ def test_the_contracts_are_the_references_signatures_in_dicts_under_the_learners
 
 
 # ---------------------------------------------------------------- the command
-
-def run(capsys, *args):
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return exit_info.value.code, out, err
 
 
 SIZE = ("--m", "12", "--seq-length", "10")

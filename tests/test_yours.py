@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clirun import run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from charrnn_edu.bptt import gradients
-from charrnn_edu.cli import main
 from charrnn_edu.conventions import (
     Problem,
     ShapeProblem,
@@ -55,9 +55,6 @@ def planted(tmp_path: Path, layout: str, *replacements: tuple[str, str]) -> Path
 def problem(layout: str, loss: str, m: int = 4, K: int = 6, tau: int = 7) -> Problem:
     rnn, x, y, h0 = Case(seed=5, m=m, K=K, tau=tau, sigma=0.5, random_h0=True).build()
     return Problem(rnn, x, y, h0, layout, loss)
-
-
-
 
 
 # ------------------------------------------------------------------ layouts and the reference
@@ -216,12 +213,6 @@ def test_a_result_of_the_wrong_kind_is_one_line(returned, message):
 
 
 # ------------------------------------------------------------------ the command
-
-def run(capsys, *args):
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
 
 
 @pytest.fixture
