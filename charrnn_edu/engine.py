@@ -34,43 +34,168 @@ The tricks, in the order the page teaches them:
 The engine owns the memory of the parameters: on binding, the arrays of the ``RNN`` it is
 given (and of the optimiser's state, and of the best copy) are replaced by views into its flat
 buffers, holding the same numbers. Anyone who reads ``trainer.rnn.W`` sees the live values.
+That machinery (the flat buffers, clipping, the fused AdaGrad and Adam, the best copy) is
+:class:`FlatEngine`, which the gated cells' engines (``charrnn_edu.gated_engine``) share.
 """
 
 from __future__ import annotations
 
 import math
 import operator
+from typing import Any
 
 import numpy as np
 
 from charrnn_edu.adagrad import AdaGrad, Adam
 from charrnn_edu.forward import NAMES, RNN
 
-__all__ = ["Engine"]
+__all__ = ["FlatEngine", "Engine"]
+
+Model = Any
+"""A parameter container: ``RNN``, or chapter 10's ``LSTM`` or 10b's ``GRU`` (same interface)."""
 
 
-def _flat_views(flat: np.ndarray, m: int, K: int) -> RNN:
-    """The five parameter-shaped views into one flat buffer, laid out in the order of NAMES."""
-    shapes = {"b": (m, 1), "c": (K, 1), "U": (m, K), "W": (m, m), "V": (K, m)}
+def _flat_views(flat: np.ndarray, kind: type, shapes: dict[str, tuple[int, ...]]) -> Model:
+    """The parameter-shaped views into one flat buffer, in the order of ``shapes`` (NAMES)."""
     views, start = {}, 0
-    for name in NAMES:
-        stop = start + math.prod(shapes[name])
-        views[name] = flat[start:stop].reshape(shapes[name])
+    for name, shape in shapes.items():
+        stop = start + math.prod(shape)
+        views[name] = flat[start:stop].reshape(shape)
         start = stop
-    return RNN(**views)
+    return kind(**views)
 
 
-def _bind(rnn: RNN, flat: np.ndarray) -> RNN:
-    """Copy ``rnn``'s numbers into ``flat`` and point ``rnn``'s attributes at the views."""
-    views = _flat_views(flat, rnn.m, rnn.K)
-    for name in NAMES:
-        np.copyto(getattr(views, name), getattr(rnn, name))
-        setattr(rnn, name, getattr(views, name))
+def _bind(model: Model, flat: np.ndarray, kind: type,
+          shapes: dict[str, tuple[int, ...]]) -> Model:
+    """Copy ``model``'s numbers into ``flat`` and point ``model``'s attributes at the views."""
+    views = _flat_views(flat, kind, shapes)
+    for name in shapes:
+        np.copyto(getattr(views, name), getattr(model, name))
+        setattr(model, name, getattr(views, name))
     return views
 
 
-class Engine:
-    """One fast training iteration for a bound model, optimiser and best copy.
+class FlatEngine:
+    """What every engine shares: the flat buffers of trick 5 and the fused update over them.
+
+    One flat buffer each holds the parameters, the best copy, the gradients and the
+    optimiser's state, in the same layout; clipping and the update are a few calls over it.
+    A cell's engine (:class:`Engine`, and ``charrnn_edu.gated_engine``'s) passes its
+    container class and the arrays' shapes in the order of the container's NAMES, then
+    builds its own buffers and computes :attr:`grads` in ``loss_and_gradients``.
+
+    Parameters
+    ----------
+    model : RNN, LSTM or GRU
+        The parameters; rebound to views into the engine's buffer (same numbers).
+    optimizer : AdaGrad or Adam
+        Its state (the arrays its ``state_names`` name) is rebound the same way, created at
+        zero if it has none yet; the fused update is the one its ``name`` names.
+    best : RNN, LSTM or GRU
+        The best parameters so far; rebound too, so keeping a new best is one copy.
+    kind : type
+        The container class, called with the views by name.
+    shapes : dict of str to tuple of int
+        Each array's shape, in the order of the container's NAMES: the flat layout.
+    tau, clip, mean_loss, batch
+        As for :class:`Engine`.
+    """
+
+    def __init__(self, model: Model, optimizer: AdaGrad | Adam, best: Model, *, kind: type,
+                 shapes: dict[str, tuple[int, ...]], tau: int, clip: float, mean_loss: bool,
+                 batch: int) -> None:
+        dtype = model.W.dtype
+        if dtype not in (np.float64, np.float32):
+            raise ValueError(f"the engine computes in float64 or float32, not {dtype}")
+        if not tau >= 1:
+            raise ValueError(f"tau must be at least 1, got {tau}")
+        if not batch >= 1:
+            raise ValueError(f"the batch must have at least 1 stream, got {batch}")
+        for what, container in (("the model", model), ("the best copy", best)):
+            wrong = {name: np.shape(getattr(container, name)) for name in shapes
+                     if np.shape(getattr(container, name)) != shapes[name]}
+            if wrong:
+                raise ValueError(f"{what}'s arrays have shapes {wrong}; this engine needs "
+                                 f"{ {name: shapes[name] for name in wrong} }")
+        self.m, self.K, self.tau, self.clip, self.B = model.m, model.K, tau, clip, batch
+        self.optimizer, self.mean_loss = optimizer, mean_loss
+        n = sum(math.prod(shape) for shape in shapes.values())
+
+        # Trick 5: parameters, gradients and optimiser state share one flat layout.
+        self.theta = np.empty(n, dtype)
+        self.model = _bind(model, self.theta, kind, shapes)
+        self.best_theta = np.empty(n, dtype)
+        _bind(best, self.best_theta, kind, shapes)
+        self.grad = np.zeros(n, dtype)
+        self.grads = _flat_views(self.grad, kind, shapes)
+        self._step = getattr(self, f"_{optimizer.name}", None)    # _adagrad or _adam
+        if self._step is None:
+            raise ValueError(f"the engine has no fused update for {optimizer.name}; train it "
+                             "with the chapters (engine 'chapters')")
+        self.state = {}                                        # by name: flat, as theta
+        for name in optimizer.state_names:
+            if getattr(optimizer, name) is None:
+                setattr(optimizer, name, model.map(np.zeros_like))
+            self.state[name] = np.empty(n, dtype)
+            _bind(getattr(optimizer, name), self.state[name], kind, shapes)
+        self.tmp, self.tmp2 = np.empty(n, dtype), np.empty(n, dtype)
+        self._bound = self._state(model, optimizer, best)
+
+    def bound_to(self, model: Model, optimizer: AdaGrad | Adam, best: Model) -> bool:
+        """Whether these objects still hold this engine's views (nobody swapped an array)."""
+        return optimizer is self.optimizer and all(
+            map(operator.is_, self._state(model, optimizer, best), self._bound))
+
+    @staticmethod
+    def _state(model: Model, optimizer: AdaGrad | Adam, best: Model) -> tuple[object, ...]:
+        moments = (getattr(optimizer, name) for name in optimizer.state_names)
+        return (*model, *best, *(a for state in moments for a in (state or (None,))))
+
+    def update(self) -> None:
+        """Clip the gradients and take one optimiser step, in place, (6.1)–(6.6)."""
+        np.clip(self.grad, -self.clip, self.clip, out=self.grad)   # (6.1), all five at once
+        self._step()
+
+    # --8<-- [start:adagrad]
+    def _adagrad(self) -> None:
+        opt, g, mem, theta, tmp, tmp2 = (self.optimizer, self.grad, self.state["memory"],
+                                          self.theta, self.tmp, self.tmp2)
+        np.multiply(g, g, out=tmp)
+        mem += tmp                                             # (6.2)
+        np.add(mem, opt.eps, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        np.multiply(g, opt.eta, out=tmp2)                      # eta g / sqrt(m + eps), in the
+        tmp2 /= tmp                                            # chapter's order of operations
+        theta -= tmp2                                          # (6.3)
+    # --8<-- [end:adagrad]
+
+    def _adam(self) -> None:
+        opt, g, tmp, tmp2 = self.optimizer, self.grad, self.tmp, self.tmp2
+        opt.t += 1
+        c1, c2 = 1 - opt.beta1 ** opt.t, 1 - opt.beta2 ** opt.t
+        first, second = self.state["first"], self.state["second"]     # s and r
+        first *= opt.beta1
+        np.multiply(g, 1 - opt.beta1, out=tmp)
+        first += tmp                                           # (6.4)
+        second *= opt.beta2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - opt.beta2
+        second += tmp                                          # (6.5)
+        np.divide(second, c2, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        tmp += opt.eps                                         # sqrt(r-hat) + eps
+        np.divide(first, c1, out=tmp2)                         # s-hat
+        tmp2 *= opt.eta
+        tmp2 /= tmp
+        self.theta -= tmp2                                     # (6.6)
+
+    def keep_best(self) -> None:
+        """Copy the current parameters into the best copy: one call for all five."""
+        np.copyto(self.best_theta, self.theta)
+
+
+class Engine(FlatEngine):
+    """One fast training iteration of the vanilla RNN for a bound model, optimiser and best copy.
 
     Parameters
     ----------
@@ -95,37 +220,11 @@ class Engine:
     def __init__(self, rnn: RNN, optimizer: AdaGrad | Adam, best: RNN, *, tau: int,
                  clip: float, mean_loss: bool = False, batch: int = 1) -> None:
         m, K = rnn.m, rnn.K
-        dtype = rnn.W.dtype
-        if dtype not in (np.float64, np.float32):
-            raise ValueError(f"the engine computes in float64 or float32, not {dtype}")
-        if not tau >= 1:
-            raise ValueError(f"tau must be at least 1, got {tau}")
-        if not batch >= 1:
-            raise ValueError(f"the batch must have at least 1 stream, got {batch}")
-        self.m, self.K, self.tau, self.clip, self.B = m, K, tau, clip, batch
-        self.optimizer, self.mean_loss = optimizer, mean_loss
-        n = m * m + K * m + m + K + m * K
-
-        # Trick 5: parameters, gradients and optimiser state share one flat layout.
-        self.theta = np.empty(n, dtype)
-        self.rnn = _bind(rnn, self.theta)
-        self.best_theta = np.empty(n, dtype)
-        _bind(best, self.best_theta)
-        self.grad = np.zeros(n, dtype)
-        self.grads = _flat_views(self.grad, m, K)
-        self._step = getattr(self, f"_{optimizer.name}", None)    # _adagrad or _adam
-        if self._step is None:
-            raise ValueError(f"the engine has no fused update for {optimizer.name}; train it "
-                             "with the chapters (engine 'chapters')")
-        self.state = {}                                        # by name: flat, as theta
-        for name in optimizer.state_names:
-            if getattr(optimizer, name) is None:
-                setattr(optimizer, name, rnn.map(np.zeros_like))
-            self.state[name] = np.empty(n, dtype)
-            _bind(getattr(optimizer, name), self.state[name])
-        self.tmp, self.tmp2 = np.empty(n, dtype), np.empty(n, dtype)
-        self._bound = self._state(rnn, optimizer, best)
-
+        shapes = {"b": (m, 1), "c": (K, 1), "U": (m, K), "W": (m, m), "V": (K, m)}
+        super().__init__(rnn, optimizer, best, kind=RNN,
+                         shapes={name: shapes[name] for name in NAMES}, tau=tau, clip=clip,
+                         mean_loss=mean_loss, batch=batch)
+        self.rnn = self.model
         if batch == 1:
             self._one_stream_buffers()
         else:
@@ -170,16 +269,6 @@ class Engine:
         self.forward_rows = list(zip(self.H[:tau], self.H[1:], self.A_in, strict=True))
         self.backward_rows = list(zip(self.dA[tau:0:-1], self.dA[tau - 1::-1],
                                       self.dH_out[::-1], self.tanh_grad[::-1], strict=True))
-
-    def bound_to(self, rnn: RNN, optimizer: AdaGrad | Adam, best: RNN) -> bool:
-        """Whether these objects still hold this engine's views (nobody swapped an array)."""
-        return optimizer is self.optimizer and all(
-            map(operator.is_, self._state(rnn, optimizer, best), self._bound))
-
-    @staticmethod
-    def _state(rnn: RNN, optimizer: AdaGrad | Adam, best: RNN) -> tuple[object, ...]:
-        moments = (getattr(optimizer, name) for name in optimizer.state_names)
-        return (*rnn, *best, *(a for state in moments for a in (state or (None,))))
 
     def loss_and_gradients(self, x: np.ndarray, y: np.ndarray, h0: np.ndarray) -> float:
         """Forward pass, loss and BPTT for one piece; the gradients land in :attr:`grads`.
@@ -308,45 +397,3 @@ class Engine:
     def h(self) -> np.ndarray:
         """A copy of the last hidden state of the last pass, shape (m, 1), or (m, B)."""
         return self.H[self.tau].T.copy() if self.B > 1 else self.H[self.tau][:, None].copy()
-
-    def update(self) -> None:
-        """Clip the gradients and take one optimiser step, in place, (6.1)–(6.6)."""
-        np.clip(self.grad, -self.clip, self.clip, out=self.grad)   # (6.1), all five at once
-        self._step()
-
-    # --8<-- [start:adagrad]
-    def _adagrad(self) -> None:
-        opt, g, mem, theta, tmp, tmp2 = (self.optimizer, self.grad, self.state["memory"],
-                                          self.theta, self.tmp, self.tmp2)
-        np.multiply(g, g, out=tmp)
-        mem += tmp                                             # (6.2)
-        np.add(mem, opt.eps, out=tmp)
-        np.sqrt(tmp, out=tmp)
-        np.multiply(g, opt.eta, out=tmp2)                      # eta g / sqrt(m + eps), in the
-        tmp2 /= tmp                                            # chapter's order of operations
-        theta -= tmp2                                          # (6.3)
-    # --8<-- [end:adagrad]
-
-    def _adam(self) -> None:
-        opt, g, tmp, tmp2 = self.optimizer, self.grad, self.tmp, self.tmp2
-        opt.t += 1
-        c1, c2 = 1 - opt.beta1 ** opt.t, 1 - opt.beta2 ** opt.t
-        first, second = self.state["first"], self.state["second"]     # s and r
-        first *= opt.beta1
-        np.multiply(g, 1 - opt.beta1, out=tmp)
-        first += tmp                                           # (6.4)
-        second *= opt.beta2
-        np.multiply(g, g, out=tmp)
-        tmp *= 1 - opt.beta2
-        second += tmp                                          # (6.5)
-        np.divide(second, c2, out=tmp)
-        np.sqrt(tmp, out=tmp)
-        tmp += opt.eps                                         # sqrt(r-hat) + eps
-        np.divide(first, c1, out=tmp2)                         # s-hat
-        tmp2 *= opt.eta
-        tmp2 /= tmp
-        self.theta -= tmp2                                     # (6.6)
-
-    def keep_best(self) -> None:
-        """Copy the current parameters into the best copy: one call for all five."""
-        np.copyto(self.best_theta, self.theta)
