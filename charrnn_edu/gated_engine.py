@@ -165,7 +165,8 @@ class LSTMEngine(_GatedEngine):
         self.TC = np.empty((tau, B, m), dtype)                 # tanh c_t
         # Backwards, row t of R: [dL/dh_t, dL/dc_{t+1}], multiplied by row t of K2 =
         # [q_t (1 - tanh^2 c_t), f_{t+1}] and the halves added: (10.14) in two calls. Step t
-        # writes dL/dc_t into the row before it; R has one row more, for dL/dc_0.
+        # writes dL/dc_t into the row before it; R has one row more, for dL/dc_0. Nothing
+        # writes dL/dc_{tau+1}, which stays 0, and K2's f_{tau+1} is 0 too.
         self.R = np.zeros((tau + 1, B, 2 * m), dtype)          # R[t + 1] is step t's
         self.K2 = np.zeros((tau, B, 2 * m), dtype)
         # The factors of (10.16)-(10.18) by block i, f, (q: 0), g, and (10.15)'s.
@@ -249,7 +250,6 @@ class LSTMEngine(_GatedEngine):
 
         W = lstm.W                                             # (4m, m)
         dh_next = self.dh
-        self.R[tau, :, m:] = 0                                 # dL/dc_{tau+1} = 0
         for (da_next, dh, vt_do, r, k2, dc, dc_b, f4, da4, fq, da_q) in self.backward_rows:
             dot(da_next, W, out=dh_next)
             add(dh_next, vt_do, out=dh)                        # (10.13)
