@@ -3,21 +3,26 @@ r"""Checkpoints: saving a training run and continuing it bit for bit.
 A checkpoint is everything a :class:`~charrnn_edu.training.Trainer` holds except the corpus,
 in one ``.npz`` file: a zip of uncompressed ``.npy`` arrays that any numpy can read::
 
-    format_version           2; bumped whenever the entries or their meaning change
-    rnn.b ... rnn.V          the parameters, (m, 1), (K, 1), (m, K), (m, m), (K, m)
+    format_version           3; bumped whenever the entries or their meaning change
+    rnn.b ... rnn.V          the parameters, (m, 1), (K, 1), (m, K), (m, m), (K, m) for
+                             the vanilla cell; the gated cells' are rnn.b, rnn.d, rnn.U,
+                             rnn.W, rnn.V with 4m (LSTM) or 3m (GRU) rows in b, U and W
     best.b ... best.V        the parameters with the lowest smooth loss
     memory.b ... memory.V    AdaGrad's m_θ (6.2), once its first step has made them;
                              Adam's first.* and second.*, s_θ and r_θ of (6.4) and
                              (6.5), instead: the optimiser's ``state_names``
-    h                        the hidden state carried to the next piece, (m, 1)
+    h                        the state carried to the next piece, (m, B); the LSTM's is
+                             h with c under it, (2m, B)
     losses, smooth_losses    float64, (iteration,); epoch_starts: int64, (epoch,)
     state                    JSON: settings, vocabulary, e, iteration, epoch, the smooth and
                              best losses, the optimiser's eps and step count, the samples,
                              the random generator's state, the corpus's name, SHA-256 and
                              encoding
 
-Parameters, optimiser state and h have the dtype ``settings.dtype``. Files of format 1 (one
-entry per scalar) are read too, and converted as they are loaded.
+Parameters, optimiser state and h have the dtype ``settings.dtype``; ``settings.cell`` says
+which cell's arrays the file holds (``charrnn_edu.cells``). Files of format 2 (from before
+the gated cells: no cell, so the vanilla one) and of format 1 (one entry per scalar) are read
+too, and converted as they are loaded.
 
 Resuming is bit-exact: training 2N iterations, or N, saving, loading and N more, gives
 identical arrays. Arrays keep their bits; JSON writes floats with ``repr``, which reads back
@@ -59,15 +64,15 @@ from typing import Any
 import numpy as np
 
 from charrnn_edu.adagrad import OPTIMIZERS, make_optimizer
+from charrnn_edu.cells import CELLS
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.files import corpus_sha256, write_atomically
-from charrnn_edu.forward import NAMES, RNN
 from charrnn_edu.training import Sample, Settings, Trainer, split_text
 
 __all__ = ["FORMAT_VERSION", "CheckpointError", "DamagedCheckpoint", "save", "load",
            "load_model"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """The checkpoint layout this module writes; see the module docstring."""
 
 _INT64, _FLOAT64 = np.dtype("<i8"), np.dtype("<f8")
@@ -135,13 +140,13 @@ def save(path: str | os.PathLike[str], trainer: Trainer, *, corpus_sha256: str,
     # fixed-width strings would drop).
     arrays = {"format_version": np.int64(FORMAT_VERSION),
               "state": np.array(json.dumps(state), dtype=np.str_),                # ()
-              "h": trainer.h,                                                     # (m, B)
+              "h": np.ascontiguousarray(trainer.h),                               # (m, B)
               "losses": np.asarray(trainer.losses, dtype=np.float64),            # (iteration,)
               "smooth_losses": np.asarray(trainer.smooth_losses, dtype=np.float64),
               "epoch_starts": np.asarray(trainer.epoch_starts, dtype=np.int64)}  # (epoch,)
     for prefix, rnn in {"rnn": trainer.rnn, "best": trainer.best,
                         **(moments if started else {})}.items():
-        arrays.update({f"{prefix}.{name}": getattr(rnn, name) for name in NAMES})
+        arrays.update({f"{prefix}.{name}": getattr(rnn, name) for name in trainer.cell.names})
     # An open file object, not a path: np.savez would append ".npz" to a path.
     write_atomically(path, lambda f: np.savez(f, **arrays))
 
@@ -217,12 +222,14 @@ def _layout(state: dict[str, Any], started: bool) -> dict[str, tuple[Any, ...]]:
     """The shape and dtype of every array entry, as the state's settings and counters say."""
     settings, K = _settings(state["settings"]), len(state["vocabulary"])
     m, dtype = settings.hidden, np.dtype(settings.dtype).newbyteorder("<")
-    shapes = {"b": (m, 1), "c": (K, 1), "U": (m, K), "W": (m, m), "V": (K, m)}
+    cell = CELLS[settings.cell]
+    shapes = cell.shapes(m, K)
     prefixes = ("rnn", "best", *(OPTIMIZERS[settings.optimizer].state_names if started else ()))
     layout = {f"{prefix}.{name}": (shape, dtype) for prefix in prefixes
               for name, shape in shapes.items()}
     iteration, epoch = _count(state, "iteration"), _count(state, "epoch")
-    return {**layout, "h": ((m, settings.batch), dtype), "losses": ((iteration,), _FLOAT64),
+    return {**layout, "h": ((cell.states * m, settings.batch), dtype),
+            "losses": ((iteration,), _FLOAT64),
             "smooth_losses": ((iteration,), _FLOAT64), "epoch_starts": ((epoch,), _INT64)}
 
 
@@ -280,8 +287,10 @@ def _trainer(state: dict[str, Any], arrays: dict[str, Any]) -> tuple[Trainer, di
     rng = np.random.Generator(np.random.PCG64())
     rng.bit_generator.state = state["rng_state"]
 
+    cell = CELLS[settings.cell]
+
     def params(prefix: str) -> Any:
-        return (RNN(*(arrays[f"{prefix}.{name}"] for name in NAMES))
+        return (cell.model(*(arrays[f"{prefix}.{name}"] for name in cell.names))
                 if f"{prefix}.b" in arrays else None)
 
     eps, t = float(state["optimizer"]["eps"]), _count(state["optimizer"], "t")
@@ -339,7 +348,7 @@ def _read(path: Path) -> tuple[Trainer, dict[str, str]]:
             version = _entry(archive, limit, "format_version", (), _INT64).item()
             if version == 1:
                 state, arrays = _format_1(archive, limit)
-            elif version == FORMAT_VERSION:
+            elif version in (2, FORMAT_VERSION):          # 2: the same, all vanilla
                 state = json.loads(str(_entry(archive, limit, "state", (), "U")))
                 layout = _layout(state, started=state["optimizer"]["started"] is True)
                 _only(archive, {"format_version", "state", *layout})
@@ -347,7 +356,7 @@ def _read(path: Path) -> tuple[Trainer, dict[str, str]]:
                           for name, spec in layout.items()}
             else:
                 raise _Refused(f"format version {version}, but this charrnn-edu reads versions "
-                               f"1 and {FORMAT_VERSION}; use the charrnn-edu that wrote it")
+                               f"1 to {FORMAT_VERSION}; use the charrnn-edu that wrote it")
         return _trainer(state, arrays)
     except _Refused as err:
         raise _corrupt(path, str(err)) from None
@@ -436,7 +445,7 @@ def load(path: str | os.PathLike[str], text: str | None = None, *,
 
 
 def load_model(path: str | os.PathLike[str],
-               best: bool = False) -> tuple[RNN, Vocabulary, dict[str, Any]]:
+               best: bool = False) -> tuple[Any, Vocabulary, dict[str, Any]]:
     """The parameters and vocabulary saved at ``path``, for sampling.
 
     Parameters
@@ -448,8 +457,9 @@ def load_model(path: str | os.PathLike[str],
 
     Returns
     -------
-    rnn : RNN
-        b (m, 1), c (K, 1), U (m, K), W (m, m), V (K, m).
+    rnn : RNN, LSTM or GRU
+        The cell's parameters (``settings.cell``): for the vanilla RNN b (m, 1), c (K, 1),
+        U (m, K), W (m, m), V (K, m).
     vocab : Vocabulary
     meta : dict
         ``settings``, ``iteration``, ``epoch``, ``smooth_loss``, ``best_iteration``,

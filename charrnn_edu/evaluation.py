@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from charrnn_edu.cells import CELLS
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.files import corpus_sha256
-from charrnn_edu.forward import RNN
 from charrnn_edu.training import Settings, held_out_loss, split_text
 
 __all__ = ["Evaluation", "evaluate", "memory_estimate", "memory_parts", "physical_memory"]
@@ -31,9 +32,9 @@ class Evaluation:
     K: int
 
 
-def evaluate(rnn: RNN, vocab: Vocabulary, settings: Settings, text: str, name: str,
+def evaluate(rnn: Any, vocab: Vocabulary, settings: Settings, text: str, name: str,
              encoding: str, trained_sha: str) -> Evaluation:
-    """The loss per character of a trained model (``rnn``), on the right text.
+    """The loss per character of a trained model (``rnn``, any cell's), on the right text.
 
     On the run's held-out part when ``text`` is the text it trained on (read with
     ``encoding``, its SHA-256 is ``trained_sha``), on all of ``text`` otherwise.
@@ -77,17 +78,18 @@ def memory_estimate(n_chars: int, K: int, settings: Settings) -> int:
 def memory_parts(n_chars: int, K: int, settings: Settings) -> dict[str, int]:
     """Bytes a run needs for its parameters, the engine's buffers and the text, roughly.
 
-    The parameters (m + K + mK + m^2 + Km numbers) exist about ten times over: the current
-    and best copies, the gradients and their clipped copy, the optimiser's one or two
-    accumulators and the engine's flat buffers; the engine's (tau, B, m + K) buffers grow
-    with the sequence length and the streams. The corpus is one byte per character for
-    K <= 256.
+    The parameters (m + K + mK + m^2 + Km numbers for the vanilla cell, G(m^2 + mK + m) +
+    Km + K for a cell with G gate blocks) exist about ten times over: the current and best
+    copies, the gradients and their clipped copy, the optimiser's one or two accumulators
+    and the engine's flat buffers; the engine's (tau, B, Gm + K) buffers grow with the
+    sequence length and the streams (a gated cell keeps each gate of every step for the
+    backward pass). The corpus is one byte per character for K <= 256.
     """
-    m = settings.hidden
-    parameters = m + K + 2 * m * K + m * m
+    m, cell = settings.hidden, CELLS[settings.cell]
+    parameters = cell.parameters(m, K)
     itemsize = np.dtype(settings.dtype).itemsize
-    # The engine's buffers hold a few (tau, B, m + K) arrays for B streams.
-    buffers = 8 * settings.seq_length * settings.batch * (m + K)
+    # The engine's buffers hold a few (tau, B, Gm + K) arrays for B streams.
+    buffers = 8 * settings.seq_length * settings.batch * (cell.gates * m + K)
     return {"parameters": 10 * parameters * itemsize, "buffers": buffers * itemsize,
             "text": n_chars * np.min_scalar_type(K - 1).itemsize}
 

@@ -283,7 +283,9 @@ class LSTMEngine(_GatedEngine):
     @property
     def h(self) -> np.ndarray:
         """A copy of the last state of the last pass, h_tau on top of c_tau: (2m, B)."""
-        return np.vstack([self.H[self.tau].T, self.A[self.tau, :, 4 * self.m:].T])
+        # Row-major, as every other state: a checkpoint refuses Fortran-ordered arrays.
+        return np.ascontiguousarray(np.vstack([self.H[self.tau].T,
+                                               self.A[self.tau, :, 4 * self.m:].T]))
 
 
 class GRUEngine(_GatedEngine):

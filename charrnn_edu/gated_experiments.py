@@ -4,6 +4,8 @@ r"""Experiments and figures of the gated cells (chapter 10): what their page sho
 depends on the state at the start, for a fresh vanilla network and a fresh LSTM of the same
 size on the same text; :func:`draw_state_gradients` draws it, as
 :func:`charrnn_edu.experiments.draw_h0_gradients` draws 4b's figure.
+:func:`equal_parameters` sizes the cells alike, and :func:`draw_cell_comparison` draws what
+``benchmarks/cells.py`` measures: held-out bits per character against seconds of training.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from charrnn_edu.cells import CELLS
 from charrnn_edu.experiments import h0_gradients
 from charrnn_edu.forward import RNN
 from charrnn_edu.lstm import LSTM, state_gradients
 
-__all__ = ["state_gradient_curves", "draw_state_gradients"]
+__all__ = ["state_gradient_curves", "draw_state_gradients", "equal_parameters",
+           "draw_cell_comparison"]
 
 
 # --8<-- [start:curves]
@@ -59,5 +63,40 @@ def draw_state_gradients(curves: dict[str, np.ndarray], tau: int = 25) -> Figure
     ax.set_title("Fresh networks: how much the loss t steps later depends on the start",
                  fontsize=11)
     ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def equal_parameters(cell: str, like: str, m: int, K: int) -> int:
+    """The hidden size that gives ``cell`` the parameter count nearest ``like``'s at size m.
+
+    An LSTM has about four times the vanilla network's recurrent weights at the same m, so
+    at equal parameters its m is about half: 121 against the vanilla network's 256 at K = 76.
+    """
+    target = CELLS[like].parameters(m, K)
+    return min(range(1, 4 * m + 1),
+               key=lambda size: abs(CELLS[cell].parameters(size, K) - target))
+
+
+def draw_cell_comparison(runs: list[dict], clock: str = "wall") -> Figure:
+    """Held-out bits per character against seconds of training, one line per run.
+
+    Each run is a dict with ``cell``, ``hidden``, ``parameters`` and ``points``, a list of
+    (seconds, iteration, bits), as ``benchmarks/cells.py`` writes them. Runs of the same
+    cell share a colour; the ones at the vanilla network's parameter count are dashed.
+    """
+    fig = Figure(figsize=(8, 4.6), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    colours = {name: f"C{k}" for k, name in enumerate(CELLS)}
+    widest = max(run["hidden"] for run in runs)
+    for run in runs:
+        seconds, _, bits = zip(*run["points"], strict=True)
+        ax.plot(seconds, bits, "-" if run["hidden"] == widest else "--", marker=".",
+                color=colours[run["cell"]], linewidth=1.6,
+                label=f"{run['cell']}, m = {run['hidden']} ({run['parameters']:,} parameters)")
+    ax.set_xlabel(f"seconds of training ({clock} clock)")
+    ax.set_ylabel("held-out bits per character")
+    ax.set_title("Three cells, the tuned preset: learning per second", fontsize=11)
+    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from charrnn_edu import __version__
+from charrnn_edu.cells import CELLS
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.files import Corpus, save_figure, write_atomically
 from charrnn_edu.forward import RNN
-from charrnn_edu.gradcheck import GradCheckRow, check, passes, table
+from charrnn_edu.gradcheck import GradCheckRow, passes, table
 from charrnn_edu.original import REPORT, SETTINGS
 from charrnn_edu.runs import CHECKPOINT, read_record, resume
 from charrnn_edu.sampling import generate
@@ -126,17 +127,18 @@ def gradcheck_problem(text: str, vocab: Vocabulary, settings: Settings, seed: in
 
     Returns
     -------
-    rnn : RNN
+    rnn : RNN, LSTM or GRU
+        The parameters of ``settings.cell``.
     x, y : ndarray of shape (tau,)
         The inputs and the targets, one character later.
     h0 : dict of str to ndarray of shape (m, 1)
-        The hidden state before the first step: "zero" and "random".
+        The state before the first step: "zero" and "random"; the LSTM's is [h; c], (2m, 1).
     """
-    tau, m = settings.seq_length, settings.hidden
+    tau, rows = settings.seq_length, CELLS[settings.cell].states * settings.hidden
     ids = vocab.encode(text[:tau + 1])                                     # (tau + 1,)
     rng = np.random.default_rng(seed)
     rnn = initial_parameters(len(vocab), replace(settings, dtype="float64"), rng)
-    h0 = {"zero": np.zeros((m, 1)), "random": rng.uniform(-1, 1, (m, 1))}
+    h0 = {"zero": np.zeros((rows, 1)), "random": rng.uniform(-1, 1, (rows, 1))}
     return rnn, ids[:-1], ids[1:], h0
 
 
@@ -157,6 +159,7 @@ def report_gradcheck(text: str, vocab: Vocabulary, settings: Settings,
     """
     hidden = 10 if settings.init == "scaled" else 5
     rnn, x, y, h0 = gradcheck_problem(text, vocab, replace(settings, hidden=hidden), seed)
+    check = CELLS[settings.cell].check                   # chapter 5's, 10's or 10b's table
     tables = {name: check(rnn, x, y, start, STEP, EPS) for name, start in h0.items()}
     section = {"hidden": hidden, "seq_length": settings.seq_length, "step": STEP, "eps": EPS,
                "passed": all(passes(rows) for rows in tables.values()),
@@ -374,7 +377,9 @@ def finish_report(out: Path, trainer: Trainer, *, final_length: int, seed: int,
                   title=f"Smooth loss, {trainer.iteration:,} iterations",
                   loss=trainer.settings.loss, held_out=trainer.evaluations,
                   seq_length=trainer.settings.seq_length)
-    final = generate(trainer.best, trainer.vocab, final_length, np.random.default_rng(seed))
+    best, cell = trainer.best, trainer.cell
+    final = generate(best, trainer.vocab, final_length, np.random.default_rng(seed),
+                     h0=cell.zero_state(best.m), next_distribution=cell.next_distribution)
     report = build_report(trainer=trainer, final_text=final, K=len(trainer.vocab), **build)
     write_report(out, report)
     return report

@@ -38,7 +38,6 @@ from charrnn_edu import __version__, checkpoint
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.evaluation import memory_parts
 from charrnn_edu.files import Corpus, kind_of, read_small, remove_temporaries, write_atomically
-from charrnn_edu.forward import step
 from charrnn_edu.settings import MAX_ITERATIONS
 from charrnn_edu.signals import StopSignals
 from charrnn_edu.training import Sample, Settings, Trainer, TrainingDiverged
@@ -429,12 +428,14 @@ def finite(trainer: Trainer) -> bool:
     """Whether the parameters, and the distribution they give the next input, are finite.
 
     Parameters can stay finite and yet be so large that o_t overflows, so the check takes
-    one step (2.1)-(2.4) from the current state too.
+    one step (2.1)-(2.4), or the cell's, from the current state too.
     """
     if not all(bool(np.isfinite(theta).all()) for theta in trainer.rnn):
         return False
     x = int(trainer.data[trainer.e]) if trainer.e < len(trainer.data) else 0
-    return bool(np.isfinite(step(trainer.rnn, trainer.h, x).p).all())
+    P, _ = trainer.cell.forward_streams(trainer.rnn, np.full((trainer.h.shape[1], 1), x),
+                                        trainer.h)
+    return bool(np.isfinite(P).all())
 
 
 def train(trainer: Trainer, total: int, folder: Path, corpus: Corpus, checkpoint_every: int,

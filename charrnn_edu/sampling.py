@@ -15,21 +15,28 @@ likely character (T -> 0 is greedy decoding, always the argmax), T > 1 flattens 
 uniform. **Nucleus (top-p) sampling** keeps only the smallest set of most likely characters
 whose probability reaches top_p, renormalised, so rare junk characters are never drawn.
 
-**Priming** runs a given prefix through the network first (chapter 2's forward pass), so the
-generated text continues that prefix from the state it leaves. Sampling returns the state it
-ends in as well, so a long text can come in pieces, each continuing where the last stopped.
+**Priming** runs a given prefix through the network first, one step (7.1) per character with
+its p unused, so the generated text continues that prefix from the state it leaves. Sampling
+returns the state it ends in as well, so a long text can come in pieces, each continuing
+where the last stopped.
+
+**Any cell.** Nothing here but :func:`next_distribution` knows what the network is. Every
+function that steps the network takes that step as an argument, ``next_distribution``, so
+the gated cells of chapter 10 sample through the same code by passing their own step
+(``charrnn_edu.cells``); the default is chapter 2's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 from charrnn_edu.encoding import Vocabulary
-from charrnn_edu.forward import RNN, forward, softmax, step
+from charrnn_edu.forward import RNN, softmax, step
 
-__all__ = ["next_distribution", "nucleus", "draw", "sample", "greedy", "prime",
+__all__ = ["next_distribution", "Step", "nucleus", "draw", "sample", "greedy", "prime",
            "generate_chunks", "generate"]
 
 
@@ -58,6 +65,10 @@ def next_distribution(rnn: RNN, h: np.ndarray, x: int,
     now = step(rnn, h, x)                               # chapter 2: (2.1)-(2.4)
     return now.h, softmax(now.o / temperature)[:, 0]    # (K,); T = 1 gives now.p
 # --8<-- [end:next-distribution]
+
+
+Step = Callable[[Any, np.ndarray, int, float], tuple[np.ndarray, np.ndarray]]
+"""What :func:`next_distribution` is: (network, state, x, T) to (new state, p of shape (K,))."""
 
 
 # --8<-- [start:nucleus]
@@ -109,7 +120,8 @@ def _check_options(n: int, temperature: float, top_p: float) -> None:
 
 # --8<-- [start:sample]
 def sample(rnn: RNN, h0: np.ndarray, x0: int, n: int, rng: np.random.Generator,
-           temperature: float = 1.0, top_p: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+           temperature: float = 1.0, top_p: float = 1.0, *,
+           next_distribution: Step = next_distribution) -> tuple[np.ndarray, np.ndarray]:
     """Synthesise ``n`` characters, equation (7.1), drawing each from p.
 
     Parameters
@@ -127,6 +139,8 @@ def sample(rnn: RNN, h0: np.ndarray, x0: int, n: int, rng: np.random.Generator,
         T > 0 in (7.1).
     top_p : float in (0, 1]
         Nucleus sampling; 1 keeps every character.
+    next_distribution : callable
+        One step (7.1) of the network: chapter 2's unless another cell's is given.
 
     Returns
     -------
@@ -148,7 +162,8 @@ def sample(rnn: RNN, h0: np.ndarray, x0: int, n: int, rng: np.random.Generator,
 # --8<-- [end:sample]
 
 
-def greedy(rnn: RNN, h0: np.ndarray, x0: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+def greedy(rnn: RNN, h0: np.ndarray, x0: int, n: int, *,
+           next_distribution: Step = next_distribution) -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`sample`, but always take the most likely character (no randomness)."""
     _check_options(n, 1.0, 1.0)
     ids, h, x = np.zeros(n, dtype=np.int64), h0, x0              # (n,)
@@ -160,12 +175,16 @@ def greedy(rnn: RNN, h0: np.ndarray, x0: int, n: int) -> tuple[np.ndarray, np.nd
 
 
 # --8<-- [start:prime]
-def prime(rnn: RNN, h0: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """The hidden state after reading ``ids``, shape (m, 1): chapter 2's forward pass.
+def prime(rnn: RNN, h0: np.ndarray, ids: np.ndarray, *,
+          next_distribution: Step = next_distribution) -> np.ndarray:
+    """The hidden state after reading ``ids``, shape (m, 1): chapter 2's forward pass, step by step.
 
     Reading nothing leaves the state as it was: ``h0``.
     """
-    return forward(rnn, ids, h0).h if len(ids) else h0
+    h = h0
+    for x in ids:
+        h, _ = next_distribution(rnn, h, int(x))     # p is not needed: the prefix is given
+    return h
 # --8<-- [end:prime]
 
 
@@ -173,7 +192,8 @@ def prime(rnn: RNN, h0: np.ndarray, ids: np.ndarray) -> np.ndarray:
 def generate_chunks(rnn: RNN, vocab: Vocabulary, n: int, rng: np.random.Generator, *,
                     prefix: str = "", temperature: float = 1.0, top_p: float = 1.0,
                     h0: np.ndarray | None = None, greedy_decoding: bool = False,
-                    chunk: int = 1000) -> Iterator[str]:
+                    chunk: int = 1000,
+                    next_distribution: Step = next_distribution) -> Iterator[str]:
     """Text continuing ``prefix``, as it comes: the prefix, then n characters, chunk at a time.
 
     The prefix's last character is the first input; the ones before it are read by
@@ -181,7 +201,9 @@ def generate_chunks(rnn: RNN, vocab: Vocabulary, n: int, rng: np.random.Generato
     the vocabulary has one, else from its first character. Each piece continues from the
     hidden state and the last character of the one before, so the pieces join into the text
     one call of :func:`sample` would give. With ``greedy_decoding`` the characters come from
-    :func:`greedy` (no randomness; temperature and top_p are ignored).
+    :func:`greedy` (no randomness; temperature and top_p are ignored). ``h0`` is zeros of
+    shape (m, 1) unless given; a cell with another state passes its own with its
+    ``next_distribution``.
 
     Raises
     ------
@@ -199,20 +221,24 @@ def generate_chunks(rnn: RNN, vocab: Vocabulary, n: int, rng: np.random.Generato
     _check_options(n, temperature, top_p)                     # now, even if n = 0
     if chunk < 1:
         raise ValueError(f"chunk must be at least 1 character, got {chunk}")
-    h = prime(rnn, np.zeros((rnn.m, 1)) if h0 is None else h0, ids[:-1])
+    h = prime(rnn, np.zeros((rnn.m, 1)) if h0 is None else h0, ids[:-1],
+              next_distribution=next_distribution)
     x = int(ids[-1])
     yield prefix
     for done in range(0, n, chunk):
         k = min(chunk, n - done)
-        new, h = (greedy(rnn, h, x, k) if greedy_decoding
-                  else sample(rnn, h, x, k, rng, temperature, top_p))      # (k,), (m, 1)
+        new, h = (greedy(rnn, h, x, k, next_distribution=next_distribution)
+                  if greedy_decoding else
+                  sample(rnn, h, x, k, rng, temperature, top_p,
+                         next_distribution=next_distribution))             # (k,), (m, 1)
         x = int(new[-1])
         yield vocab.decode(new)
 
 
 def generate(rnn: RNN, vocab: Vocabulary, n: int, rng: np.random.Generator, *,
              prefix: str = "", temperature: float = 1.0, top_p: float = 1.0,
-             h0: np.ndarray | None = None, greedy_decoding: bool = False) -> str:
+             h0: np.ndarray | None = None, greedy_decoding: bool = False,
+             next_distribution: Step = next_distribution) -> str:
     """Text continuing ``prefix``: the prefix itself followed by ``n`` sampled characters.
 
     All the pieces of :func:`generate_chunks` (same arguments), joined.
@@ -223,5 +249,6 @@ def generate(rnn: RNN, vocab: Vocabulary, n: int, rng: np.random.Generator, *,
         If a prefix character is not in the vocabulary (the message names it).
     """
     return "".join(generate_chunks(rnn, vocab, n, rng, prefix=prefix, temperature=temperature,
-                                   top_p=top_p, h0=h0, greedy_decoding=greedy_decoding))
+                                   top_p=top_p, h0=h0, greedy_decoding=greedy_decoding,
+                                   next_distribution=next_distribution))
 # --8<-- [end:generate]

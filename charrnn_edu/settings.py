@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 
 from charrnn_edu.adagrad import OPTIMIZERS
+from charrnn_edu.cells import CELLS, DEFAULT_CELL
 
 __all__ = ["Settings", "PRESETS", "DEFAULT_PRESET", "PRESET_FIELDS", "MAX_VAL_FRAC",
            "DEFAULT_ITERATIONS", "MAX_ITERATIONS", "resolve_settings", "resume_requests",
@@ -30,6 +31,9 @@ class Settings:
 
     Attributes
     ----------
+    cell : {"vanilla", "lstm", "gru"}
+        The network: the report's (chapters 2-4), the LSTM (chapter 10) or the GRU
+        (chapter 10b); ``charrnn_edu.cells``.
     hidden : int
         m, the hidden size.
     seq_length : int
@@ -72,6 +76,7 @@ class Settings:
     and ``tuned``, this project's choice within the same network, measured to beat both.
     """
 
+    cell: str = DEFAULT_CELL
     hidden: int = 100
     seq_length: int = 25
     eta: float = 0.1
@@ -89,7 +94,8 @@ class Settings:
     eval_every: int = 5_000
 
     def __post_init__(self) -> None:
-        for name, allowed in (("optimizer", tuple(OPTIMIZERS)), ("loss", ("sum", "mean")),
+        for name, allowed in (("cell", tuple(CELLS)), ("optimizer", tuple(OPTIMIZERS)),
+                              ("loss", ("sum", "mean")),
                               ("init", ("classic", "scaled")),
                               ("dtype", ("float64", "float32"))):
             if getattr(self, name) not in allowed:

@@ -45,6 +45,7 @@ from charrnn_edu import batches
 from charrnn_edu.adagrad import AdaGrad, Adam, clip, make_optimizer
 from charrnn_edu.batches import streams
 from charrnn_edu.bptt import gradients
+from charrnn_edu.cells import CELLS, Cell, cell_of
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.engine import Engine
 from charrnn_edu.forward import RNN
@@ -78,8 +79,12 @@ def initial_parameters(K: int, settings: Settings, rng: np.random.Generator) -> 
     """The parameters a run starts from: ``settings.init``, drawn in float64, then cast.
 
     Drawing in float64 and casting means a float32 run starts from the same numbers, rounded.
+    A gated ``settings.cell`` starts from its chapter's initialisation
+    (:meth:`charrnn_edu.cells.Cell.init`).
     """
-    if settings.init == "scaled":
+    if settings.cell != "vanilla":
+        rnn = CELLS[settings.cell].init(K, settings.hidden, settings.init, settings.sigma, rng)
+    elif settings.init == "scaled":
         rnn = init_scaled(K, settings.hidden, rng=rng)
     else:
         rnn = RNN.init(K, settings.hidden, settings.sigma, rng=rng)
@@ -130,20 +135,20 @@ def held_out_loss(rnn: RNN, ids: np.ndarray, streams: int = 64, piece: int = 100
     The text is read as up to ``streams`` contiguous streams (chapter 8c's forward pass, in
     float64), ``piece`` characters at a time with the hidden states carried, so memory stays
     small for any length. Divide by ln 2 for bits per character; a network that knows
-    nothing scores ln K.
+    nothing scores ln K. ``rnn`` may be any cell's parameters (``charrnn_edu.cells``).
     """
     if len(ids) < 2:
         raise ValueError(f"the held-out text has {len(ids)} characters; it needs at least 2")
     B = max(1, min(streams, len(ids) // (piece + 1)))      # each stream holds a piece or more
     S = batches.streams(np.asarray(ids), B)                       # (B, n)
+    cell = cell_of(rnn)
     rnn = rnn.map(lambda theta: theta.astype(np.float64))
-    H, total = np.zeros((rnn.m, B)), 0.0
+    H, total = cell.zero_state(rnn.m, B), 0.0
     for start in range(0, S.shape[1] - 1, piece):
         X, Y = S[:, start:start + piece], S[:, start + 1:start + piece + 1]
         X = X[:, :Y.shape[1]]
-        run = batches.forward(rnn, X, H)
-        total += batches.batch_loss(run.P, Y) * B               # summed over all characters
-        H = run.H[-1]
+        P, H = cell.forward_streams(rnn, X, H)
+        total += batches.batch_loss(P, Y) * B                   # summed over all characters
     return total / (B * (S.shape[1] - 1))
 
 
@@ -221,12 +226,13 @@ class Trainer:
         The corpus as character ids.
     vocab : Vocabulary
     settings : Settings
-    rnn : RNN
-        The current parameters, updated in place.
+    rnn : RNN, LSTM or GRU
+        The current parameters, updated in place: the cell ``settings.cell`` names.
     optimizer : AdaGrad or Adam
     rng : numpy.random.Generator
-    h : ndarray of shape (m, 1)
-        The hidden state carried to the next piece.
+    h : ndarray of shape (m, B)
+        The state carried to the next piece, a column per stream; for the LSTM h with c
+        under it, (2m, B) (``charrnn_edu.cells``).
     e : int
         Position of the next piece in ``data``.
     iteration, epoch : int
@@ -315,11 +321,16 @@ class Trainer:
                              "characters; it needs at least 2 (use a larger val_frac)")
         rng = np.random.default_rng(settings.seed)
         rnn = initial_parameters(len(vocab), settings, rng)
+        h = CELLS[settings.cell].zero_state(settings.hidden, settings.batch, settings.dtype)
         return cls(data=data, held_out=held_out, vocab=vocab, settings=settings, rnn=rnn,
-                   optimizer=make_optimizer(settings.optimizer, settings.eta), rng=rng,
-                   h=np.zeros((settings.hidden, settings.batch), dtype=settings.dtype),
+                   optimizer=make_optimizer(settings.optimizer, settings.eta), rng=rng, h=h,
                    best=rnn.copy(),
                    engine=engine, update=update)
+
+    @property
+    def cell(self) -> Cell:
+        """The cell being trained, ``settings.cell``."""
+        return CELLS[self.settings.cell]
 
     @property
     def iterations_per_epoch(self) -> int:
@@ -359,7 +370,8 @@ class Trainer:
         if self.iteration == 1 or self.iteration % self.settings.sample_every == 0:
             # One stream writes the sample: the first, from its state and character.
             ids, _ = sample(self.rnn, h_prev[:, :1], int(X.flat[0]),
-                            self.settings.sample_length, self.rng)
+                            self.settings.sample_length, self.rng,
+                            next_distribution=self.cell.next_distribution)
             self.samples.append(Sample(self.iteration, self.smooth_loss, self.vocab.decode(ids)))
         if len(self.held_out) and self.iteration % self.settings.eval_every == 0:
             self.evaluations.append((self.iteration,
@@ -368,9 +380,8 @@ class Trainer:
 
     def _update_by_chapters(self, X: np.ndarray, Y: np.ndarray,
                             h: np.ndarray) -> tuple[float, np.ndarray]:
-        """Chapters 4 and 6 as written: BPTT, clipping, the optimiser's step."""
-        bptt = gradients if self.settings.batch == 1 else batches.gradients
-        loss, grads, h_next = bptt(self.rnn, X, Y, h)
+        """The cell's chapter and chapter 6 as written: BPTT, clipping, the optimiser's step."""
+        loss, grads, h_next = self.cell.gradients(self.rnn, X, Y, h)   # chapter 4, 8c or 10
         if self.settings.loss == "mean":
             tau = self.settings.seq_length
             loss, grads = loss / tau, grads.map(lambda g: g / tau)
@@ -381,13 +392,13 @@ class Trainer:
 
     def _update_fast(self, X: np.ndarray, Y: np.ndarray,
                      h: np.ndarray) -> tuple[float, np.ndarray]:
-        """The same update by ``charrnn_edu.engine``."""
+        """The same update by the cell's engine (``charrnn_edu.engine``, ``gated_engine``)."""
         engine = self._engine
         if engine is None or not engine.bound_to(self.rnn, self.optimizer, self.best):
-            engine = self._engine = Engine(self.rnn, self.optimizer, self.best,
-                                           tau=self.settings.seq_length, clip=self.settings.clip,
-                                           mean_loss=self.settings.loss == "mean",
-                                           batch=self.settings.batch)
+            engine = self._engine = self.cell.engine(
+                self.rnn, self.optimizer, self.best, tau=self.settings.seq_length,
+                clip=self.settings.clip, mean_loss=self.settings.loss == "mean",
+                batch=self.settings.batch)
         loss = engine.loss_and_gradients(X, Y, h)
         self._check_finite(loss, lambda: float(np.abs(engine.grad).max()))
         engine.update()

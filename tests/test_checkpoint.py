@@ -14,6 +14,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from charrnn_edu import checkpoint
+from charrnn_edu.cells import CELLS
 from charrnn_edu.checkpoint import CheckpointError, load, load_model, save
 from charrnn_edu.files import corpus_sha256, default_corpus, read_text
 from charrnn_edu.forward import NAMES
@@ -49,7 +50,7 @@ def state(trainer):
     groups = {"rnn": trainer.rnn, "best": trainer.best,
               **{name: getattr(optimizer, name) for name in optimizer.state_names}}
     for prefix, rnn in groups.items():
-        for name, theta in zip(NAMES, rnn or (), strict=False):
+        for name, theta in zip(trainer.cell.names, rnn or (), strict=False):
             arrays[f"{prefix}.{name}"] = theta
     values = {"e": trainer.e, "iteration": trainer.iteration, "epoch": trainer.epoch,
               "best_iteration": trainer.best_iteration, "samples": trainer.samples,
@@ -91,15 +92,17 @@ def test_resume_is_bit_exact(tmp_path):
 
 @given(seed=seeds, chars=st.text(min_size=1, max_size=6), length=st.integers(2, 60),
        hidden=st.integers(1, 6), seq_length=st.integers(1, 6), sample_every=st.integers(1, 5),
-       sample_length=st.integers(0, 5), split=st.integers(0, 30), extra=st.integers(0, 30))
+       sample_length=st.integers(0, 5), split=st.integers(0, 30), extra=st.integers(0, 30),
+       cell=st.sampled_from(tuple(CELLS)))
 @example(seed=0, chars="ab", length=2, hidden=1, seq_length=1, sample_every=1,
-         sample_length=0, split=0, extra=1)   # saved before the first step: no AdaGrad memory
+         sample_length=0, split=0, extra=1,
+         cell="vanilla")   # saved before the first step: no AdaGrad memory
 def test_resume_at_any_iteration_is_bit_exact(seed, chars, length, hidden, seq_length,
-                                              sample_every, sample_length, split, extra):
+                                              sample_every, sample_length, split, extra, cell):
     assume(length >= seq_length + 1)
     # Indices, not choice(list(chars)): a numpy string array drops a trailing "\x00".
     text = "".join(chars[i] for i in np.random.default_rng(seed).integers(0, len(chars), length))
-    settings = Settings(hidden=hidden, seq_length=seq_length, seed=seed,
+    settings = Settings(cell=cell, hidden=hidden, seq_length=seq_length, seed=seed,
                         sample_every=sample_every, sample_length=sample_length)
     full = trained(split + extra, text, settings)
     half = trained(split, text, settings)
@@ -128,6 +131,35 @@ def test_resume_with_streams_and_a_held_out_part_is_bit_exact(tmp_path, changes)
     assert_identical(resumed, full)
     if settings.val_frac:
         assert len(full.evaluations) == 2 * N // settings.eval_every
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("changes", [{}, dict(batch=3, optimizer="adam", eta=0.01, loss="mean",
+                                              init="scaled", dtype="float32", val_frac=0.1,
+                                              eval_every=9)])
+def test_resume_of_a_gated_cell_is_bit_exact(tmp_path, cell, changes):
+    """The LSTM carries [h; c] (2m, B), the GRU h (m, B); both resume bit for bit."""
+    settings = replace(SETTINGS, cell=cell, **changes)
+    text = TEXT * 3
+    full = trained(2 * N, text, settings)
+    path = tmp_path / "checkpoint.npz"
+    save_as_cli(path, trained(N, text, settings), text)
+    resumed = load(path, text)
+    assert type(resumed.rnn) is type(full.rnn)
+    assert resumed.h.shape == ((2 if cell == "lstm" else 1) * settings.hidden, settings.batch)
+    resumed.run(2 * N)
+    assert_identical(resumed, full)
+    with np.load(path, allow_pickle=False) as npz:
+        assert "rnn.d" in npz.files and "rnn.c" not in npz.files    # the cell's own names
+
+
+def test_a_gated_checkpoint_with_the_vanilla_cell_named_is_refused(tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    save_as_cli(path, trained(5, settings=replace(SETTINGS, cell="lstm")))
+    saved = path.read_bytes()
+    rewrite(saved, path, edit=lambda s: s["settings"].update(cell="vanilla"))
+    with pytest.raises(CheckpointError, match="is not a charrnn checkpoint"):
+        load(path, TEXT)
 
 
 # ---------------------------------------------------------------- round trip and format
@@ -165,7 +197,7 @@ def test_the_file_is_plain_arrays_readable_without_pickle(tmp_path):
     assert entries.keys() == {"format_version", "state", "h", "losses", "smooth_losses",
                               "epoch_starts", *params}
     assert not any(a.dtype.hasobject for a in entries.values())
-    assert int(entries["format_version"]) == checkpoint.FORMAT_VERSION == 2
+    assert int(entries["format_version"]) == checkpoint.FORMAT_VERSION == 3
     assert entries["rnn.U"].shape == (8, len(set(TEXT)))
     assert entries["losses"].dtype == np.float64 and entries["epoch_starts"].dtype == np.int64
     state = json.loads(str(entries["state"]))
@@ -389,8 +421,8 @@ def rewrite(saved, path, changes=(), edit=None):
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"format_version": np.int64(3)}, "format version 3, but this charrnn-edu reads versions "
-                                      "1 and 2; use the charrnn-edu that wrote it"),
+    ({"format_version": np.int64(4)}, "format version 4, but this charrnn-edu reads versions "
+                                      "1 to 3; use the charrnn-edu that wrote it"),
     ({"format_version": None}, "it has no format_version"),
     ({"rnn.W": None, "h": None}, "missing rnn.W"),
     ({"rnn.W": np.zeros((3, 3))}, r"rnn.W is float64 of shape \(3, 3\), expected float64 "
@@ -477,6 +509,18 @@ def test_messages_are_one_line(saved, tmp_path):
             call()
         messages.append(str(info.value))
     assert all("\n" not in m for m in messages), messages
+
+
+# ---------------------------------------------------------------- format 2
+
+def test_a_format_2_checkpoint_is_a_vanilla_run_and_continues_bit_for_bit():
+    # Written by charrnn-edu 43d1416, before the gated cells: batch 2, Adam, 10 % held out.
+    hamlet = "to be or not to be, " * 8
+    trainer = load(Path(__file__).parent / "data" / "format-2-adam.npz", hamlet)
+    assert trainer.settings.cell == "vanilla" and trainer.iteration == 20
+    full = trained(40, hamlet, trainer.settings)
+    trainer.run(40)
+    assert_identical(trainer, full)
 
 
 # ---------------------------------------------------------------- format 1

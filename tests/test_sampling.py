@@ -529,9 +529,9 @@ def test_generate_chunks_primes_once(monkeypatch):
 
     read = []
 
-    def counted(rnn, h0, ids):
+    def counted(rnn, h0, ids, **step):
         read.append(len(ids))
-        return prime(rnn, h0, ids)
+        return prime(rnn, h0, ids, **step)
 
     monkeypatch.setattr(sampling, "prime", counted)
     vocab = Vocabulary("\nabc")

@@ -22,6 +22,7 @@ from charrnn_edu.commands.learner import open_sandbox
 from charrnn_edu.commands.options import (
     FUNCTION_HELP,
     LAYOUT_HELP,
+    Cell,
     DataOption,
     EncodingOption,
     Layout,
@@ -47,14 +48,6 @@ class H0(StrEnum):
 
     zero = "zero"
     random = "random"
-
-
-class Cell(StrEnum):
-    """The recurrent cell whose BPTT is checked: the report's (chapter 4) or a gated one."""
-
-    vanilla = "vanilla"
-    lstm = "lstm"
-    gru = "gru"
 
 
 class Reference(StrEnum):

@@ -147,6 +147,19 @@ DtypeOption = Annotated[Dtype | None, typer.Option(
                     f"{preset_default('dtype')}.", show_default=False)]
 
 
+class Cell(StrEnum):
+    """The recurrent cell (``charrnn_edu.cells.CELLS``): the report's, or a gated one."""
+
+    vanilla = "vanilla"
+    lstm = "lstm"
+    gru = "gru"
+
+
+CellOption = Annotated[Cell | None, typer.Option(
+    "--cell", help="The network: vanilla (the report's, chapters 2-4), lstm (chapter 10) or "
+                   f"gru (chapter 10b) {preset_default('cell')}.", show_default=False)]
+
+
 class EngineChoice(StrEnum):
     """Who computes each training iteration (``charrnn_edu.training.ENGINES``)."""
 

@@ -24,6 +24,7 @@ from charrnn_edu.commands.options import (
     MAX_BATCH,
     MAX_SAMPLE,
     PRESET_HELP,
+    CellOption,
     DataOption,
     Dtype,
     EngineChoice,
@@ -71,6 +72,7 @@ def report(
     seed: SeedOption = 0,
     preset: Annotated[Preset, typer.Option(
         "--preset", help=PRESET_HELP)] = DEFAULT,
+    cell: CellOption = None,
     dtype: Annotated[Dtype | None, typer.Option(
         "--dtype", help="float32 trains faster; gradient checks always use float64 "
                         "[default: the preset's].", show_default=False)] = None,
@@ -102,7 +104,7 @@ def report(
         evolution_every, evolution_until, final_length = QUICK_EVERY, QUICK_ITERATIONS, QUICK_FINAL
     settings = call(resolve_settings, preset.value, {
         "seed": seed, "sample_every": evolution_every, "sample_length": evolution_length,
-        "dtype": dtype and dtype.value, "batch": batch})
+        "dtype": dtype and dtype.value, "batch": batch, "cell": cell and cell.value})
     short = too_short(len(text), settings)
     if short is not None:                     # before the folders or the gradient check
         trained_on, need = short

@@ -64,9 +64,11 @@ def sample(
     rnn = trainer.best if best else trainer.rnn
     if not all(np.isfinite(theta).all() for theta in rnn):
         raise RunError(f"{run} holds infinite or NaN parameters: nothing to sample")
+    cell = trainer.cell                           # the state and the step are the cell's
     pieces = generate_chunks(rnn, trainer.vocab, length, np.random.default_rng(seed),
                              prefix=prime, temperature=temperature, top_p=top_p,
-                             greedy_decoding=greedy)
+                             greedy_decoding=greedy, h0=cell.zero_state(rnn.m),
+                             next_distribution=cell.next_distribution)
     out = sys.stdout                  # named: run_app tells a full stdout by it
     with signals.StopSignals() as stop:
         try:

@@ -25,6 +25,7 @@ from charrnn_edu.commands.options import (
     MAX_SAMPLE,
     SEED,
     BatchOption,
+    CellOption,
     DataOption,
     DtypeOption,
     EncodingOption,
@@ -62,6 +63,7 @@ def train(
     epochs: Annotated[float | None, typer.Option(
         "--epochs", help="Or: train this many passes over the text.", callback=EPOCHS)] = None,
     preset: PresetOption = None,
+    cell: CellOption = None,
     hidden: Annotated[int | None, typer.Option(
         "--hidden", help=f"Hidden size m {preset_default('hidden')}.", show_default=False,
         callback=bounded(1, MAX_HIDDEN))] = None,
@@ -114,6 +116,8 @@ def train(
 ) -> None:
     """Train the RNN with the report's loop: BPTT, clipping, AdaGrad or Adam (chapters 4-6).
 
+    --cell lstm or gru trains chapter 10's or 10b's gated cell with the same loop.
+
     Writes the run folder: checkpoint.npz (latest and best parameters, resumable),
     settings.json, history.csv (loss of every iteration), samples.md and, with --val-frac,
     held_out.csv (the held-out loss), all of them at every save. Ctrl-C, SIGTERM or SIGHUP
@@ -132,10 +136,11 @@ def train(
     corpus = call(files.Corpus.of, path, text, encoding)
     folder_path = resume or out or Path("runs") / path.stem
     out_folder("--resume" if resume else "--out", folder_path)
-    chosen = {"hidden": hidden, "seq_length": seq_length, "eta": eta, "sigma": sigma,
-              "clip": clip_bound, "seed": seed, "sample_every": sample_every,
-              "sample_length": sample_length, "dtype": dtype and dtype.value, "batch": batch,
-              "val_frac": val_frac, "eval_every": eval_every}
+    chosen = {"cell": cell and cell.value, "hidden": hidden, "seq_length": seq_length,
+              "eta": eta, "sigma": sigma, "clip": clip_bound, "seed": seed,
+              "sample_every": sample_every, "sample_length": sample_length,
+              "dtype": dtype and dtype.value, "batch": batch, "val_frac": val_frac,
+              "eval_every": eval_every}
     named = preset and preset.value
     with runs.RunFolder(folder_path, create=resume is None) as folder, \
             signals.StopSignals() as stop:
