@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from clirun import run
 
-from charrnn_edu import bptt, forward
+from charrnn_edu import bptt, forward, gru, lstm
 from charrnn_edu.exercises.catalog import (
     EXERCISES,
     MISTAKES,
@@ -28,12 +28,14 @@ from charrnn_edu.exercises.catalog import (
     starter_source,
     wrong_functions,
 )
+from charrnn_edu.exercises.feedback import format_report
 from charrnn_edu.exercises.model import Check
 from charrnn_edu.exercises.progress import Progress, ProgressError, progress_file
 from charrnn_edu.exercises.runner import diagnose, run_checks
 from charrnn_edu.exercises.sandbox import InProcess
 from charrnn_edu.exercises.wire import Opaque, pack, unpack
 from charrnn_edu.forward import RNN
+from charrnn_edu.spec.properties import Case
 
 EXAMPLES = 10        # per check: the thoroughness of the properties is the chapters' tests' job
 NAMES = [exercise.name for exercise in EXERCISES]
@@ -103,6 +105,67 @@ def test_the_table_covers_the_classic_mistakes_and_names_real_checks():
     for m in MISTAKES:
         assert m.check in {c.name for c in find_exercise(m.exercise).checks}, m.key
         assert m.equation and m.title and m.advice.endswith("."), m.key
+
+
+@pytest.mark.parametrize("cell, keys", [
+    ("lstm", ["lstm-gates-swapped", "lstm-forget-without-c", "lstm-c_t-for-c_prev",
+              "lstm-tanh-prime-of-c", "lstm-cell-gradient-not-carried", "lstm-output-gate-with-c"]),
+    ("gru", ["gru-update-gate-swapped", "gru-reset-after-product", "gru-gates-swapped",
+             "gru-z-derivative-sign", "gru-tanh-prime-of-h", "gru-reset-without-h",
+             "gru-additive-path-dropped"])])
+def test_each_gated_cell_has_its_step_pair_and_classic_mistakes(cell, keys):
+    # Each mistake is caught and named by the parametrized tests above; here, that they exist.
+    names = {e.name for e in EXERCISES}
+    assert {f"{cell}-step", f"{cell}-backward-step"} <= names
+    planted = [m for m in MISTAKES if m.module.__name__ == f"charrnn_edu.{cell}"]
+    assert len(planted) >= 6 and set(keys) <= {m.key for m in planted}
+    assert {m.exercise for m in planted} == {f"{cell}-step", f"{cell}-backward-step"}
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n in ("backward-step", "lstm-step",
+                                                           "lstm-backward-step", "gru-step",
+                                                           "gru-backward-step")])
+def test_the_rerun_hint_builds_the_arguments_of_the_call_it_stands_for(name):
+    # The hint once showed the vanilla network's Case(...).build() for the LSTM's steps.
+    exercise, case = find_exercise(name), Case(seed=3, m=2, K=3, tau=2, sigma=0.5,
+                                               random_h0=True)
+    space = {"Case": Case}
+    exec("\n".join(exercise.rerun).replace("Case(...)", repr(case)), space)
+    function = exercise.functions[0]
+    parameters = list(inspect.signature(function).parameters)
+    assert "Case(...).build()" not in "\n".join(exercise.rerun)
+    function(*(space[p] for p in parameters))          # the names are the call's own
+
+
+@pytest.mark.parametrize("key, shown, rerun", [
+    ("lstm-forget-without-c", "m=1, K=2, x_t=", "backward_step_args(Case(...))"),
+    ("lstm-gates-swapped", ", c_prev=[", "lstm, h_prev, c_prev, x_t = step_args(Case(...))"),
+    ("gru-reset-without-h", ", h_prev=[", "gru, cache, y_t, dh_next = backward_step_args("),
+    ("gru-update-gate-swapped", "y_t=", "from charrnn_edu.exercises.ch10b_gru import step_args"),
+    ("h_t-in-dW", ", h0=", "rnn, cache, y_t, da_next = step_problem(Case(...))"),
+    ("h0-dropped", ", h0=", "rnn, x, y, h0 = Case(...).build()")])
+def test_a_failing_gated_step_is_shown_and_rerun_as_that_cell(key, shown, rerun):
+    exercise, learner = mistaken(next(m for m in MISTAKES if m.key == key))
+    report = run_checks(exercise, learner, EXAMPLES, shrink=False)
+    text = "\n".join(format_report(report))
+    example = next(r.example for r in report.results if r.status == "fail")
+    assert shown in example and "[Case(" in example
+    assert rerun in text and ("build()" in text) == rerun.endswith("build()"), text
+
+
+def test_the_gated_cells_travel_as_themselves_a_lab_files_by_name():
+    rng = np.random.default_rng(0)
+    model = gru.GRU.init(3, 2, rng=rng)
+    s = gru.step(model, np.zeros((2, 1)), 1)
+    cache = gru.Cache(h_prev=np.zeros((2, 1)), x_t=1, step=s)
+    back = unpack(pack((model, cache, s, lstm.LSTM.init(3, 2, rng=rng))))
+    assert isinstance(back[0], gru.GRU) and isinstance(back[3], lstm.LSTM)
+    assert all(np.array_equal(a, b) for a, b in zip(back[0], model, strict=True))
+    assert isinstance(back[1], gru.Cache) and isinstance(back[1].step, gru.Step)
+    assert back[1].x_t == 1 and isinstance(back[2], gru.Step) and back[2].z.shape == (2, 1)
+    lab = wrong_functions("gru-additive-path-dropped")
+    terms = lab["backward_step"](model, cache, 0, np.ones((2, 1)))[1]
+    assert type(terms) is not gru.GRU and isinstance(unpack(pack(terms)), gru.GRU)
 
 
 @pytest.mark.parametrize("mistake", [m for m in MISTAKES if m.exercise == "backward-step"],
@@ -355,6 +418,22 @@ def test_the_lab_plants_a_bug_the_gradient_check_finds_and_a_repair_passes(capsy
     code, out, _ = run(capsys, "lab", "check", "h_t-in-dW", "mine.py")
     assert code == 0 and "Fixed" in out and "FAILED" not in out
     assert sum(line.rstrip().endswith(" ok") for line in out.splitlines()) == 5
+
+
+def test_the_lab_plants_a_gru_mistake_its_checks_name_and_a_repair_passes(capsys, learner):
+    code, out, _ = run(capsys, "lab", "list", "gru-backward-step")
+    assert code == 0 and "gru-additive-path-dropped  gru.py" in out
+    assert run(capsys, "lab", "start", "gru-additive-path-dropped", "--to", "mine.py")[0] == 0
+    code, out, _ = run(capsys, "lab", "check", "gru-additive-path-dropped", "mine.py", "--hint")
+    assert code == 1 and "pass  matches package" in out and "FAIL  complex step" in out
+    assert "error: dh_prev (10b.16) differs" in out
+    assert "hint: z_t * dL/dh_t not carried back to h_{t-1}, breaking (10b.16)" in out
+    assert "backward_step_args(Case(...))" in out and "build()" not in out
+    mine = learner / "mine.py"
+    repaired = "dh_prev = (s.z * dh + s.r * drh"
+    mine.write_text(mine.read_text().replace("dh_prev = (s.r * drh   ", repaired))
+    code, out, _ = run(capsys, "lab", "check", "gru-additive-path-dropped", "mine.py")
+    assert code == 0 and "Fixed" in out and "FAIL" not in out, out
 
 
 def test_training_on_the_learners_own_code(capsys, learner):

@@ -21,10 +21,10 @@ them in a copy of its chapter for you to find with the gradient check, and
 ``charrnn lab check NAME FILE`` says when it is repaired. Your progress is kept in
 ``~/.charrnn/exercises.json`` (or ``$CHARRNN_HOME/exercises.json``).
 
-One exercise is one entry of its chapter's file, ``ch1_encoding.py`` ... ``ch8_training.py``:
+One exercise is one entry of its chapter's file, ``ch1_encoding.py`` ... ``ch10b_gru.py``:
 the functions to write, the checks (the properties of :mod:`charrnn_edu.spec`, or a
 comparison with the package), the probe, and the mistakes. The modules, in reading order:
-model, references, wire, confine, child, sandbox, the eight chapter files, catalog, runner,
+model, references, wire, confine, child, sandbox, the ten chapter files, catalog, runner,
 feedback, train, notebook (``check`` in a notebook, imported from here on first use), progress,
 grade, autograder. The commands `charrnn exercises` and `charrnn lab` are in
 :mod:`charrnn_edu.commands`.

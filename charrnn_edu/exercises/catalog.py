@@ -1,6 +1,6 @@
 r"""Every exercise and every mistake, in chapter order, and the files made from them.
 
-Each chapter's file (``ch1_encoding.py`` ... ``ch8_training.py``) defines its exercises with
+Each chapter's file (``ch1_encoding.py`` ... ``ch10b_gru.py``) defines its exercises with
 their checks and probes, and its classic mistakes; this module collects them, finds them by
 name, and writes what a learner gets: the starter file of an exercise (the chapter's
 equations, the signatures and docstrings of the package's functions, no bodies) and the
@@ -27,6 +27,7 @@ from charrnn_edu.exercises import (
     ch7_sampling,
     ch8_training,
     ch10_lstm,
+    ch10b_gru,
 )
 from charrnn_edu.exercises.model import Exercise, Mistake
 
@@ -35,7 +36,7 @@ __all__ = ["EXERCISES", "MISTAKES", "find_exercise", "find_mistake", "planted_so
            "starter_filename"]
 
 CHAPTERS = (ch1_encoding, ch2_forward, ch3_loss, ch4_bptt, ch5_gradcheck, ch6_adagrad,
-            ch7_sampling, ch8_training, ch10_lstm)
+            ch7_sampling, ch8_training, ch10_lstm, ch10b_gru)
 EXERCISES: tuple[Exercise, ...] = tuple(e for chapter in CHAPTERS for e in chapter.EXERCISES)
 # In chapter order, each exercise's mistakes together: a diagnosis tries them in this order.
 MISTAKES: tuple[Mistake, ...] = tuple(m for chapter in CHAPTERS for m in chapter.MISTAKES)

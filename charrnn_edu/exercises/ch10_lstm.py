@@ -13,11 +13,20 @@ from types import SimpleNamespace
 import numpy as np
 
 from charrnn_edu import lstm
-from charrnn_edu.exercises.model import PROBE, SQUARE, Check, Exercise, Mistake, pinned, small_cases
+from charrnn_edu.exercises.model import (
+    PROBE,
+    SQUARE,
+    Check,
+    Exercise,
+    Mistake,
+    described,
+    pinned,
+    small_cases,
+)
 from charrnn_edu.gradcheck import elementwise
 from charrnn_edu.spec.properties import Case
 
-__all__ = ["EXERCISES", "MISTAKES", "lstm_problem"]
+__all__ = ["EXERCISES", "MISTAKES", "lstm_problem", "step_args", "backward_step_args"]
 
 
 def lstm_problem(case: Case) -> tuple[lstm.LSTM, np.ndarray, np.ndarray, np.ndarray,
@@ -37,14 +46,20 @@ def lstm_problem(case: Case) -> tuple[lstm.LSTM, np.ndarray, np.ndarray, np.ndar
 
 # ---------------------------------------------------------------- the step forward
 
-def _step_args(case: Case) -> tuple[lstm.LSTM, np.ndarray, np.ndarray, int]:
+def step_args(case: Case) -> tuple[lstm.LSTM, np.ndarray, np.ndarray, int]:
     """The arguments ``lstm, h_prev, c_prev, x_t`` of ``step`` for step 1 of ``case``."""
     model, x, _, h, c, _, _ = lstm_problem(case)
     return model, h, c, int(x[0])
 
 
+def _shown(case: Case) -> str:
+    """A failing case as the step sees it (the rerun hint builds the rest)."""
+    _, x, y, h, c, _, _ = lstm_problem(case)
+    return described(case, x_t=int(x[0]), y_t=int(y[0]), h_prev=h[:, 0], c_prev=c[:, 0])
+
+
 def _step_matches(f: SimpleNamespace, case: Case) -> None:
-    model, h, c, x_t = _step_args(case)
+    model, h, c, x_t = step_args(case)
     mine = f.step(model, h, c, x_t)
     if not isinstance(mine, tuple) or len(mine) != 7:
         raise AssertionError("step must return Step(i, f, q, g, c, h, p), seven columns")
@@ -61,8 +76,11 @@ STEP = Exercise(
     imports="from charrnn_edu.forward import softmax\n"
             "from charrnn_edu.lstm import GATES, LSTM, Step, sigmoid",
     checks=(Check("matches package", "every column agrees with charrnn_edu.lstm.step, gates "
-                  "in the order i, f, q, g", _step_matches, small_cases(), examples=(PROBE,)),),
-    probe=lambda outcome: [outcome("step", *_step_args(case)) for case in (PROBE, SQUARE)],
+                  "in the order i, f, q, g", _step_matches, small_cases(), examples=(PROBE,),
+                  shows=_shown),),
+    probe=lambda outcome: [outcome("step", *step_args(case)) for case in (PROBE, SQUARE)],
+    rerun=("from charrnn_edu.exercises.ch10_lstm import step_args",
+           "lstm, h_prev, c_prev, x_t = step_args(Case(...))"),
 )
 
 STEP_MISTAKES = (
@@ -89,15 +107,16 @@ def _upstream_loss(model: lstm.LSTM, h: np.ndarray, c: np.ndarray, x_t: int, y_t
     return (-np.log(s.p[y_t, 0]) + (dh_next * s.h).sum() + (dc_next * s.c).sum())
 
 
-def _backward_problem(case: Case) -> tuple[lstm.LSTM, lstm.Cache, int, np.ndarray,
-                                           np.ndarray]:
+def backward_step_args(case: Case) -> tuple[lstm.LSTM, lstm.Cache, int, np.ndarray,
+                                             np.ndarray]:
+    """The arguments ``lstm, cache, y_t, dh_next, dc_next`` of ``backward_step``, step 1."""
     model, x, y, h, c, dh, dc = lstm_problem(case)
     cache = lstm.Cache(h_prev=h, c_prev=c, x_t=int(x[0]), step=lstm.step(model, h, c, int(x[0])))
     return model, cache, int(y[0]), dh, dc
 
 
 def _backward_complex(f: SimpleNamespace, case: Case) -> None:
-    model, cache, y_t, dh_next, dc_next = _backward_problem(case)
+    model, cache, y_t, dh_next, dc_next = backward_step_args(case)
     result = f.backward_step(model, cache, y_t, dh_next, dc_next)
     if not isinstance(result, tuple | list) or len(result) != 3:
         raise AssertionError("backward_step must return (dh_prev, dc_prev, terms), terms an "
@@ -128,9 +147,11 @@ BACKWARD = Exercise(
     imports="from charrnn_edu.lstm import GATES, LSTM, Cache",
     checks=(Check("complex step", "every output equals a complex-step derivative of the "
                   "step's loss, both upstream terms included", _backward_complex,
-                  small_cases(), examples=(PROBE,)),),
-    probe=lambda outcome: [outcome("backward_step", *_backward_problem(case))
+                  small_cases(), examples=(PROBE,), shows=_shown),),
+    probe=lambda outcome: [outcome("backward_step", *backward_step_args(case))
                            for case in (PROBE, SQUARE)],
+    rerun=("from charrnn_edu.exercises.ch10_lstm import backward_step_args",
+           "lstm, cache, y_t, dh_next, dc_next = backward_step_args(Case(...))"),
 )
 
 _DC = "dc = dh * s.q * (1 - tanh_c**2) + dc_next"

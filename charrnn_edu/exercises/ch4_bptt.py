@@ -96,6 +96,8 @@ BACKWARD_STEP = Exercise(
     ),
     probe=lambda outcome: [outcome("backward_step", *step_problem(case))
                            for case in (PROBE, SQUARE)],
+    rerun=("from charrnn_edu.exercises.ch4_bptt import step_problem",
+           "rnn, cache, y_t, da_next = step_problem(Case(...))"),
 )
 
 BACKWARD_STEP_MISTAKES = (

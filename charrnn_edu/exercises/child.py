@@ -60,7 +60,8 @@ class Refused(ImportError):
 # another shape (sampling steps the network forward): those after the last chapter under test
 # are hidden whole, and so is the rest of the package (its checks, mistakes and oracles).
 CHAPTERS = tuple(f"charrnn_edu.{m}" for m in ("encoding", "forward", "loss", "bptt",
-                                              "gradcheck", "adagrad", "sampling", "lstm"))
+                                              "gradcheck", "adagrad", "sampling", "lstm",
+                                              "gru"))
 
 
 def answers_rule(exercises: Sequence[Exercise], functions: Sequence[Callable] = (),

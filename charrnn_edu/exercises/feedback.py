@@ -49,10 +49,7 @@ def format_report(report: Report, hints: bool = True) -> list[str]:
         for kind, name in report.notes.items():
             lines += ["", wrap(f"note: {name} {notes[kind]}", "")]
     if any("[Case(" in r.example for r in report.results if r.status == "fail"):
-        step = report.exercise.name == "backward-step"
         lines += ["", "To rerun an example [Case(...)] in Python:",
                   "  from charrnn_edu.spec.properties import Case",
-                  *(["  from charrnn_edu.exercises.ch4_bptt import step_problem",
-                     "  rnn, cache, y_t, da_next = step_problem(Case(...))"]
-                    if step else ["  rnn, x, y, h0 = Case(...).build()"])]
+                  *(f"  {line}" for line in report.exercise.rerun)]
     return lines

@@ -2,7 +2,7 @@ r"""What an exercise is: the functions to write, the checks that grade them, the
 
 An :class:`Exercise` carries everything that grades it: its :class:`Check`\ s and its probe.
 A :class:`Mistake` is the package's own code with one line (rarely two) changed. Each
-chapter's file (``ch1_encoding.py`` ... ``ch8_training.py``) writes its exercises and its
+chapter's file (``ch1_encoding.py`` ... ``ch10b_gru.py``) writes its exercises and its
 mistakes side by side with these; :mod:`~charrnn_edu.exercises.catalog` collects them. The
 helpers at the end are what the chapters' checks share.
 """
@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
 
+import numpy as np
 from hypothesis import strategies as st
 
 from charrnn_edu.spec.properties import Case, assert_close
 from charrnn_edu.spec.strategies import cases
 
 __all__ = ["Check", "Exercise", "Mistake", "Status", "CheckResult", "Probe", "pinned",
-           "small_cases", "PROBE", "SQUARE"]
+           "small_cases", "abbreviated", "described", "PROBE", "SQUARE"]
 
 # ``outcome(name, *args)`` runs one call of the functions under test for a diagnosis; a
 # probe makes its fixed calls through it and returns what they gave.
@@ -42,6 +43,9 @@ class Check:
         Where the examples come from; None for one fixed case, described by ``fixed``.
     labels : tuple of str
         Names of the parts of a tuple example, to show it as ``ids = [], K = 1``.
+    shows : callable or None
+        ``shows(example)``, the failing example in one line, for a check whose cases are not
+        the vanilla problem of ``Case.build()`` (see :func:`described`); None for the default.
     examples : tuple
         Examples tried before any is drawn, like Hypothesis's ``@example``: each planted
         mistake this check must catch fails on one of them, so catching it does not hang on
@@ -55,6 +59,7 @@ class Check:
     fixed: str = ""
     labels: tuple[str, ...] = ()
     examples: tuple[Any, ...] = ()
+    shows: Callable[[Any], str] | None = None
 
     def __post_init__(self) -> None:
         # (strategy, labels) splatted by position once put the labels in ``fixed``.
@@ -71,7 +76,8 @@ class Exercise:
     ----------
     name, title : str
         What ``charrnn exercises`` calls it, and one line for its list.
-    chapter : int
+    chapter : int or str
+        The chapter's number as its page writes it: 4, or "10b".
     module : ModuleType
         The chapter's module; its docstring holds the equations.
     functions : tuple of callable
@@ -87,10 +93,14 @@ class Exercise:
         The starter's import lines: what the learner may use from earlier chapters.
     promise : str
         Added to the starter's docstring: what the checks test that the docstring leaves out.
+    rerun : tuple of str
+        The Python lines, after ``from charrnn_edu.spec.properties import Case``, that build
+        again what a failing example ``[Case(...)]`` stands for: the arguments of the call
+        when the exercise's chapter file has a function that makes them.
     """
 
     name: str
-    chapter: int
+    chapter: int | str
     module: ModuleType
     title: str
     functions: tuple[Callable, ...]
@@ -99,6 +109,7 @@ class Exercise:
     equations: tuple[str, ...] = ()
     imports: str = ""
     promise: str = ""
+    rerun: tuple[str, ...] = ("rnn, x, y, h0 = Case(...).build()",)
 
     @property
     def function_names(self) -> tuple[str, ...]:
@@ -184,6 +195,22 @@ def pinned(outputs: list[tuple[str, Any, Any]], rtol: float, atol: float) -> Non
                              + (f"; also wrong: {', '.join(f for f, _ in failures[1:])}"
                                 if failures[1:] else "")
                              + (f"; right: {', '.join(right)}" if right else ""))
+
+
+def abbreviated(a: np.ndarray) -> str:
+    """An array on one line, four digits, at most 16 elements shown: ``[0.7527, -0.1]``."""
+    with np.printoptions(precision=4, threshold=16, edgeitems=3, linewidth=10_000):
+        return " ".join(np.array2string(np.asarray(a), separator=", ").split())
+
+
+def described(case: Case, **parts: Any) -> str:
+    """``m=1, K=2, x_t=1, h_prev=[0.7527] [Case(...)]``: a case by what the check gives.
+
+    Arrays in ``parts`` are :func:`abbreviated`, anything else shown as it is.
+    """
+    shown = [f"{name}={abbreviated(v) if isinstance(v, np.ndarray) else v}"
+             for name, v in parts.items()]
+    return ", ".join([f"m={case.m}", f"K={case.K}", *shown]) + f" [{case!r}]"
 
 
 # The problems of the probes. m, K and tau all differ in PROBE, so a transpose shows; SQUARE

@@ -158,14 +158,14 @@ def check(name: str, *functions: Callable, examples: int = DEFAULT_EXAMPLES,
     return Verdict(report, "checked in a child process")
 
 
-def exercise_cells(chapter: int) -> list[str]:
+def exercise_cells(chapter: int | str) -> list[str]:
     """The code of the cells that end a chapter's notebook: each exercise, written and checked.
 
     Each cell holds the exercise's imports, its functions with a ``raise NotImplementedError``
     body to replace, and the ``check`` that grades them; run as it is, it says they wait.
     """
     cells = []
-    for exercise in (e for e in EXERCISES if e.chapter == chapter):
+    for exercise in (e for e in EXERCISES if str(e.chapter) == str(chapter)):
         imports = ["import numpy as np", *exercise.imports.splitlines(),
                    "from charrnn_edu.exercises import check"]
         stubs = [f"def {signature_text(f)}:\n    # {exercise.title}: your code here"

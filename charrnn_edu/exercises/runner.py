@@ -20,7 +20,14 @@ from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException, NoSuchExample
 
 from charrnn_edu.exercises.catalog import MISTAKES, wrong_functions
-from charrnn_edu.exercises.model import Check, CheckResult, Exercise, Mistake
+from charrnn_edu.exercises.model import (
+    Check,
+    CheckResult,
+    Exercise,
+    Mistake,
+    abbreviated,
+    described,
+)
 from charrnn_edu.exercises.sandbox import InProcess, Learner, LearnerError, Stopped
 from charrnn_edu.forward import NAMES, RNN
 from charrnn_edu.spec.properties import Case
@@ -61,14 +68,13 @@ def compact(value: Any, width: int = 300, labels: tuple[str, ...] = ()) -> str:
                          for label, v in zip(labels, value, strict=True))
     elif isinstance(value, Case):
         _, x, y, h0 = value.build()
-        h0_text = "zeros" if not h0.any() else compact(h0[:, 0])
-        text = f"m={value.m}, K={value.K}, x={x.tolist()}, y={y.tolist()}, h0={h0_text} [{value!r}]"
+        text = described(value, x=x.tolist(), y=y.tolist(),
+                         h0=h0[:, 0] if h0.any() else "zeros")
     elif isinstance(value, RNN):
         text = "RNN(" + ", ".join(f"{n}={compact(a)}" for n, a in zip(NAMES, value,
                                                                        strict=True)) + ")"
     elif isinstance(value, np.ndarray):
-        with np.printoptions(precision=4, threshold=16, edgeitems=3, linewidth=10_000):
-            text = " ".join(np.array2string(value, separator=", ").split())
+        text = abbreviated(value)
     elif isinstance(value, tuple):
         text = "(" + ", ".join(compact(v) for v in value) + ")"
     else:
@@ -123,7 +129,8 @@ def _run_one(check: Check, f: Any, examples: int, shrink: bool) -> CheckResult:
         return CheckResult(check, "fail", "the function does not give the same result on the "
                            "same input: does it keep state between calls?"
                            if "Flaky" in type(err).__name__ else _one_line(err))
-    shown = check.fixed or compact(smallest, labels=check.labels)
+    shown = check.fixed or (check.shows(smallest) if check.shows is not None
+                            else compact(smallest, labels=check.labels))
     try:
         body(smallest)
     except Exception as err:
@@ -149,8 +156,8 @@ def _signs(outcomes: list[Any]) -> dict[tuple, Any]:
     signs = {}
 
     def walk(value: Any, where: tuple) -> None:
-        # Chapter 10's LSTM by name: a lab file's is its own copy of the class.
-        if isinstance(value, RNN | tuple | list) or (type(value).__name__ == "LSTM"
+        # Chapter 10's LSTM and 10b's GRU by name: a lab file's is its own copy of the class.
+        if isinstance(value, RNN | tuple | list) or (type(value).__name__ in ("LSTM", "GRU")
                                                      and is_dataclass(value)):
             signs[(*where, "length")] = len(list(value))
             for i, v in enumerate(value):

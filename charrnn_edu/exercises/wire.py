@@ -16,6 +16,10 @@ import numpy as np
 
 from charrnn_edu.bptt import Cache
 from charrnn_edu.forward import NAMES, RNN
+from charrnn_edu.gru import GRU
+from charrnn_edu.gru import NAMES as GRU_NAMES
+from charrnn_edu.gru import Cache as GRUCache
+from charrnn_edu.gru import Step as GRUStep
 from charrnn_edu.lstm import LSTM
 from charrnn_edu.lstm import NAMES as LSTM_NAMES
 from charrnn_edu.lstm import Cache as LSTMCache
@@ -41,7 +45,8 @@ def pack(value: Any) -> bytes:
     """``value`` as bytes: numbers, str, None, tuples, lists, str-keyed dicts, arrays, RNNs, Caches.
 
     An RNN and chapter 4's :class:`~charrnn_edu.bptt.Cache` arrive as themselves: the
-    learner's code reads their parts by name.
+    learner's code reads their parts by name. So do chapter 10's LSTM, Cache and Step and
+    chapter 10b's GRU, Cache and Step.
     """
     blobs: list[bytes] = []
     offset = 0
@@ -52,10 +57,13 @@ def pack(value: Any) -> bytes:
             return {"RNN": [encode(a) for a in v]}
         if isinstance(v, Cache):
             return {"Cache": [encode(a) for a in v]}
-        # Chapter 10's, read by name too; a lab file's LSTM is its own copy of the class.
-        if type(v).__name__ == "LSTM" and is_dataclass(v) and not isinstance(v, type):
-            return {"LSTM": [encode(getattr(v, name, None)) for name in LSTM_NAMES]}
-        for kind, tag in ((LSTMCache, "LSTMCache"), (LSTMStep, "LSTMStep")):
+        # Chapters 10's and 10b's, read by name too; a lab file's LSTM or GRU is its own
+        # copy of the class.
+        for cell, names in (("LSTM", LSTM_NAMES), ("GRU", GRU_NAMES)):
+            if type(v).__name__ == cell and is_dataclass(v) and not isinstance(v, type):
+                return {cell: [encode(getattr(v, name, None)) for name in names]}
+        for kind, tag in ((LSTMCache, "LSTMCache"), (LSTMStep, "LSTMStep"),
+                          (GRUCache, "GRUCache"), (GRUStep, "GRUStep")):
             if isinstance(v, kind):
                 return {tag: [encode(a) for a in v]}
         if isinstance(v, np.ndarray | np.generic):
@@ -108,6 +116,9 @@ def unpack(data: bytes) -> Any:
                     "LSTM": lambda b: LSTM(*map(decode, b)),
                     "LSTMCache": lambda b: LSTMCache(*map(decode, b)),
                     "LSTMStep": lambda b: LSTMStep(*map(decode, b)),
+                    "GRU": lambda b: GRU(*map(decode, b)),
+                    "GRUCache": lambda b: GRUCache(*map(decode, b)),
+                    "GRUStep": lambda b: GRUStep(*map(decode, b)),
                     "tuple": lambda b: tuple(map(decode, b)), "opaque": Opaque,
                     "list": lambda b: list(map(decode, b)),
                     "dict": lambda b: {k: decode(x) for k, x in b.items()}}
