@@ -24,35 +24,51 @@ __all__ = ["state_gradient_curves", "draw_state_gradients", "equal_parameters",
 
 # --8<-- [start:curves]
 def state_gradient_curves(x: np.ndarray, y: np.ndarray, K: int, m: int = 100,
-                          sigma: float = 0.01, seed: int = 0) -> dict[str, np.ndarray]:
+                          sigma: float = 0.01, seed: int = 0,
+                          trained: tuple[RNN, LSTM] | None = None) -> dict[str, np.ndarray]:
     r"""``||d l_t / d state_0||`` against t for fresh networks of hidden size m, from zero states.
+
+    ``trained``, a trained vanilla network and a trained LSTM (of any size), adds their
+    curves: what training did to each path.
 
     Returns
     -------
     dict of str to ndarray of shape (tau,)
         The vanilla network's :math:`\partial \ell_t / \partial h_0` (chapter 4b); the LSTM's
         :math:`\partial \ell_t / \partial h_0` and :math:`\partial \ell_t / \partial c_0`;
-        and :math:`\partial \ell_t / \partial c_0` of the same LSTM with a forget bias of 0.
+        :math:`\partial \ell_t / \partial c_0` of the same LSTM with a forget bias of 0; and
+        with ``trained``, the trained vanilla network's and the trained LSTM's.
     """
     zeros = np.zeros((m, 1))                                                   # (m, 1)
     vanilla = RNN.init(K, m, sigma, rng=np.random.default_rng(seed))
     lstm = LSTM.init(K, m, sigma, rng=np.random.default_rng(seed))
     unbiased = LSTM.init(K, m, sigma, rng=np.random.default_rng(seed), forget_bias=0.0)
     dh0, dc0 = state_gradients(lstm, x, y, zeros, zeros)
-    return {"vanilla RNN: d l_t / d h_0": h0_gradients(vanilla, x, y, zeros),
-            "LSTM: d l_t / d h_0": dh0,
-            "LSTM: d l_t / d c_0": dc0,
-            "LSTM, forget bias 0: d l_t / d c_0": state_gradients(unbiased, x, y, zeros,
-                                                                  zeros)[1]}
+    curves = {"vanilla RNN: d l_t / d h_0": h0_gradients(vanilla, x, y, zeros),
+              "LSTM: d l_t / d h_0": dh0,
+              "LSTM: d l_t / d c_0": dc0,
+              "LSTM, forget bias 0: d l_t / d c_0": state_gradients(unbiased, x, y, zeros,
+                                                                    zeros)[1]}
+    if trained is not None:
+        rnn, cell = (model.map(lambda theta: theta.astype(np.float64)) for model in trained)
+        start, state = np.zeros((rnn.m, 1)), np.zeros((cell.m, 1))
+        curves["trained vanilla RNN: d l_t / d h_0"] = h0_gradients(rnn, x, y, start)
+        curves["trained LSTM: d l_t / d c_0"] = state_gradients(cell, x, y, state, state)[1]
+    return curves
 # --8<-- [end:curves]
 
 
 def draw_state_gradients(curves: dict[str, np.ndarray], tau: int = 25) -> Figure:
-    """Log-scale plot of :func:`state_gradient_curves` against t, with BPTT's tau marked."""
+    """Log-scale plot of :func:`state_gradient_curves` against t, with BPTT's tau marked.
+
+    Fresh networks' curves are solid, the LSTM without its forget bias dashed, trained
+    networks' dotted.
+    """
     fig = Figure(figsize=(8, 4.4), dpi=110, layout="constrained")
     ax = fig.add_subplot()
     floor = np.finfo(float).tiny
-    for (label, sizes), style in zip(curves.items(), ("-", "-", "-", "--"), strict=False):
+    for label, sizes in curves.items():
+        style = ":" if label.startswith("trained") else "--" if "bias 0" in label else "-"
         ax.semilogy(np.arange(1, len(sizes) + 1), np.maximum(sizes, floor), style,
                     linewidth=1.6, label=label)
     ax.axvline(tau, color="0.3", linestyle="--", linewidth=1)
@@ -60,8 +76,7 @@ def draw_state_gradients(curves: dict[str, np.ndarray], tau: int = 25) -> Figure
             va="top", fontsize=8, color="0.3")
     ax.set_xlabel("t: the step whose loss is differentiated")
     ax.set_ylabel(r"$\|\partial \ell_t / \partial h_0\|_2$, $\|\partial \ell_t / \partial c_0\|_2$")
-    ax.set_title("Fresh networks: how much the loss t steps later depends on the start",
-                 fontsize=11)
+    ax.set_title("How much the loss t steps later depends on the start", fontsize=11)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return fig

@@ -43,16 +43,18 @@ TRAINED_ITERATIONS = 3000
 # ------------------------------------------------------------------ a trained model
 
 def trained_model(iterations: int = TRAINED_ITERATIONS, seed: int = 0,
-                  text: str | None = None) -> Trainer:
+                  text: str | None = None, cell: str = "vanilla") -> Trainer:
     """A model trained with the report's settings on the bundled text (or ``text``).
 
     ``Trainer`` (chapter 8) with m = 100, tau = 25, AdaGrad, a sample every 1,000
     iterations. 3,000 iterations take a few seconds and are far from converged (chapter 8's
     report run takes 200,000), but the network has already learnt spaces, common letter
     pairs and short words, and its W has grown far beyond the initial sigma = 0.01.
+    ``cell`` trains chapter 10's LSTM or 10b's GRU with the same settings instead.
     """
     text = read_text(default_corpus()) if text is None else text
-    trainer = Trainer.start(text, Settings(seed=seed, sample_every=1000, sample_length=120))
+    trainer = Trainer.start(text, Settings(cell=cell, seed=seed, sample_every=1000,
+                                           sample_length=120))
     trainer.run(iterations)
     return trainer
 

@@ -239,7 +239,8 @@ def figures_and_values() -> tuple[dict[str, Any], dict[str, float]]:
         "h0-gradients.svg": ex.draw_h0_gradients(
             {k: ex.h0_gradients(r, x, y, h0) for k, r in models.items()}),
         "gradcheck-steps.svg": ex.draw_step_errors(ex.step_errors()),
-        "state-gradients.svg": gx.draw_state_gradients(gx.state_gradient_curves(x, y, K, m)),
+        "state-gradients.svg": gx.draw_state_gradients(gx.state_gradient_curves(
+            x, y, K, m, trained=(trained.rnn, tx.trained_model(cell="lstm").rnn))),
         "streams.svg": tx.draw_streams(),
     }
     return figures, values

@@ -1,6 +1,7 @@
 """The three cells behind one face (charrnn_edu.cells), proven equal to their chapters, and
 trained, resumed, sampled and evaluated the same way."""
 
+import json
 import math
 
 import numpy as np
@@ -184,3 +185,18 @@ def test_the_vanilla_cell_is_chapter_4_unchanged():
     trainer = Trainer.start(TEXT, settings)
     assert type(trainer.rnn) is RNN and trainer.cell is CELLS["vanilla"]
     assert trainer.h.shape == (5, 1)
+
+
+def test_the_report_checks_and_trains_the_cell_it_is_given(capsys, tmp_path, corpus):
+    out = tmp_path / "report"
+    code, _, err = run(capsys, "report", "--quick", "--cell", "gru", "--quiet", "--data", corpus,
+                       "--final-length", "50", "--out", out)
+    assert code == 0, err
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["settings"]["cell"] == "gru" and report["gradcheck"]["passed"]
+    # The table is chapter 10b's: its parameters are b, d, U, W, V, with 3m rows in U.
+    rows = report["gradcheck"]["tables"]["random"]
+    assert [row["parameter"] for row in rows] == ["b", "d", "U", "W", "V"]
+    assert rows[2]["shape"] == [3 * report["gradcheck"]["hidden"], len(set(corpus.read_text(
+        encoding="utf-8")))]
+    assert "with the GRU cell" in (out / "report.md").read_text(encoding="utf-8")

@@ -277,3 +277,21 @@ def test_the_state_gradient_figure_shows_the_cell_path_alive_and_is_reproducible
     first = out.read_bytes()
     save_figure(gated_experiments.draw_state_gradients(curves), out)
     assert first.lstrip().startswith(b"<?xml") and out.read_bytes() == first
+
+
+def test_trained_networks_add_their_curves():
+    from charrnn_edu.forward import RNN
+
+    rng = np.random.default_rng(1)
+    x, y = rng.integers(0, 6, 20), rng.integers(0, 6, 20)
+    # Stand-ins for trained networks: other sizes and weights than the fresh ones.
+    trained = (RNN.init(6, 5, 0.3, rng=rng), LSTM.init(6, 4, 0.3, rng=rng))
+    curves = gated_experiments.state_gradient_curves(x, y, K=6, m=8, trained=trained)
+    fresh = gated_experiments.state_gradient_curves(x, y, K=6, m=8)
+    assert list(curves)[:4] == list(fresh) and len(curves) == 6
+    from charrnn_edu.experiments import h0_gradients
+    np.testing.assert_allclose(curves["trained vanilla RNN: d l_t / d h_0"],
+                               h0_gradients(trained[0], x, y, np.zeros((5, 1))))
+    np.testing.assert_allclose(curves["trained LSTM: d l_t / d c_0"],
+                               state_gradients(trained[1], x, y, np.zeros((4, 1)),
+                                               np.zeros((4, 1)))[1])

@@ -132,7 +132,9 @@ def report(
             train=lambda trainer, total, saved: train_run(
                 trainer, total, run.path, corpus, CHECKPOINT_EVERY, stop, quiet, saved),
             checked=checked, resumed=resumed, final_length=final_length, seed=seed,
-            title=f"Reproducing the report on {path.name}" + (" (quick)" if quick else ""),
+            title=f"Reproducing the report on {path.name}"
+            + ("" if settings.cell == "vanilla" else f" with the {settings.cell.upper()} cell")
+            + (" (quick)" if quick else ""),
             command=command, preset=preset.value, evolution_every=evolution_every,
             evolution_until=evolution_until)
         trainer = made.trainer
