@@ -5,9 +5,12 @@ float32, the last 5% of the text held out) on the bundled corpus, at the preset'
 (m = 256 for every cell) and at the vanilla network's parameter count (the m that gives an
 LSTM or a GRU about as many parameters as the vanilla network with m = 256). Every tenth of an
 epoch it stops the clock and measures the held-out loss in bits per character (the clock
-counts training only). Writes a figure and a Markdown table, and the measurements as JSON::
+counts training only). Each run trains whole epochs, as many as fit in ``--seconds`` (at
+least one): the held-out part is the end of the text, so its loss dips as each epoch ends
+on the text just before it, and runs are compared at the ends of epochs. Writes a figure, a
+Markdown table, and the measurements as JSON::
 
-    python benchmarks/cells.py [--data data/shakespeare.txt] [--epochs 1] [--jobs 1]
+    python benchmarks/cells.py [--data data/shakespeare.txt] [--seconds 110] [--jobs 1]
                                [--clock wall] [--out docs/measured]
 
 Each run is its own process with one BLAS thread; ``--jobs 1`` (the default) runs them one at
@@ -42,54 +45,50 @@ BASE = replace(PRESETS["tuned"], sample_every=10**9, sample_length=0, eval_every
 """The tuned preset, with the sampling and the in-loop held-out loss left to this script."""
 
 
-def train(path: str, cell: str, hidden: int, epochs: float, clock: str) -> dict:
-    """One run: (seconds of training, iteration, held-out bits) every tenth of an epoch."""
+def train(path: str, cell: str, hidden: int, seconds: float, clock: str) -> dict:
+    """One run: (seconds of training, iteration, held-out bits) every tenth of an epoch.
+
+    Whole epochs, until the next one would end beyond ``seconds`` (at least one).
+    """
     text = read_text(Path(path))
     settings = replace(BASE, cell=cell, hidden=hidden)
     trainer = Trainer.start(text, settings, vocab=Vocabulary.from_text(text))
     now = time.perf_counter if clock == "wall" else time.process_time
-    per_epoch = trainer.iterations_per_epoch
-    total, stops = round(epochs * per_epoch), max(1, round(10 * epochs))
-    points, spent = [], 0.0
-    for k in range(1, stops + 1):
-        start = now()
-        trainer.run(round(k * total / stops))
-        spent += now() - start
-        bits = held_out_loss(trainer.rnn, trainer.held_out) / math.log(2)
-        points.append((spent, trainer.iteration, bits))
-        print(f"{cell:7} m = {hidden:3}: iteration {trainer.iteration:6,}, {spent:6.0f} s, "
-              f"held-out {bits:.3f} bits/char", flush=True)
-    return {"cell": cell, "hidden": hidden,
+    per_epoch, points, spent, epochs = trainer.iterations_per_epoch, [], 0.0, 0
+    while epochs == 0 or spent + spent / epochs <= seconds:
+        for k in range(1, 11):
+            start = now()
+            trainer.run(round((epochs + k / 10) * per_epoch))
+            spent += now() - start
+            bits = held_out_loss(trainer.rnn, trainer.held_out) / math.log(2)
+            points.append((spent, trainer.iteration, bits))
+            print(f"{cell:7} m = {hidden:3}: iteration {trainer.iteration:7,}, {spent:6.0f} s, "
+                  f"held-out {bits:.3f} bits/char", flush=True)
+        epochs += 1
+    return {"cell": cell, "hidden": hidden, "per_epoch": per_epoch,
             "parameters": CELLS[cell].parameters(hidden, len(trainer.vocab)),
             "points": points}
 
 
 def markdown(runs: list[dict], command: str, about: str) -> str:
-    """The table: each run's size, speed and held-out bits at the end and at equal time."""
-    budget = min(run["points"][-1][0] for run in runs)     # the time every run reached
-
-    def at(run: dict, seconds: float) -> float:            # bits at a time, interpolated
-        pts = [(0.0, math.nan), *((s, b) for s, _, b in run["points"])]
-        for (s0, b0), (s1, b1) in zip(pts, pts[1:], strict=False):
-            if s1 >= seconds:
-                return b1 if math.isnan(b0) else b0 + (b1 - b0) * (seconds - s0) / (s1 - s0)
-        return pts[-1][1]
-
+    """The table: each run's size and speed, its held-out bits after one epoch and at the end."""
     lines = [f"Measured with `{command}` on {about}. Machine: {machine()}.", "",
-             "| cell | m | parameters | ms per iteration | held-out bits per character at "
-             f"the end | at {budget:.0f} s |", "|---|---:|---:|---:|---:|---:|"]
+             "| cell | m | parameters | ms per iteration | held-out bits per character after "
+             "1 epoch | seconds | epochs in the budget | held-out bits at the end | seconds |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for run in runs:
+        first = next(p for p in run["points"] if p[1] == run["per_epoch"])
         seconds, iterations, bits = run["points"][-1]
         lines.append(f"| {run['cell']} | {run['hidden']} | {run['parameters']:,} | "
-                     f"{1000 * seconds / iterations:.2f} | {bits:.3f} | "
-                     f"{at(run, budget):.3f} |")
+                     f"{1000 * seconds / iterations:.2f} | {first[2]:.3f} | {first[0]:.0f} | "
+                     f"{iterations // run['per_epoch']} | {bits:.3f} | {seconds:.0f} |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=default_corpus())
-    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--seconds", type=float, default=110.0)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     parser.add_argument("--out", type=Path, default=Path("docs/measured"))
@@ -99,15 +98,15 @@ def main() -> None:
     rows = [("vanilla", m), ("lstm", m), ("gru", m),
             *((cell, equal_parameters(cell, "vanilla", m, K)) for cell in ("lstm", "gru"))]
     with ProcessPoolExecutor(args.jobs) as pool:
-        runs = list(pool.map(train, *zip(*((str(args.data), cell, hidden, args.epochs,
+        runs = list(pool.map(train, *zip(*((str(args.data), cell, hidden, args.seconds,
                                             args.clock) for cell, hidden in rows),
                                           strict=True)))
     command = ("python benchmarks/cells.py" + (f" --data {args.data}" if args.data !=
                                                default_corpus() else "")
-               + f" --epochs {args.epochs:g} --jobs {args.jobs} --clock {args.clock}")
-    about = (f"{args.data.name} ({len(text):,} characters, K = {K}), {args.epochs:g} epoch(s) "
-             f"of `--preset tuned` per run, {args.clock}-clock seconds of training, "
-             f"{args.jobs} run(s) at a time")
+               + f" --seconds {args.seconds:g} --jobs {args.jobs} --clock {args.clock}")
+    about = (f"{args.data.name} ({len(text):,} characters, K = {K}), `--preset tuned` with "
+             f"each cell, whole epochs within {args.seconds:g} {args.clock}-clock seconds of "
+             f"training per run, {args.jobs} run(s) at a time")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cells.json").write_text(json.dumps({"command": command, "about": about,
                                                      "runs": runs}, indent=1) + "\n")

@@ -200,3 +200,20 @@ def test_the_report_checks_and_trains_the_cell_it_is_given(capsys, tmp_path, cor
     assert rows[2]["shape"] == [3 * report["gradcheck"]["hidden"], len(set(corpus.read_text(
         encoding="utf-8")))]
     assert "with the GRU cell" in (out / "report.md").read_text(encoding="utf-8")
+
+
+@given(name=st.sampled_from(tuple(CELLS)), m=st.integers(1, 300), K=st.integers(2, 300),
+       tau=st.integers(1, 100), B=st.integers(1, 64))
+def test_the_memory_estimate_counts_the_cells_parameters_and_buffers(name, m, K, tau, B):
+    from charrnn_edu.evaluation import memory_parts
+
+    settings = Settings(cell=name, hidden=m, seq_length=tau, batch=B, dtype="float32")
+    parts = memory_parts(1000, K, settings)
+    cell = CELLS[name]
+    # Ten copies of the parameters, 4 bytes each in float32; the buffers grow with G m + K.
+    assert parts["parameters"] == 40 * cell.parameters(m, K)
+    assert parts["buffers"] == 4 * 8 * tau * B * (cell.gates * m + K)
+    if name != "vanilla":
+        vanilla = memory_parts(1000, K, Settings(hidden=m, seq_length=tau, batch=B,
+                                                 dtype="float32"))
+        assert parts["parameters"] > vanilla["parameters"]
