@@ -16,6 +16,10 @@ on the machine do not inflate; whole processes (--process) in wall time.
                                                     #   textbook loop's own script
     python benchmarks/speed.py --batches            # characters per second with B = 1, 8,
                                                     #   32, 64 streams, float64 and float32
+    python benchmarks/speed.py --cell lstm          # milliseconds per iteration of chapter
+                                                    #   10's gradients and step against the
+                                                    #   gated engine's, m = 100 and 256,
+                                                    #   tau = 25 and 50 (--cell gru: 10b's)
 
 Speed is measured here, never in the test suite.
 """
@@ -44,10 +48,12 @@ sys.path.insert(0, str(HERE))
 import ladder  # noqa: E402
 import textbook  # noqa: E402
 
-from charrnn_edu.adagrad import AdaGrad  # noqa: E402
+from charrnn_edu import gru, lstm  # noqa: E402
+from charrnn_edu.adagrad import AdaGrad, clip  # noqa: E402
 from charrnn_edu.encoding import Vocabulary  # noqa: E402
 from charrnn_edu.files import default_corpus, read_text  # noqa: E402
 from charrnn_edu.forward import RNN  # noqa: E402
+from charrnn_edu.gated_engine import GRUEngine, LSTMEngine  # noqa: E402
 from charrnn_edu.training import Settings, Trainer  # noqa: E402
 
 
@@ -102,6 +108,36 @@ def rung_rate(build: Callable, dtype: type, data: np.ndarray, K: int, iterations
     return iterations / (time.process_time() - start)
 
 
+def cell_ms(cell: str, fast: bool, m: int, tau: int, data: np.ndarray, K: int,
+            iterations: int, dtype: type = np.float64) -> float:
+    """Milliseconds per iteration (gradients, clipping, AdaGrad) of a gated cell, B = 1: the
+    chapter's ``gradients`` and ``AdaGrad.step`` as written, or the cell's engine."""
+    chapter = lstm if cell == "lstm" else gru
+    kind = chapter.LSTM if cell == "lstm" else chapter.GRU
+    model = kind.init(K, m, 0.01, rng=np.random.default_rng(0)).map(lambda a: a.astype(dtype))
+    opt, rows = AdaGrad(), 2 if cell == "lstm" else 1
+    state = np.zeros((rows * m, 1), dtype)
+    if fast:
+        engine = (LSTMEngine if cell == "lstm" else GRUEngine)(model, opt, model.copy(),
+                                                                tau=tau, clip=5.0)
+    start = time.process_time()
+    for i in range(iterations):
+        e = (i * tau) % (len(data) - tau - 1)
+        x, y = data[e:e + tau], data[e + 1:e + tau + 1]
+        if fast:
+            engine.loss_and_gradients(x, y, state)
+            engine.update()
+            state = engine.h
+        else:
+            if cell == "lstm":
+                _, grads, h, c = chapter.gradients(model, x, y, state[:m], state[m:])
+                state = np.vstack([h, c])
+            else:
+                _, grads, state = chapter.gradients(model, x, y, state)
+            opt.step(model, clip(grads))
+    return 1000 * (time.process_time() - start) / iterations
+
+
 def alternate(rounds: int, baseline: Callable[[], float],
               contenders: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
     """Each round runs the baseline, then every contender, then the baseline again; returns
@@ -136,6 +172,8 @@ def main() -> None:
                       help="time each technique of the engine, one at a time")
     mode.add_argument("--batches", action="store_true",
                       help="characters per second of the engine with B = 1, 8, 32, 64 streams")
+    mode.add_argument("--cell", choices=["lstm", "gru"],
+                      help="ms per iteration of a gated cell: its chapter against its engine")
     mode.add_argument("--process", type=int, metavar="N",
                       help="time whole processes of N iterations: charrnn train and textbook.py")
     args = parser.parse_args()
@@ -144,6 +182,9 @@ def main() -> None:
     data = vocab.encode(text).astype(np.int64)
     K = len(vocab)
     print(f"machine: {machine()}")
+    if args.cell:
+        cell_table(args, data, K)
+        return
     print(f"m = 100, tau = 25, K = {K}; {args.rounds} rounds; medians of each one's rates")
 
     if args.process:
@@ -214,6 +255,34 @@ def main() -> None:
         args.markdown.write_text(
             f"Measured with `{command.split(' --markdown')[0]}` on {time.strftime('%Y-%m-%d')}: "
             f"{machine()}.\n\n" + "\n".join(table) + "\n", encoding="utf-8")
+
+def cell_table(args: argparse.Namespace, data: np.ndarray, K: int) -> None:
+    """``--cell``: the chapter and the engine alternate, round after round, at each size."""
+    engine_n = max(10, args.iterations // 10)              # 200 by default; the chapter a
+    chapter_n = max(2, engine_n // 20)                     # twentieth: it is that much slower
+    print(f"--cell {args.cell}, K = {K}, B = 1, AdaGrad and clipping; {args.rounds} rounds of "
+          f"{chapter_n} chapter and {engine_n} engine iterations; medians, ms per iteration")
+    table = ["| m | tau | chapter (ms) | engine float64 (ms) | engine float32 (ms) | "
+             "chapter / engine float64 |", "|---:|---:|---:|---:|---:|---:|"]
+    for m in (100, 256):
+        for tau in (25, 50):
+            runs: dict[str, list[float]] = {"chapter": [], "float64": [], "float32": []}
+            for _ in range(args.rounds):
+                runs["chapter"].append(cell_ms(args.cell, False, m, tau, data, K, chapter_n))
+                runs["float64"].append(cell_ms(args.cell, True, m, tau, data, K, engine_n))
+                runs["float32"].append(cell_ms(args.cell, True, m, tau, data, K, engine_n,
+                                               np.float32))
+            chapter, f64, f32 = (statistics.median(runs[k]) for k in runs)
+            table.append(f"| {m} | {tau} | {chapter:.2f} | {f64:.3f} | {f32:.3f} | "
+                         f"{chapter / f64:.1f}× |")
+            print(table[-1], flush=True)
+    print("\n" + "\n".join(table))
+    if args.markdown:
+        command = "python benchmarks/speed.py " + " ".join(sys.argv[1:])
+        args.markdown.write_text(
+            f"Measured with `{command.split(' --markdown')[0]}` on {time.strftime('%Y-%m-%d')}: "
+            f"{machine()}.\n\n" + "\n".join(table) + "\n", encoding="utf-8")
+
 
 if __name__ == "__main__":
     main()
