@@ -77,7 +77,7 @@ class _GatedEngine(FlatEngine):
         self.P = np.empty((tau * B, K), dtype)                 # row t * B + b: p_t of stream b
         self.VTdo = np.empty((tau, B, m), dtype)               # (V^T dL/do_t)^T
         self.dA = np.zeros((tau + 1, B, G * m), dtype)         # dL/da_t^T; dA[tau] = 0
-        self.dUT = np.empty((K, G * m), dtype)                 # dU^T, rows by input id
+        self.dUT = np.empty((K, G * m), dtype) if B > 1 else None   # dU^T, rows by id
         self.onehot = np.zeros((tau, K), dtype) if B == 1 else None   # row t = x_t^T
         self.rows = np.arange(tau * B)
 
@@ -181,16 +181,16 @@ class LSTMEngine(_GatedEngine):
         self.Z = np.empty((B, 4 * m), dtype)                   # W h_{t-1}, before the input
         self.prod = np.empty((B, 2 * m), dtype)                # [i g, f c_{t-1}]
         self.TC = np.empty((tau, B, m), dtype)                 # tanh c_t
-        # Backwards, row t of R: [dL/dh_t, dL/dc_{t+1}], multiplied by row t of K2 =
-        # [q_t (1 - tanh^2 c_t), f_{t+1}] and the halves added: (10.14) in two calls. Step t
-        # writes dL/dc_t into the row before it; R has one row more, for dL/dc_0. Nothing
+        # Backwards, step t's row of R (R[t + 1]) is [dL/dh_t, dL/dc_{t+1}]; times row t of
+        # K2 = [q_t (1 - tanh^2 c_t), f_{t+1}], halves added, it is (10.14) in two calls.
+        # Step t writes dL/dc_t into the row before its own (R[0] takes dL/dc_0). Nothing
         # writes dL/dc_{tau+1}, which stays 0, and K2's f_{tau+1} is 0 too.
-        self.R = np.zeros((tau + 1, B, 2 * m), dtype)          # R[t + 1] is step t's
+        self.R = np.zeros((tau + 1, B, 2 * m), dtype)          # (tau + 1, B, 2m)
         self.K2 = np.zeros((tau, B, 2 * m), dtype)
         # The factors of (10.16)-(10.18) by block i, f, (q: 0), g, and (10.15)'s.
         self.F4 = np.zeros((tau, B, 4, m), dtype)
         self.Fq = np.empty((tau, B, m), dtype)
-        self.dh = np.empty((B, m), dtype)                      # W^T dL/da_{t+1}, transposed
+        self.WTda = np.empty((B, m), dtype)                    # (W^T dL/da_{t+1})^T
         A, R, dA = self.A, self.R, self.dA
         self.forward_rows = [
             (self.H[t], A[t, :, :4 * m], A[t, :, :3 * m], A[t, :, 3 * m:4 * m],
@@ -266,10 +266,10 @@ class LSTMEngine(_GatedEngine):
         self.Fq *= TC                                          # tanh c_t q_t (1 - q_t) (10.15)
 
         W = lstm.W                                             # (4m, m)
-        dh_next = self.dh
+        WTda = self.WTda
         for (da_next, dh, vt_do, r, k2, dc, dc_b, f4, da4, fq, da_q) in self.backward_rows:
-            dot(da_next, W, out=dh_next)
-            add(dh_next, vt_do, out=dh)                        # (10.13)
+            dot(da_next, W, out=WTda)
+            add(WTda, vt_do, out=dh)                           # (10.13)
             multiply(r, k2, out=prod)
             add(prod[:, :m], prod[:, m:], out=dc)              # (10.14)
             multiply(dc_b, f4, out=da4)                        # (10.16)-(10.18), q block 0
