@@ -195,7 +195,7 @@ class LSTMEngine(_GatedEngine):
         self.forward_rows = [
             (self.H[t], A[t, :, :4 * m], A[t, :, :3 * m], A[t, :, 3 * m:4 * m],
              A[t, :, :2 * m], A[t, :, 3 * m:], A[t + 1, :, 4 * m:], self.TC[t],
-             A[t, :, 2 * m:3 * m], self.H[t + 1]) for t in range(tau)]
+             A[t, :, 2 * m:3 * m], self.H[t + 1], self.A_in[t]) for t in range(tau)]
         self.backward_rows = [
             (dA[t + 1], R[t + 1, :, :m], self.VTdo[t], R[t + 1], self.K2[t],
              R[t, :, m:], R[t, :, None, m:], self.F4[t],
@@ -223,22 +223,23 @@ class LSTMEngine(_GatedEngine):
         dot, add, multiply, tanh, exp = np.dot, np.add, np.multiply, np.tanh, np.exp
         negative, reciprocal = np.negative, np.reciprocal
         A, H, TC, prod, Z = self.A, self.H, self.TC, self.prod, self.Z
+        left, right = prod[:, :m], prod[:, m:]                 # views made once: each costs
+        one = self.theta.dtype.type(1)                         # a call, as does casting 1
 
         self._input_term(X)                                    # (tau, B, 4m)
         H[0] = state0[:m].T
         A[0, :, 4 * m:] = state0[m:].T
         WT = lstm.W.T                                          # (m, 4m)
-        rows = zip(self.forward_rows, self.A_in, strict=True)
-        for (h_prev, a, s, g_t, i_f, g_c, c, tanh_c, q, h), a_in in rows:
+        for h_prev, a, s, g_t, i_f, g_c, c, tanh_c, q, h, a_in in self.forward_rows:
             dot(h_prev, WT, out=Z)
             add(Z, a_in, out=a)                                # (10.1)   (B, 4m)
             negative(s, out=s)                                 # (10.2)-(10.4): sigmoid of
             exp(s, out=s)                                      # the blocks i, f, q in place
-            add(s, 1, out=s)
+            add(s, one, out=s)
             reciprocal(s, out=s)
             tanh(g_t, out=g_t)                                 # (10.5)
             multiply(i_f, g_c, out=prod)                       # [i g, f c_{t-1}]
-            add(prod[:, :m], prod[:, m:], out=c)               # (10.6)
+            add(left, right, out=c)                            # (10.6)
             tanh(c, out=tanh_c)
             multiply(q, tanh_c, out=h)                         # (10.7)
         loss = self._output_layer(Y)                           # (10.8)-(10.12)
@@ -271,7 +272,7 @@ class LSTMEngine(_GatedEngine):
             dot(da_next, W, out=WTda)
             add(WTda, vt_do, out=dh)                           # (10.13)
             multiply(r, k2, out=prod)
-            add(prod[:, :m], prod[:, m:], out=dc)              # (10.14)
+            add(left, right, out=dc)                           # (10.14)
             multiply(dc_b, f4, out=da4)                        # (10.16)-(10.18), q block 0
             multiply(dh, fq, out=da_q)                         # (10.15)
         dAs = self.dA[:tau].reshape(tau * B, 4 * m)
@@ -327,7 +328,8 @@ class GRUEngine(_GatedEngine):
         A, dA, H = self.A, self.dA, self.H
         self.forward_rows = [
             (H[t], A[t, :, :2 * m], A[t, :, :m], A[t, :, m:2 * m], A[t, :, 2 * m:],
-             self.RH[t], H[t + 1]) for t in range(tau)]
+             self.RH[t], H[t + 1], self.A_in[t, :, :2 * m], self.A_in[t, :, 2 * m:])
+            for t in range(tau)]
         self.backward_rows = [
             (self.dH[t + 1], self.dH[t + 1, :, None, :], self.F3[t], dA[t].reshape(B, 3, m),
              dA[t, :, 2 * m:], self.dRH[t], self.Fr[t], dA[t, :, m:2 * m], dA[t, :, :2 * m],
@@ -355,22 +357,22 @@ class GRUEngine(_GatedEngine):
         dot, add, multiply, subtract = np.dot, np.add, np.multiply, np.subtract
         negative, exp, reciprocal, tanh = np.negative, np.exp, np.reciprocal, np.tanh
         A, H, Zzr, Zn, tmp = self.A, self.H, self.Zzr, self.Zn, self.scratch
+        one = self.theta.dtype.type(1)                         # casting 1 costs a call
 
         self._input_term(X)                                    # (tau, B, 3m)
         H[0] = state0.T
         W = gru.W                                              # (3m, m): blocks z, r, n
         WzrT, WnT = W[:2 * m].T, W[2 * m:].T                   # (m, 2m), (m, m)
-        rows = zip(self.forward_rows, self.A_in, strict=True)
-        for (h_prev, zr, z, r, n, rh, h), a_in in rows:
+        for h_prev, zr, z, r, n, rh, h, zr_in, n_in in self.forward_rows:
             dot(h_prev, WzrT, out=Zzr)
-            add(Zzr, a_in[:, :2 * m], out=zr)
+            add(Zzr, zr_in, out=zr)
             negative(zr, out=zr)                               # (10b.1)-(10b.2): sigmoid of
             exp(zr, out=zr)                                    # both blocks in place
-            add(zr, 1, out=zr)
+            add(zr, one, out=zr)
             reciprocal(zr, out=zr)
             multiply(r, h_prev, out=rh)                        # r_t * h_{t-1}
             dot(rh, WnT, out=Zn)
-            add(Zn, a_in[:, 2 * m:], out=n)
+            add(Zn, n_in, out=n)
             tanh(n, out=n)                                     # (10b.3)
             subtract(h_prev, n, out=tmp)
             multiply(z, tmp, out=tmp)
