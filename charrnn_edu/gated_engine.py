@@ -5,9 +5,12 @@ and ``charrnn_edu.gru`` compute — the loss (3.1), every gradient by BPTT, clip
 the optimiser's step — with the tricks of ``charrnn_edu.engine`` (``docs/chapters/8b-fast.md``)
 that pay for these cells, and share its flat buffers and fused updates
 (:class:`~charrnn_edu.engine.FlatEngine`). ``tests/test_gated_engine.py`` proves them equal to
-the chapters; ``benchmarks/speed.py --cell lstm|gru`` measures them against the chapters.
+the chapters; ``benchmarks/speed.py --cell lstm|gru`` measures them against the chapters:
+with one stream, an iteration (gradients, clipping, AdaGrad) is 6 to 8 times faster than
+the chapter's in float64 and 8 to 16 times in float32, at m = 100 and 256 and tau = 25 and
+50 (measured on a busy 2-core AMD EPYC, numpy 2.4).
 
-What pays, measured at m = 100 (``benchmarks/speed.py --cell``):
+What pays, measured at m = 100:
 
 1. **Everything but the recurrences outside the loop.** The input term U x_t + b of every
    gate for all t is one gather of rows of U^T; the output layer (10.8)–(10.10), the
