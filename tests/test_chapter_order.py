@@ -8,7 +8,7 @@ import pytest
 import charrnn_edu
 
 ORDER = ["encoding", "forward", "loss", "bptt", "gradcheck", "adagrad", "sampling",
-         "batches", "lstm", "gru", "spec", "files", "signals", "original", "engine",
+         "batches", "lstm", "gru", "spec", "files", "signals", "threads", "original", "engine",
          "settings", "training", "evaluation", "checkpoint", "runs", "report", "study",
          "experiments", "gated_experiments", "training_experiments", "conventions", "yours",
          "exercises", "commands", "cli"]
