@@ -54,6 +54,7 @@ from charrnn_edu.sampling import sample
 # Settings and PRESETS live in charrnn_edu.settings; importing them here keeps
 # `from charrnn_edu.training import Settings, PRESETS` working.
 from charrnn_edu.settings import PRESETS, Settings  # noqa: F401
+from charrnn_edu.threads import one_blas_thread
 
 __all__ = ["init_scaled", "initial_parameters", "Sample", "TrainingDiverged", "Trainer",
            "train_loop", "iterations_per_epoch", "trained_length", "too_short", "split_text",
@@ -424,13 +425,15 @@ class Trainer:
 
         ``callback(trainer)`` is called every ``every`` iterations, after each new sample, and
         at the end; the CLI draws its progress bar there. Setting ``stop_requested`` (as the
-        CLI's Ctrl-C handler does) stops after the current iteration.
+        CLI's Ctrl-C handler does) stops after the current iteration. The BLAS runs one
+        thread meanwhile (:func:`charrnn_edu.threads.one_blas_thread`).
         """
-        while self.iteration < iterations and not self.stop_requested:
-            samples = len(self.samples)
-            self.step()
-            if callback is not None and (self.iteration % every == 0
-                                         or len(self.samples) > samples):
+        with one_blas_thread():
+            while self.iteration < iterations and not self.stop_requested:
+                samples = len(self.samples)
+                self.step()
+                if callback is not None and (self.iteration % every == 0
+                                             or len(self.samples) > samples):
+                    callback(self)
+            if callback is not None:
                 callback(self)
-        if callback is not None:
-            callback(self)

@@ -8,9 +8,9 @@ import pytest
 import charrnn_edu
 
 ORDER = ["encoding", "forward", "loss", "bptt", "gradcheck", "adagrad", "sampling",
-         "batches", "lstm", "gru", "spec", "files", "signals", "original", "engine",
-         "gated_engine", "cells", "settings", "training", "evaluation", "checkpoint", "runs",
-         "report", "study", "experiments", "gated_experiments", "training_experiments",
+         "batches", "lstm", "gru", "spec", "files", "signals", "threads", "original",
+         "engine", "gated_engine", "cells", "settings", "training", "evaluation", "checkpoint",
+         "runs", "report", "study", "experiments", "gated_experiments", "training_experiments",
          "conventions", "yours", "exercises", "commands", "cli"]
 # Package machinery, not chapters: __main__ is the entry point and may import anything.
 NOT_CHAPTERS = {"__init__", "__main__"}

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 
-# One BLAS thread unless the user says otherwise, set before numpy is first imported: every
-# product in training is small, and a second thread waiting for a busy core made batched
-# products 5 to 10 times slower on a loaded 2-core machine (benchmarks/speed.py).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# One BLAS thread unless the user says otherwise (charrnn_edu.threads: every product here is
+# small). run_app limits OpenBLAS, MKL and BLIS around each command with threadpoolctl;
+# Apple's Accelerate, which threadpoolctl cannot reach, reads this once, as numpy loads it.
+os.environ.setdefault("VECLIB_MAXIMUM_THREADS", "1")
 
 import sys  # noqa: E402
 import tempfile  # noqa: E402

@@ -27,6 +27,7 @@ import typer
 from charrnn_edu import checkpoint, files, runs, signals
 from charrnn_edu.encoding import Vocabulary
 from charrnn_edu.files import default_corpus, read_text
+from charrnn_edu.threads import one_blas_thread
 from charrnn_edu.training import Trainer
 
 T = TypeVar("T")
@@ -259,7 +260,8 @@ def _run(command: Any, argv: list[str] | None, interrupted: list[int]) -> int:
     try:
         # Overflow and NaN are diagnosed by the library in words (a diverged run, a refused
         # option); numpy's and matplotlib's warnings would only repeat them with line numbers.
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        # Every command runs one BLAS thread, as training does (charrnn_edu.threads).
+        with warnings.catch_warnings(), np.errstate(all="ignore"), one_blas_thread():
             warnings.simplefilter("ignore")
             code = command.main(args=argv, prog_name="charrnn", standalone_mode=False)
     except typer.TyperException as err:
