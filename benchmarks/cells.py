@@ -1,6 +1,6 @@
 """Which cell learns most per second and per parameter: vanilla RNN, LSTM and GRU, measured.
 
-Trains each cell with ``--preset tuned``'s settings (Adam, mean loss, scaled init, tau = 50,
+Trains each cell with ``--preset tuned-vanilla``'s settings (Adam, mean loss, scaled init, tau = 50,
 float32, the last 5% of the text held out) on the bundled corpus, at the preset's hidden size
 (m = 256 for every cell) and at the vanilla network's parameter count (the m that gives an
 LSTM or a GRU about as many parameters as the vanilla network with m = 256). Every tenth of an
@@ -41,8 +41,10 @@ from charrnn_edu.gated_experiments import draw_cell_comparison, equal_parameters
 from charrnn_edu.settings import PRESETS  # noqa: E402
 from charrnn_edu.training import Trainer, held_out_loss  # noqa: E402
 
-BASE = replace(PRESETS["tuned"], sample_every=10**9, sample_length=0, eval_every=10**9)
-"""The tuned preset, with the sampling and the in-loop held-out loss left to this script."""
+BASE = replace(PRESETS["tuned-vanilla"], sample_every=10**9, sample_length=0,
+               eval_every=10**9)
+"""The vanilla tuned preset; each run sets its cell and m. Sampling and the held-out loss are
+left to this script."""
 
 
 def train(path: str, cell: str, hidden: int, seconds: float, clock: str) -> dict:
@@ -104,7 +106,7 @@ def main() -> None:
     command = ("python benchmarks/cells.py" + (f" --data {args.data}" if args.data !=
                                                default_corpus() else "")
                + f" --seconds {args.seconds:g} --jobs {args.jobs} --clock {args.clock}")
-    about = (f"{args.data.name} ({len(text):,} characters, K = {K}), `--preset tuned` with "
+    about = (f"{args.data.name} ({len(text):,} characters, K = {K}), `--preset tuned-vanilla` with "
              f"each cell, whole epochs within {args.seconds:g} {args.clock}-clock seconds of "
              f"training per run, {args.jobs} run(s) at a time")
     args.out.mkdir(parents=True, exist_ok=True)

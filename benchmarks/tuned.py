@@ -1,7 +1,8 @@
 """What each change of ``--preset tuned`` buys: an ablation, measured on one text.
 
 Trains five epochs of each row with ``charrnn train`` (5% of the text held out, the same for
-every row), from the report's settings to the tuned preset one change at a time, and writes
+every row), from the report's settings to the tuned presets one change at a time (the
+vanilla network's, then chapter 10b's GRU with as many parameters), and writes
 a Markdown table of, for each row: the command, the best smooth loss (summed over 25
 characters, as the report gives it; a mean-loss run's times 25), the held-out bits per
 character of that best model, and the process's wall and CPU time::
@@ -44,7 +45,8 @@ ROWS = (
     ("+ tau = 50", ["--preset", "2026", "--dtype", "float32", "--seq-length", "50"]),
     ("+ m = 256", ["--preset", "2026", "--dtype", "float32", "--seq-length", "50",
                    "--hidden", "256"]),
-    ("+ eta = 0.0005 (`tuned`)", ["--preset", "tuned"]),
+    ("+ eta = 0.0005 (`tuned-vanilla`)", ["--preset", "tuned-vanilla"]),
+    ("+ the GRU, as many parameters (`tuned`)", ["--preset", "tuned"]),
 )
 """Each row: what it changes, and its options (the preset's own as they stand)."""
 COMMON = ["--val-frac", "0.05", "--eval-every", "20000", "--sample-every", "100000",

@@ -48,7 +48,7 @@ def test_an_override_replaces_the_preset_s_value_and_nothing_else(preset, chosen
 
 
 @pytest.mark.parametrize("preset, chosen, words", [
-    ("classic2", {}, ["unknown preset 'classic2'", "classic, 2026, tuned"]),
+    ("classic2", {}, ["unknown preset 'classic2'", "classic, 2026, tuned-vanilla, tuned"]),
     ("tuned", {"hiden": 3}, ["unknown settings hiden", "hidden"]),
     (None, {"hidden": 0}, ["hidden must be positive, got 0"]),
     (None, {"val_frac": 0.7}, ["val_frac must lie in [0, 0.5], got 0.7"]),
