@@ -1,7 +1,7 @@
 """Which cell learns most per second and per parameter: vanilla RNN, LSTM and GRU, measured.
 
-Trains each cell with ``--preset tuned-vanilla``'s settings (Adam, mean loss, scaled init, tau = 50,
-float32, the last 5% of the text held out) on the bundled corpus, at the preset's hidden size
+Trains each cell with ``--preset tuned-vanilla``'s settings (Adam, mean loss, scaled init,
+tau = 50, float32, the last 5% of the text held out) on the bundled corpus, at that hidden size
 (m = 256 for every cell) and at the vanilla network's parameter count (the m that gives an
 LSTM or a GRU about as many parameters as the vanilla network with m = 256). Every tenth of an
 epoch it stops the clock and measures the held-out loss in bits per character (the clock
@@ -11,7 +11,7 @@ on the text just before it, and runs are compared at the ends of epochs. Writes 
 Markdown table, and the measurements as JSON::
 
     python benchmarks/cells.py [--data data/shakespeare.txt] [--seconds 110] [--jobs 1]
-                               [--clock wall] [--out docs/measured]
+                               [--clock wall] [--out docs/measured] [--redraw cells.json]
 
 Each run is its own process with one BLAS thread; ``--jobs 1`` (the default) runs them one at
 a time so the wall clock is honest. ``--clock cpu`` uses the process's CPU time instead, which
@@ -94,21 +94,29 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     parser.add_argument("--out", type=Path, default=Path("docs/measured"))
+    parser.add_argument("--redraw", type=Path, metavar="JSON",
+                        help="Write the table and figure again from a cells.json, no training.")
     args = parser.parse_args()
+    runs = None
+    if args.redraw is not None:             # the measurements, with the options they had
+        saved = json.loads(args.redraw.read_text())
+        args = parser.parse_args(saved["command"].split()[2:] + ["--out", str(args.out)])
+        runs = saved["runs"]
     text = read_text(args.data)
     K, m = len(set(text)), BASE.hidden
     rows = [("vanilla", m), ("lstm", m), ("gru", m),
             *((cell, equal_parameters(cell, "vanilla", m, K)) for cell in ("lstm", "gru"))]
-    with ProcessPoolExecutor(args.jobs) as pool:
-        runs = list(pool.map(train, *zip(*((str(args.data), cell, hidden, args.seconds,
-                                            args.clock) for cell, hidden in rows),
-                                          strict=True)))
+    if runs is None:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            runs = list(pool.map(train, *zip(*((str(args.data), cell, hidden, args.seconds,
+                                                args.clock) for cell, hidden in rows),
+                                              strict=True)))
     command = ("python benchmarks/cells.py" + (f" --data {args.data}" if args.data !=
                                                default_corpus() else "")
                + f" --seconds {args.seconds:g} --jobs {args.jobs} --clock {args.clock}")
-    about = (f"{args.data.name} ({len(text):,} characters, K = {K}), `--preset tuned-vanilla` with "
-             f"each cell, whole epochs within {args.seconds:g} {args.clock}-clock seconds of "
-             f"training per run, {args.jobs} run(s) at a time")
+    about = (f"{args.data.name} ({len(text):,} characters, K = {K}), `--preset tuned-vanilla`'s "
+             f"settings with each cell, whole epochs within {args.seconds:g} {args.clock}-clock "
+             f"seconds of training per run, {args.jobs} run(s) at a time")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cells.json").write_text(json.dumps({"command": command, "about": about,
                                                      "runs": runs}, indent=1) + "\n")

@@ -96,22 +96,29 @@ def equal_parameters(cell: str, like: str, m: int, K: int) -> int:
 def draw_cell_comparison(runs: list[dict], clock: str = "wall") -> Figure:
     """Held-out bits per character against seconds of training, one line per run.
 
-    Each run is a dict with ``cell``, ``hidden``, ``parameters`` and ``points``, a list of
-    (seconds, iteration, bits), as ``benchmarks/cells.py`` writes them. Runs of the same
-    cell share a colour; the ones at the vanilla network's parameter count are dashed.
+    Each run is a dict with ``cell``, ``hidden``, ``parameters``, ``per_epoch`` and
+    ``points``, a list of (seconds, iteration, bits), as ``benchmarks/cells.py`` writes
+    them. Every point is drawn faintly; the ends of epochs, where every run has just read the
+    text before the held-out part, are joined by the bold line. Runs of the same cell share a
+    colour; the ones at the vanilla network's parameter count are dashed.
     """
     fig = Figure(figsize=(8, 4.6), dpi=110, layout="constrained")
     ax = fig.add_subplot()
     colours = {name: f"C{k}" for k, name in enumerate(CELLS)}
     widest = max(run["hidden"] for run in runs)
     for run in runs:
+        colour, style = colours[run["cell"]], "-" if run["hidden"] == widest else "--"
         seconds, _, bits = zip(*run["points"], strict=True)
-        ax.plot(seconds, bits, "-" if run["hidden"] == widest else "--", marker=".",
-                color=colours[run["cell"]], linewidth=1.6,
+        ax.plot(seconds, bits, style, color=colour, linewidth=0.8, alpha=0.3)
+        ends = [(s, b) for s, i, b in run["points"] if i % run["per_epoch"] == 0]
+        ax.plot(*zip(*ends, strict=True), style, marker="o", markersize=4, color=colour,
+                linewidth=1.8,
                 label=f"{run['cell']}, m = {run['hidden']} ({run['parameters']:,} parameters)")
-    ax.set_xlabel(f"seconds of training ({clock} clock)")
+    low = min(b for run in runs for _, _, b in run["points"])
+    ax.set_ylim(low - 0.1, low + 1.5)
+    ax.set_xlabel(f"seconds of training ({clock} clock); dots: the end of each epoch")
     ax.set_ylabel("held-out bits per character")
-    ax.set_title("Three cells, the tuned preset: learning per second", fontsize=11)
+    ax.set_title("Three cells, the same settings: learning per second", fontsize=11)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig

@@ -217,3 +217,37 @@ def test_the_memory_estimate_counts_the_cells_parameters_and_buffers(name, m, K,
         vanilla = memory_parts(1000, K, Settings(hidden=m, seq_length=tau, batch=B,
                                                  dtype="float32"))
         assert parts["parameters"] > vanilla["parameters"]
+
+
+@pytest.mark.parametrize("name", GATED)
+@given(m=st.integers(1, 300), K=st.integers(2, 200))
+def test_equal_parameters_is_the_nearest_count(name, m, K):
+    from charrnn_edu.gated_experiments import equal_parameters
+
+    size = equal_parameters(name, "vanilla", m, K)
+    target = CELLS["vanilla"].parameters(m, K)
+
+    def count(hidden):
+        return CELLS[name].parameters(hidden, K)
+
+    assert all(abs(count(size) - target) <= abs(count(other) - target)
+               for other in (size - 1, size + 1) if other >= 1)
+    assert size <= m                         # gates cost parameters: never a larger m
+
+
+def test_the_cell_comparison_figure_is_drawn_from_measurements(tmp_path):
+    from charrnn_edu.files import save_figure
+    from charrnn_edu.gated_experiments import draw_cell_comparison
+
+    runs = [{"cell": cell, "hidden": m, "parameters": CELLS[cell].parameters(m, 76),
+             "per_epoch": 4, "points": [(2.0 * i, i, 4.0 - 0.1 * i - 0.05 * k)
+                                         for i in range(1, 9)]}
+            for k, (cell, m) in enumerate([("vanilla", 8), ("gru", 8), ("gru", 5)])]
+    figure = draw_cell_comparison(runs, clock="cpu")
+    axes = figure.axes[0]
+    labels = [t.get_text() for t in axes.get_legend().get_texts()]
+    assert labels[1] == "gru, m = 8 (2,724 parameters)"
+    assert "cpu clock" in axes.get_xlabel()
+    save_figure(figure, tmp_path / "a.svg")
+    save_figure(draw_cell_comparison(runs, clock="cpu"), tmp_path / "b.svg")
+    assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
