@@ -287,7 +287,8 @@ def test_resume_refuses_a_preset_that_contradicts_the_run(capsys, tmp_path, corp
                "5", "--out", str(out), *small)[0] == 0
     code, _, err = run(capsys, "train", "--resume", str(out), "--data", str(corpus),
                        "--preset", "2026", "--iterations", "10", *small)
-    assert code == 2 and "--preset 2026 contradicts" in err and "eta = 0.0005" in err, err
+    # The first setting that differs is named: the tuned run's network, chapter 10b's GRU.
+    assert code == 2 and "--preset 2026 contradicts" in err and "cell = gru" in err, err
     assert_one_line_error(err)
     code, _, err = run(capsys, "train", "--resume", str(out), "--data", str(corpus),
                        "--preset", "tuned", "--iterations", "10", *small)
@@ -310,11 +311,13 @@ def test_a_study_counts_epochs_of_the_part_it_trains_on(capsys, tmp_path, corpus
 # ------------------------------------------------------------------ the command layer's parts
 
 def test_the_command_s_choices_are_the_library_s():
-    from charrnn_edu.commands.options import Dtype, EngineChoice, Preset
+    from charrnn_edu.cells import CELLS
+    from charrnn_edu.commands.options import Cell, Dtype, EngineChoice, Preset
     from charrnn_edu.settings import PRESETS, Settings
     from charrnn_edu.training import ENGINES
 
     assert [p.value for p in Preset] == list(PRESETS)
+    assert [c.value for c in Cell] == list(CELLS)
     assert tuple(e.value for e in EngineChoice) == ENGINES
     for dtype in Dtype:                          # Settings accepts each, and nothing else
         Settings(dtype=dtype.value)
@@ -328,13 +331,15 @@ def test_help_defaults_are_read_from_the_presets(monkeypatch):
     from charrnn_edu.commands.options import preset_default
     from charrnn_edu.settings import PRESETS
 
-    assert preset_default("hidden") == "[default: 100; 256 tuned]"
-    assert preset_default("eta") == "[default: 0.1 classic, 0.001 2026, 0.0005 tuned]"
+    assert preset_default("hidden") == "[default: 100; 256 tuned-vanilla, 143 tuned]"
+    assert preset_default("eta") == (
+        "[default: 0.1; 0.001 2026, 0.0005 tuned-vanilla, 0.0005 tuned]")
     assert preset_default("clip") == "[default: 5]"
+    assert preset_default("cell") == "[default: vanilla; gru tuned]"
     assert preset_default("val_frac", ", the report's way") == (
-        "[default: 0, the report's way; 0.05 tuned]")
+        "[default: 0, the report's way; 0.05 tuned-vanilla, 0.05 tuned]")
     monkeypatch.setitem(PRESETS, "tuned", replace(PRESETS["tuned"], hidden=512, clip=1.0))
-    assert preset_default("hidden") == "[default: 100; 512 tuned]"
+    assert preset_default("hidden") == "[default: 100; 256 tuned-vanilla, 512 tuned]"
     assert preset_default("clip") == "[default: 5; 1 tuned]"
 
 
